@@ -1,0 +1,202 @@
+"""Settings of the synthetic population generator.
+
+Two groups of knobs live here:
+
+* :class:`BiasSettings` — every *recording* bias (B1–B5 of ``SYNTHETIC_DATA.md``)
+  as one named multiplier. :meth:`BiasSettings.none` switches all of them off at
+  once; the true world (latent factors, true events, true probabilities) does not
+  depend on any of them, so two datasets from one seed differ only in what the
+  agencies recorded.
+* :class:`GeneratorSettings` — population size, period, seed and the bias block.
+
+The published rates the generated data must match live in
+:mod:`synthetic.targets`, not here: these are the *causes*, those are the
+*observed effects*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Avon and Somerset local authorities with their approximate population aged 10–24
+#: (Census 2021, see SYNTHETIC_DATA.md "Scale").
+LOCAL_AUTHORITY_POPULATION: dict[str, int] = {
+    "Bath and North East Somerset": 41_000,
+    "Bristol": 100_000,
+    "North Somerset": 34_000,
+    "Somerset": 89_000,
+    "South Gloucestershire": 49_000,
+}
+LOCAL_AUTHORITIES: tuple[str, ...] = tuple(LOCAL_AUTHORITY_POPULATION)
+DEFAULT_PEOPLE: int = sum(LOCAL_AUTHORITY_POPULATION.values())  # 313,000
+
+SEXES: tuple[str, ...] = ("female", "male")
+ETHNICITIES: tuple[str, ...] = ("White", "Mixed", "Asian", "Black", "Other")
+SEN_STATUSES: tuple[str, ...] = ("none", "sen_support", "ehcp")
+
+#: ONS 18-group ethnicity (2011 classification) with DfE census codes, by 5-group.
+ETHNICITY_DETAIL: dict[str, tuple[tuple[str, float], ...]] = {
+    "White": (("WBRI", 0.905), ("WIRI", 0.01), ("WIRT", 0.006), ("WOTH", 0.079)),
+    "Mixed": (("MWBC", 0.36), ("MWBA", 0.12), ("MWAS", 0.26), ("MOTH", 0.26)),
+    "Asian": (("AIND", 0.30), ("APKN", 0.28), ("ABAN", 0.12), ("CHNE", 0.12), ("AOTH", 0.18)),
+    "Black": (("BAFR", 0.62), ("BCRB", 0.22), ("BOTH", 0.16)),
+    "Other": (("OARA", 0.30), ("OOTH", 0.70)),
+}
+
+#: Share of each 5-group ethnicity among young people, by local authority
+#: (Bristol from Census 2021; the other areas are whiter).
+ETHNICITY_MIX: dict[str, tuple[float, float, float, float, float]] = {
+    "Bath and North East Somerset": (0.92, 0.03, 0.03, 0.01, 0.01),
+    "Bristol": (0.77, 0.06, 0.075, 0.08, 0.015),
+    "North Somerset": (0.94, 0.03, 0.015, 0.008, 0.007),
+    "Somerset": (0.95, 0.025, 0.012, 0.006, 0.007),
+    "South Gloucestershire": (0.90, 0.035, 0.04, 0.015, 0.01),
+}
+
+#: Distribution of residents over IMD deciles (1 = most deprived) by local authority
+#: (IMD 2019): Bristol has ~15% in the most deprived decile; South Gloucestershire and
+#: Bath and North East Somerset sit mostly in the least deprived two quintiles; North
+#: Somerset (Weston-super-Mare) and Somerset have pockets of high deprivation.
+IMD_MIX: dict[str, tuple[float, ...]] = {
+    "Bath and North East Somerset": (0.01, 0.02, 0.04, 0.06, 0.08, 0.10, 0.13, 0.16, 0.19, 0.21),
+    "Bristol": (0.15, 0.13, 0.11, 0.09, 0.08, 0.08, 0.08, 0.09, 0.10, 0.09),
+    "North Somerset": (0.07, 0.05, 0.06, 0.07, 0.09, 0.11, 0.12, 0.13, 0.15, 0.15),
+    "Somerset": (0.04, 0.06, 0.09, 0.12, 0.14, 0.15, 0.14, 0.11, 0.08, 0.07),
+    "South Gloucestershire": (0.01, 0.02, 0.04, 0.06, 0.08, 0.11, 0.14, 0.17, 0.18, 0.19),
+}
+
+
+class BiasSettings(BaseModel):
+    """Recording-bias multipliers (SYNTHETIC_DATA.md B1–B5).
+
+    Each one changes only how likely a true event (or a police stop) is to be
+    *recorded*; none changes what truly happened. ``BiasSettings.none()`` is the
+    unbiased world: every true violent, criminal or missing event is recorded,
+    police stops do not depend on ethnicity and exclusion decisions do not depend
+    on ethnicity for the same behaviour.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stop_search_black_ratio: float = Field(
+        4.0,
+        ge=1.0,
+        description="B1: stop-and-search rate of Black vs White young people with the same "
+        "behaviour (the observed ratio is a little higher: deprivation differs too)",
+    )
+    stop_search_mixed_ratio: float = Field(
+        2.0, ge=1.0, description="B1: as above, Mixed vs White young people"
+    )
+    usual_suspects_per_contact: float = Field(
+        0.25,
+        ge=0.0,
+        description="B2: relative rise in the chance a suspect is recorded per earlier police "
+        "contact (capped at four contacts)",
+    )
+    social_care_visibility: float = Field(
+        1.6,
+        ge=1.0,
+        description="B3: multiplier on the chance an event is recorded while the child is "
+        "open to social care",
+    )
+    violence_reporting_rate: float = Field(
+        0.40,
+        gt=0.0,
+        le=1.0,
+        description="B4: share of violent incidents reported to and recorded by the police",
+    )
+    other_crime_recording_rate: float = Field(
+        0.30, gt=0.0, le=1.0, description="B4: share of other offences recorded with a suspect"
+    )
+    suspect_identification_rate: float = Field(
+        0.60, gt=0.0, le=1.0, description="B4: share of reported incidents with a named suspect"
+    )
+    missing_reporting_rate: float = Field(
+        0.55, gt=0.0, le=1.0, description="B3/B4: share of missing episodes reported to police"
+    )
+    exclusion_black_caribbean_ratio: float = Field(
+        1.7, ge=1.0, description="B5: permanent exclusion, Black Caribbean, same behaviour"
+    )
+    exclusion_mixed_wbc_ratio: float = Field(
+        1.6, ge=1.0, description="B5: permanent exclusion, Mixed White/Black Caribbean"
+    )
+    exclusion_traveller_ratio: float = Field(
+        3.0, ge=1.0, description="B5: suspension, Gypsy/Roma and Irish Traveller"
+    )
+
+    @classmethod
+    def none(cls) -> Self:
+        """The unbiased world: every multiplier at 1 and complete recording."""
+        return cls(
+            stop_search_black_ratio=1.0,
+            stop_search_mixed_ratio=1.0,
+            usual_suspects_per_contact=0.0,
+            social_care_visibility=1.0,
+            violence_reporting_rate=1.0,
+            other_crime_recording_rate=1.0,
+            suspect_identification_rate=1.0,
+            missing_reporting_rate=1.0,
+            exclusion_black_caribbean_ratio=1.0,
+            exclusion_mixed_wbc_ratio=1.0,
+            exclusion_traveller_ratio=1.0,
+        )
+
+    @property
+    def is_unbiased(self) -> bool:
+        """True when every setting equals the unbiased world's."""
+        return self == type(self).none()
+
+
+def parse_month(text: str) -> dt.date:
+    """Parse ``YYYY-MM`` into the first day of that month.
+
+    Raises
+    ------
+    ValueError
+        With a one-line message when the text is not a ``YYYY-MM`` month.
+    """
+    try:
+        parsed = dt.datetime.strptime(text.strip(), "%Y-%m")
+    except ValueError:
+        raise ValueError(f"{text!r} is not a month in the form YYYY-MM") from None
+    return parsed.date()
+
+
+class GeneratorSettings(BaseModel):
+    """Everything that determines a generated population.
+
+    The same settings always produce byte-identical tables.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    people: int = Field(
+        DEFAULT_PEOPLE,
+        gt=0,
+        description="size of the resident population aged 10–24 at any one month",
+    )
+    seed: int = Field(20241, ge=0)
+    start: dt.date = Field(dt.date(2015, 1, 1), description="first month of history")
+    end: dt.date = Field(dt.date(2025, 12, 1), description="last month of history (inclusive)")
+    bias: BiasSettings = Field(default_factory=BiasSettings)
+    migration_rate: float = Field(
+        0.15, ge=0.0, lt=1.0, description="share of each birth cohort moving out (and in)"
+    )
+
+    @model_validator(mode="after")
+    def _check_period(self) -> Self:
+        if self.start.day != 1 or self.end.day != 1:
+            raise ValueError("start and end must be first days of months")
+        if self.end < self.start:
+            raise ValueError(f"end {self.end:%Y-%m} is before start {self.start:%Y-%m}")
+        if self.n_months < 24:
+            raise ValueError("the period must cover at least 24 months")
+        return self
+
+    @property
+    def n_months(self) -> int:
+        """Number of simulated months, both ends included."""
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1

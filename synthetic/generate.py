@@ -1,0 +1,151 @@
+"""Generate a synthetic population and write it atomically.
+
+Layout of an output folder::
+
+    DIR/raw/people.parquet            what agencies hold (the pipeline reads only raw/)
+    DIR/raw/school_events.parquet
+    DIR/raw/agency_contacts.parquet
+    DIR/raw/incidents.parquet
+    DIR/truth/latent.parquet          latent factors (evaluation only)
+    DIR/truth/events.parquet          true events, recorded or not
+    DIR/truth/person_months.parquet   true monthly probabilities and states
+    DIR/manifest.json                 settings, extract date and row counts
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthetic.config import GeneratorSettings
+from synthetic.population import generate_population
+from synthetic.simulate import simulate
+from synthetic.tables import extract_date, person_ids, raw_tables, truth_tables
+
+RAW_TABLES = ("people", "school_events", "agency_contacts", "incidents")
+TRUTH_TABLES = ("latent", "events", "person_months")
+
+
+@dataclass(frozen=True)
+class SyntheticDataset:
+    """A generated population held in memory as Arrow tables."""
+
+    settings: GeneratorSettings
+    raw: dict[str, pa.Table]
+    truth: dict[str, pa.Table]
+
+    def manifest(self) -> dict[str, object]:
+        """Settings, extract date and row counts (deterministic: no clock)."""
+        return {
+            "generator": "vru-risk synthetic",
+            "settings": json.loads(self.settings.model_dump_json()),
+            "extract_date": extract_date(self.settings).isoformat(),
+            "rows": {
+                **{f"raw/{k}": v.num_rows for k, v in self.raw.items()},
+                **{f"truth/{k}": v.num_rows for k, v in self.truth.items()},
+            },
+            "note": "Synthetic data. No real person is described. truth/ is for evaluation only.",
+        }
+
+
+def _streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators: truth, records, ids and lags."""
+    root = np.random.SeedSequence(seed)
+    return tuple(np.random.default_rng(s) for s in root.spawn(4))
+
+
+def generate(
+    settings: GeneratorSettings,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyntheticDataset:
+    """Generate a population in memory.
+
+    Parameters
+    ----------
+    settings
+        What to generate; identical settings give identical tables.
+    progress
+        Called as ``progress(done_months, total_months)`` during simulation.
+    """
+    truth_rng, record_rng, id_rng, lag_rng = _streams(settings.seed)
+    pop = generate_population(settings, truth_rng)
+    ids = person_ids(id_rng, pop.size)
+    sim = simulate(pop, settings, truth_rng, record_rng, progress=progress)
+    return SyntheticDataset(
+        settings=settings,
+        raw=raw_tables(pop, ids, sim, settings, lag_rng),
+        truth=truth_tables(pop, ids, sim, settings),
+    )
+
+
+class OutputError(Exception):
+    """The output folder cannot be written (nothing was written)."""
+
+
+def check_writable(out: Path, *, overwrite: bool) -> None:
+    """Refuse an output folder before any work is done.
+
+    Raises
+    ------
+    OutputError
+        If ``out`` exists and is not empty without ``overwrite``, is a file, or its
+        parent cannot be created or written.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output {out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"output folder {out} is not empty (use --overwrite to replace it)")
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK) or not probe.is_dir():
+        raise OutputError(f"cannot write to {parent}: permission denied or not a folder")
+
+
+def write_dataset(data: SyntheticDataset, out: Path, *, overwrite: bool = False) -> Path:
+    """Write ``data`` under ``out`` atomically.
+
+    Everything is written to a hidden temporary folder beside ``out`` and moved
+    into place only when complete, so a failure leaves no partial output.
+    """
+    check_writable(out, overwrite=overwrite)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        (tmp / "raw").mkdir()
+        (tmp / "truth").mkdir()
+        for name, table in data.raw.items():
+            pq.write_table(table, tmp / "raw" / f"{name}.parquet", compression="zstd")
+        for name, table in data.truth.items():
+            pq.write_table(table, tmp / "truth" / f"{name}.parquet", compression="zstd")
+        (tmp / "manifest.json").write_text(json.dumps(data.manifest(), indent=2) + "\n")
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            out.rename(trash / out.name)
+            tmp.rename(out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_dataset(folder: Path, *, truth: bool = False) -> dict[str, pa.Table]:
+    """Read the raw tables (and, for evaluation, the truth tables) of a folder."""
+    names = [f"raw/{t}" for t in RAW_TABLES]
+    if truth:
+        names += [f"truth/{t}" for t in TRUTH_TABLES]
+    return {name: pq.read_table(folder / f"{name}.parquet") for name in names}

@@ -1,0 +1,235 @@
+"""The ``vru`` command line: one command per stage, the only glue between packages.
+
+Every command loads :class:`vru.config.Settings` once, validates its arguments
+before doing any work, and on bad input prints one line beginning ``error:`` and
+exits with code 2 without writing anything.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vru.config import load_settings
+
+if TYPE_CHECKING:
+    from synthetic.config import GeneratorSettings
+
+app = typer.Typer(
+    name="vru",
+    help="vru-risk: calibrated, explained and fairness-gated serious-violence risk "
+    "identification for Violence Reduction Units. Synthetic data only; every output is a "
+    "prompt for professional review, never a decision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a one-line error and exit (2 = bad input, nothing written)."""
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _generator_settings(
+    people: int, seed: int, start: str, end: str, no_bias: bool
+) -> GeneratorSettings:
+    from synthetic.config import BiasSettings, GeneratorSettings, parse_month
+
+    if people <= 0:
+        fail(f"--people must be a positive number of young people, got {people}")
+    if seed < 0:
+        fail(f"--seed must be zero or positive, got {seed}")
+    try:
+        first, last = parse_month(start), parse_month(end)
+    except ValueError as exc:
+        fail(f"{exc} (--start/--end)")
+    if last < first:
+        fail(f"--end {end} is before --start {start}")
+    try:
+        return GeneratorSettings(
+            people=people,
+            seed=seed,
+            start=first,
+            end=last,
+            bias=BiasSettings.none() if no_bias else BiasSettings(),
+        )
+    except ValidationError as exc:
+        first_error = exc.errors()[0]
+        fail(str(first_error["msg"]).removeprefix("Value error, "))
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder; gets raw/, truth/ and manifest.json.")
+    ] = Path("data/synthetic"),
+    people: Annotated[
+        int,
+        typer.Option(
+            help="Resident population aged 10–24 at any one month (default: Avon and "
+            "Somerset, ~313,000). About 1.7× as many people pass through the period."
+        ),
+    ] = 313_000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same data.")
+    ] = 20241,
+    start: Annotated[str, typer.Option(help="First month of history, YYYY-MM.")] = "2015-01",
+    end: Annotated[
+        str, typer.Option(help="Last month of history (included), YYYY-MM.")
+    ] = "2025-12",
+    no_bias: Annotated[
+        bool,
+        typer.Option(
+            "--no-bias",
+            help="Switch off every recording bias (B1–B5): same true world, complete and "
+            "even-handed recording. For fairness-audit experiments.",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a non-empty output folder.")
+    ] = False,
+) -> None:
+    """Generate a synthetic linked multi-agency population (no real person is described).
+
+    Writes DIR/raw/{people,school_events,agency_contacts,incidents}.parquet for the
+    pipeline and DIR/truth/ (latent factors, true events, true monthly probabilities)
+    for evaluation only, then prints a per-area summary.
+    """
+    from synthetic.generate import OutputError, check_writable, generate, write_dataset
+    from synthetic.summary import area_summary
+    from synthetic.tables import extract_date
+
+    settings = load_settings()
+    gen = _generator_settings(people, seed, start, end, no_bias)
+    target = settings.resolve(out_dir)
+    try:
+        check_writable(target, overwrite=overwrite)
+    except OutputError as exc:
+        fail(str(exc))
+
+    began = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("simulating months", total=gen.n_months)
+        data = generate(gen, progress=lambda done, total: bar.update(task, completed=done))
+    simulated = time.perf_counter() - began
+    try:
+        write_dataset(data, target, overwrite=overwrite)
+    except OutputError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"could not write {target}: {exc.strerror or exc}")
+    total = time.perf_counter() - began
+
+    as_of = pd.Timestamp(extract_date(gen)) + pd.Timedelta(days=1)
+    summary = area_summary(data.raw, as_of)
+    table = Table(
+        title=f"Synthetic population, 12 months to {as_of:%Y-%m-%d}"
+        + (" (no recording bias)" if no_bias else "")
+    )
+    headers = (
+        "area",
+        "residents 10–24",
+        "% most deprived decile",
+        "% Black",
+        "suspensions /100 aged 11–15",
+        "entered care",
+        "stop & search /1000",
+        "SV suspects /1000",
+        "SV victims /1000",
+    )
+    for h in headers:
+        table.add_column(h, justify="left" if h == "area" else "right")
+    for row in summary.itertuples(index=False):
+        table.add_row(
+            str(row.local_authority),
+            f"{row.residents_10_24:,}",
+            f"{row.most_deprived_decile_pct:.1f}",
+            f"{row.black_pct:.1f}",
+            f"{row.suspensions_per_100_aged_11_15:.1f}",
+            f"{row.entered_care_12m:,}",
+            f"{row.stop_and_search_per_1000:.1f}",
+            f"{row.sv_suspects_per_1000:.2f}",
+            f"{row.sv_victims_per_1000:.2f}",
+        )
+    out.print(table)
+    rows = data.manifest()["rows"]
+    assert isinstance(rows, dict)
+    out.print(
+        f"wrote {target} — {rows['raw/people']:,} people, "
+        f"{rows['raw/school_events']:,} school events, {rows['raw/agency_contacts']:,} "
+        f"agency contacts, {rows['raw/incidents']:,} incident roles "
+        f"(simulated in {simulated:.1f}s, {total:.1f}s with writing)",
+        highlight=False,
+    )
+
+
+@app.command()
+def calibrate(
+    people: Annotated[int, typer.Option(help="Population to generate for the check.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20241,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Also write the table as Markdown here.")
+    ] = None,
+) -> None:
+    """Check a generated population against every published target (SYNTHETIC_DATA.md).
+
+    Generates the biased and the unbiased world from one seed in memory, measures
+    each target and prints target vs generated. Exits 1 if any target is missed.
+    """
+    from synthetic.calibration import measure, to_markdown
+    from synthetic.config import BiasSettings
+    from synthetic.generate import generate
+
+    gen = _generator_settings(people, seed, "2015-01", "2025-12", no_bias=False)
+    with _progress() as bar:
+        task = bar.add_task("biased world", total=gen.n_months)
+        biased = generate(gen, progress=lambda d, t: bar.update(task, completed=d))
+        task2 = bar.add_task("unbiased world", total=gen.n_months)
+        unbiased = generate(
+            gen.model_copy(update={"bias": BiasSettings.none()}),
+            progress=lambda d, t: bar.update(task2, completed=d),
+        )
+    table = measure(biased, unbiased)
+    view = Table(title=f"Calibration: {people:,} people, seed {seed}")
+    for h in ("id", "quantity", "target", "band", "generated", "ok"):
+        view.add_column(h)
+    for r in table.itertuples():
+        view.add_row(
+            str(r.id),
+            str(r.quantity),
+            f"{r.target:g}",
+            f"{r.low:g}–{r.high:g}",
+            f"{r.measured:.4g}",
+            "yes" if r.passed else "[red]NO[/red]",
+        )
+    out.print(view)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(to_markdown(table) + "\n")
+    missed = table.loc[~table["passed"], "id"].tolist()
+    if missed:
+        err.print(f"targets missed: {', '.join(missed)}")
+        raise typer.Exit(1)
