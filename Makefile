@@ -47,7 +47,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python -m benchmarks.run --output BENCHMARKS.md
+	$(BIN)/python benchmarks/run.py --output BENCHMARKS.md
 
 calibrate: install
 	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration.md

@@ -291,7 +291,8 @@ def _bias_measures(biased: _Measures, unbiased: _Measures) -> dict[str, float]:
     def pex_ratio(m: _Measures) -> float:
         pex = m.school[m.school["event_type"] == "permanent_exclusion"]
         ages = range(10, 18)
-        return _ratio(m.rate(pex, ages, m.detail == "BCRB"), m.rate(pex, ages, m.detail == "WBRI"))
+        caribbean = np.isin(m.detail, ("BCRB", "MWBC"))
+        return _ratio(m.rate(pex, ages, caribbean), m.rate(pex, ages, m.detail == "WBRI"))
 
     return {"E7": _ratio(pex_ratio(biased), pex_ratio(unbiased))}
 
@@ -344,11 +345,9 @@ def _row(target: Target, measured: float) -> dict[str, object]:
 
 
 def _fmt(x: float) -> str:
-    if abs(x) >= 100:
+    if abs(x) >= 1000:
         return f"{x:,.0f}"
-    if abs(x) >= 1:
-        return f"{x:.2f}"
-    return f"{x:.4f}"
+    return f"{x:.4g}"
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synthetic.config import GeneratorSettings
+from synthetic.config import ETHNICITIES, BiasSettings, GeneratorSettings
 from synthetic.population import Population
 
 # --- codes shared with synthetic.tables -------------------------------------------------
@@ -375,6 +375,30 @@ class SimulationResult:
     person_month: dict[str, np.ndarray]
 
 
+def exclusion_multiplier(detail: np.ndarray, bias: BiasSettings) -> np.ndarray:
+    """B5: how much likelier a permanent exclusion is for the same behaviour, by ethnicity."""
+    return np.select(
+        [detail == "BCRB", detail == "MWBC"],
+        [bias.exclusion_black_caribbean_ratio, bias.exclusion_mixed_wbc_ratio],
+        1.0,
+    )
+
+
+def suspension_multiplier(detail: np.ndarray, bias: BiasSettings) -> np.ndarray:
+    """B5: how much likelier a suspension is for the same behaviour (Traveller children)."""
+    return np.where(detail == "WIRT", bias.exclusion_traveller_ratio, 1.0)
+
+
+def stop_search_multiplier(ethnicity: np.ndarray, bias: BiasSettings) -> np.ndarray:
+    """B1: how much likelier a police stop is for the same behaviour, by 5-group ethnicity."""
+    black, mixed = ETHNICITIES.index("Black"), ETHNICITIES.index("Mixed")
+    return np.select(
+        [ethnicity == black, ethnicity == mixed],
+        [bias.stop_search_black_ratio, bias.stop_search_mixed_ratio],
+        1.0,
+    )
+
+
 def _excite(recent: np.ndarray) -> np.ndarray:
     """Saturating effect of recent events (0 with none, towards 1 with many).
 
@@ -607,16 +631,9 @@ def simulate(
         recent_school[inc] += 1
         # the school's decision (record side): suspension, and rarely permanent exclusion
         detail = pop.ethnicity_detail[inc]
-        traveller = np.isin(detail, ("WIRT",))
-        p_susp = dyn.suspension_given_incident * np.where(
-            traveller, bias.exclusion_traveller_ratio, 1.0
-        )
+        p_susp = dyn.suspension_given_incident * suspension_multiplier(detail, bias)
         suspended = record_rng.random(inc.size) < p_susp
-        eth_pex = np.select(
-            [detail == "BCRB", detail == "MWBC"],
-            [bias.exclusion_black_caribbean_ratio, bias.exclusion_mixed_wbc_ratio],
-            1.0,
-        )
+        eth_pex = exclusion_multiplier(detail, bias)
         inc_ai = ai[incident]
         lp_pex = (
             dyn.pex_base
@@ -824,10 +841,7 @@ def simulate(
         contact(who, t, true_event(who, t, "homelessness"), "housing", "homelessness_presentation")
 
         # --- police stop and search (record side; B1 and B2) -----------------------
-        eth = pop.ethnicity[act]
-        eth_mult = np.select(
-            [eth == 3, eth == 1], [bias.stop_search_black_ratio, bias.stop_search_mixed_ratio], 1.0
-        )
+        eth_mult = stop_search_multiplier(pop.ethnicity[act], bias)
         lp_stop = (
             dyn.stop_base
             + np.log(dyn.stop_age[ai] + 1e-9)

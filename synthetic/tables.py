@@ -73,12 +73,14 @@ def people_table(pop: Population, ids: np.ndarray, settings: GeneratorSettings) 
     """The ``people`` raw table (one row per person ever resident aged 10–24)."""
     birth = _month_start(settings, pop.birth)
     moved_in = np.where(
-        pop.moved_in >= 0, _month_start(settings, np.maximum(pop.moved_in, 0)), np.datetime64("NaT")
+        pop.moved_in >= 0,
+        _month_start(settings, np.maximum(pop.moved_in, 0)),
+        np.datetime64("NaT", "D"),
     )
     moved_out = np.where(
         pop.moved_out >= 0,
         _month_start(settings, np.maximum(pop.moved_out, 0)),
-        np.datetime64("NaT"),
+        np.datetime64("NaT", "D"),
     )
     return pa.table(
         {

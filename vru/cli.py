@@ -34,12 +34,20 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
+#: width for tables when output is not a terminal (logs, CI, pipes)
+PIPE_WIDTH = 132
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit (2 = bad input, nothing written)."""
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _fit_width() -> None:
+    """Tables are wide: give them room when writing to a pipe or a log."""
+    if not out.is_terminal:
+        out.width = PIPE_WIDTH
 
 
 def _progress() -> Progress:
@@ -152,28 +160,29 @@ def synth(
     headers = (
         "area",
         "residents 10–24",
-        "% most deprived decile",
+        "% in most deprived decile",
         "% Black",
         "suspensions /100 aged 11–15",
         "entered care",
-        "stop & search /1000",
-        "SV suspects /1000",
-        "SV victims /1000",
+        "stop & search /1,000",
+        "SV suspects /1,000",
+        "SV victims /1,000",
     )
     for h in headers:
-        table.add_column(h, justify="left" if h == "area" else "right")
-    for row in summary.itertuples(index=False):
+        table.add_column(h, justify="left" if h == "area" else "right", no_wrap=h == "area")
+    for row in summary.to_dict("records"):
         table.add_row(
-            str(row.local_authority),
-            f"{row.residents_10_24:,}",
-            f"{row.most_deprived_decile_pct:.1f}",
-            f"{row.black_pct:.1f}",
-            f"{row.suspensions_per_100_aged_11_15:.1f}",
-            f"{row.entered_care_12m:,}",
-            f"{row.stop_and_search_per_1000:.1f}",
-            f"{row.sv_suspects_per_1000:.2f}",
-            f"{row.sv_victims_per_1000:.2f}",
+            str(row["local_authority"]),
+            f"{row['residents_10_24']:,}",
+            f"{row['most_deprived_decile_pct']:.1f}",
+            f"{row['black_pct']:.1f}",
+            f"{row['suspensions_per_100_aged_11_15']:.1f}",
+            f"{row['entered_care_12m']:,}",
+            f"{row['stop_and_search_per_1000']:.1f}",
+            f"{row['sv_suspects_per_1000']:.2f}",
+            f"{row['sv_victims_per_1000']:.2f}",
         )
+    _fit_width()
     out.print(table)
     rows = data.manifest()["rows"]
     assert isinstance(rows, dict)
@@ -225,10 +234,17 @@ def calibrate(
             f"{r.measured:.4g}",
             "yes" if r.passed else "[red]NO[/red]",
         )
+    _fit_width()
     out.print(view)
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(to_markdown(table) + "\n")
+        heading = (
+            f"# Synthetic population vs published targets\n\n"
+            f"Written by `vru calibrate --people {people} --seed {seed}` (biased and unbiased "
+            "worlds from one seed). Sources and definitions: `synthetic/targets.py`; how the "
+            "population is built: [synthetic.md](synthetic.md).\n\n"
+        )
+        markdown.write_text(heading + to_markdown(table) + "\n")
     missed = table.loc[~table["passed"], "id"].tolist()
     if missed:
         err.print(f"targets missed: {', '.join(missed)}")
