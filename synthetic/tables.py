@@ -120,6 +120,17 @@ def _sorted(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
     return table.sort_by(keys)
 
 
+def _unique(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the first row of each key (in table order)."""
+    index = pa.array(np.arange(table.num_rows))
+    first = (
+        table.select(keys).append_column("_row", index).group_by(keys, use_threads=False)
+        .aggregate([("_row", "min")])
+    )
+    rows = np.sort(first.column("_row_min").to_numpy())
+    return table.take(pa.array(rows))
+
+
 def raw_tables(
     pop: Population,
     ids: np.ndarray,
@@ -207,6 +218,9 @@ def raw_tables(
             "weapon": pa.array(weapon, type=pa.bool_()),
         }
     )
+    # one record per key: two events of one kind on one day are one record to an agency
+    school = _unique(school, ["person_id", "event_date", "event_type"])
+    contacts = _unique(contacts, ["person_id", "event_date", "agency", "contact_type"])
     return {
         "people": _sorted(people_table(pop, ids, settings), [("person_id", "ascending")]),
         "school_events": _sorted(school, [("event_date", "ascending"), ("person_id", "ascending")]),

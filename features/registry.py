@@ -1,0 +1,62 @@
+"""One registry of every column of the feature table.
+
+Explanations, documentation and the model-input list all read from here. Audit-only
+columns (sex, ethnicity, SEN, deprivation, free school meals) and the local
+authority are carried beside the features for the fairness audit and for panel
+grouping; they are never model inputs by default, and a test enforces it.
+"""
+
+from __future__ import annotations
+
+from features import contacts, incidents, school
+from features._declare import DOMAINS, Feature, FeatureInfo
+from features.spine import AUDIT_COLUMNS, CONTEXT_COLUMNS
+
+__all__ = [
+    "AUDIT_ONLY",
+    "DOMAINS",
+    "FEATURES",
+    "REGISTRY",
+    "FeatureInfo",
+    "audit_columns",
+    "model_inputs",
+]
+
+AGE = FeatureInfo(
+    "demo_asof_age_years", "demographic", "aged {value} at the time of this assessment",
+    "people", direction=None, missing="never missing",
+)
+#: columns that must never be model inputs by default
+AUDIT_ONLY: tuple[str, ...] = (*AUDIT_COLUMNS, *CONTEXT_COLUMNS)
+_AUDIT_WORDS = {
+    "sex": "sex",
+    "ethnicity": "ethnicity (ONS 5 groups)",
+    "ethnicity_detail": "ethnicity (ONS 18 groups)",
+    "sen_status": "special educational needs",
+    "imd_decile": "deprivation decile of home area (IMD)",
+    "fsm": "eligible for free school meals",
+    "local_authority": "local authority",
+}
+
+FEATURES: tuple[Feature, ...] = (*school.FEATURES, *contacts.FEATURES, *incidents.FEATURES)
+
+REGISTRY: dict[str, FeatureInfo] = {
+    AGE.name: AGE,
+    **{f.info.name: f.info for f in FEATURES},
+    **{
+        column: FeatureInfo(column, "demographic", f"{_AUDIT_WORDS[column]}: {{value}}",
+                            "people", model_input=False, direction=None,
+                            missing="never missing")
+        for column in AUDIT_ONLY
+    },
+}
+
+
+def model_inputs() -> list[str]:
+    """Columns a model may use by default, in feature-table order."""
+    return [name for name, info in REGISTRY.items() if info.model_input]
+
+
+def audit_columns() -> list[str]:
+    """Columns carried for the fairness audit and grouping only."""
+    return [name for name, info in REGISTRY.items() if not info.model_input]

@@ -1,0 +1,303 @@
+"""Contracts of the raw tables and of the feature table (pandera).
+
+:func:`load_raw` reads a data folder and either returns the four validated raw
+tables or raises :class:`ContractError` with one message that names the table,
+the column, the rule and a few offending rows. Nothing is written on refusal:
+validation happens before any builder runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from synthetic.config import (
+    ETHNICITIES,
+    ETHNICITY_DETAIL,
+    LOCAL_AUTHORITIES,
+    SEN_STATUSES,
+    SEXES,
+)
+from synthetic.simulate import (
+    AGENCIES,
+    CONTACT_TYPES,
+    OFFENCE_GROUPS,
+    ROLES,
+    SCHOOL_EVENT_TYPES,
+    SCHOOL_REASONS,
+)
+
+RAW_TABLES = ("people", "school_events", "agency_contacts", "incidents")
+EVENT_TABLES = ("school_events", "agency_contacts", "incidents")
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "people": ("birth_month", "moved_in", "moved_out"),
+    "school_events": ("event_date", "recorded_date"),
+    "agency_contacts": ("event_date", "recorded_date"),
+    "incidents": ("event_date", "recorded_date"),
+}
+#: keys that identify one row; a repeated key is refused
+KEYS: dict[str, tuple[str, ...]] = {
+    "people": ("person_id",),
+    "school_events": ("person_id", "event_date", "event_type"),
+    "agency_contacts": ("person_id", "event_date", "agency", "contact_type"),
+    "incidents": ("incident_id", "person_id", "role"),
+}
+EARLIEST_DATE = pd.Timestamp("1980-01-01")
+LATEST_DATE = pd.Timestamp("2100-01-01")
+ETHNICITY_CODES = tuple(code for group in ETHNICITY_DETAIL.values() for code, _ in group)
+EXAMPLES = 3
+
+MSG_MISSING_FILE = "{table}: file {path} is missing"
+MSG_UNREADABLE = "{table}: {path} cannot be read as Parquet ({error})"
+MSG_MISSING_COLUMN = "{table}: column '{column}' is missing (required columns: {required})"
+MSG_REFUSED = "{table}: column '{column}' breaks rule '{rule}' in {n} row(s), e.g. {examples}"
+
+
+class ContractError(ValueError):
+    """Input refused by a contract; the message names table, column, rule and rows."""
+
+
+def _dates_in_range() -> list[pa.Check]:
+    return [
+        pa.Check.ge(EARLIEST_DATE, error=f"on or after {EARLIEST_DATE.date()}"),
+        pa.Check.lt(LATEST_DATE, error=f"before {LATEST_DATE.date()}"),
+    ]
+
+
+def _event_dates() -> dict[str, pa.Column]:
+    return {
+        "person_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+        "event_date": pa.Column("datetime64[ns]", _dates_in_range(), nullable=False),
+        "recorded_date": pa.Column("datetime64[ns]", _dates_in_range(), nullable=False),
+    }
+
+
+def _recorded_after_event(df: pd.DataFrame) -> pd.Series:
+    return df["recorded_date"] >= df["event_date"]
+
+
+RECORDED_RULE = pa.Check(
+    _recorded_after_event, error="recorded_date on or after event_date", name="recorded_after_event"
+)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "people": pa.DataFrameSchema(
+        {
+            "person_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+            "birth_month": pa.Column(
+                "datetime64[ns]",
+                [*_dates_in_range(), pa.Check(lambda s: s.dt.day == 1, error="first day of a month")],
+                nullable=False,
+            ),
+            "sex": pa.Column(str, pa.Check.isin(SEXES)),
+            "ethnicity": pa.Column(str, pa.Check.isin(ETHNICITIES)),
+            "ethnicity_detail": pa.Column(str, pa.Check.isin(ETHNICITY_CODES)),
+            "local_authority": pa.Column(str, pa.Check.isin(LOCAL_AUTHORITIES)),
+            "imd_decile": pa.Column("int64", pa.Check.in_range(1, 10), coerce=True),
+            "sen_status": pa.Column(str, pa.Check.isin(SEN_STATUSES)),
+            "fsm": pa.Column(bool),
+            "moved_in": pa.Column("datetime64[ns]", _dates_in_range(), nullable=True),
+            "moved_out": pa.Column("datetime64[ns]", _dates_in_range(), nullable=True),
+        },
+        name="people",
+    ),
+    "school_events": pa.DataFrameSchema(
+        {
+            **_event_dates(),
+            "event_type": pa.Column(str, pa.Check.isin(SCHOOL_EVENT_TYPES)),
+            "reason": pa.Column(str, pa.Check.isin(SCHOOL_REASONS)),
+            "days": pa.Column("Int64", pa.Check.ge(0), nullable=True, coerce=True),
+        },
+        checks=[RECORDED_RULE],
+        name="school_events",
+    ),
+    "agency_contacts": pa.DataFrameSchema(
+        {
+            **_event_dates(),
+            "agency": pa.Column(str, pa.Check.isin(AGENCIES)),
+            "contact_type": pa.Column(str, pa.Check.isin(CONTACT_TYPES)),
+        },
+        checks=[RECORDED_RULE],
+        name="agency_contacts",
+    ),
+    "incidents": pa.DataFrameSchema(
+        {
+            "incident_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+            **_event_dates(),
+            "role": pa.Column(str, pa.Check.isin(ROLES)),
+            "offence_group": pa.Column(str, pa.Check.isin(OFFENCE_GROUPS)),
+            "serious_violence": pa.Column(bool),
+            "weapon": pa.Column(bool),
+        },
+        checks=[RECORDED_RULE],
+        name="incidents",
+    ),
+}
+
+
+def _examples(rows: pd.DataFrame, columns: list[str]) -> str:
+    shown = []
+    for index, row in rows.head(EXAMPLES).iterrows():
+        values = ", ".join(f"{c}={row[c]!r}" for c in columns if c in row.index)
+        shown.append(f"row {index}: {values}")
+    return "; ".join(shown)
+
+
+def _refuse(table: str, column: str, rule: str, rows: pd.DataFrame, show: list[str]) -> None:
+    raise ContractError(
+        MSG_REFUSED.format(
+            table=table, column=column, rule=rule, n=len(rows), examples=_examples(rows, show)
+        )
+    )
+
+
+def _parse_dates(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Turn date columns into datetimes; refuse values that do not parse."""
+    out = df.copy()
+    for column in DATE_COLUMNS[table]:
+        raw = out[column]
+        if pd.api.types.is_datetime64_any_dtype(raw):
+            out[column] = raw.astype("datetime64[ns]")
+            continue
+        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = parsed.isna() & raw.notna()
+        if bad.any():
+            _refuse(table, column, "a valid date", out[bad], [column])
+        out[column] = parsed.astype("datetime64[ns]")
+    return out
+
+
+def validate_table(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Validate one raw table and return it with typed date columns.
+
+    Raises
+    ------
+    ContractError
+        On the first broken rule, naming table, column, rule and a few rows.
+    """
+    schema = SCHEMAS[table]
+    required = list(schema.columns)
+    for column in required:
+        if column not in df.columns:
+            raise ContractError(
+                MSG_MISSING_COLUMN.format(table=table, column=column, required=", ".join(required))
+            )
+    df = _parse_dates(table, df[required].reset_index(drop=True))
+    try:
+        df = schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        first = cases.iloc[0]
+        column = first["column"] if isinstance(first["column"], str) else "(row)"
+        rule = str(first["check"])
+        failing = cases[(cases["column"] == first["column"]) & (cases["check"] == first["check"])]
+        index = pd.to_numeric(failing["index"], errors="coerce").dropna().astype(int).unique()
+        rows = df.loc[df.index.intersection(index)]
+        if "recorded_date on or after" in rule or "recorded_after_event" in rule:
+            column = "recorded_date"
+            show = ["person_id", "event_date", "recorded_date"]
+        else:
+            show = [column] if column in df.columns else list(df.columns[:3])
+        if rows.empty:  # e.g. a dtype failure: no row index, show the values instead
+            values = ", ".join(repr(v) for v in failing["failure_case"].head(EXAMPLES))
+            raise ContractError(
+                f"{table}: column '{column}' breaks rule '{rule}', e.g. {values}"
+            ) from None
+        _refuse(table, column, rule, rows, show)
+    keys = list(KEYS[table])
+    duplicated = df.duplicated(keys, keep=False)
+    if duplicated.any():
+        _refuse(table, "+".join(keys), "unique key", df[duplicated], keys)
+    return df
+
+
+def validate_raw(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Validate the four raw tables and the rules that span them."""
+    out = {name: validate_table(name, tables[name]) for name in RAW_TABLES}
+    people = out["people"].set_index("person_id")
+    known_ids = pa_arrow.array(people.index.to_numpy(dtype=object), type=pa_arrow.string())
+    for name in EVENT_TABLES:
+        events = out[name]
+        ids = pa_arrow.array(events["person_id"].to_numpy(dtype=object), type=pa_arrow.string())
+        unknown = ~pc.is_in(ids, value_set=known_ids).to_numpy(zero_copy_only=False)
+        if unknown.any():
+            _refuse(name, "person_id", "person_id present in people", events[unknown],
+                    ["person_id", "event_date"])
+        birth = people["birth_month"].reindex(events["person_id"]).to_numpy()
+        before_birth = events["event_date"].to_numpy() < birth
+        if before_birth.any():
+            _refuse(name, "event_date", "on or after the person's birth month",
+                    events[before_birth], ["person_id", "event_date"])
+    return out
+
+
+def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
+    """Read the raw Parquet files of a data folder without validating them."""
+    frames = {}
+    for table in RAW_TABLES:
+        path = folder / "raw" / f"{table}.parquet"
+        if not path.exists():
+            raise ContractError(MSG_MISSING_FILE.format(table=table, path=path))
+        try:
+            frames[table] = pq.read_table(path).to_pandas(date_as_object=False)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise ContractError(
+                MSG_UNREADABLE.format(table=table, path=path, error=str(exc).splitlines()[0])
+            ) from None
+    return frames
+
+
+def load_raw(folder: Path) -> dict[str, pd.DataFrame]:
+    """Read and validate the raw tables of ``folder`` (``folder/raw/*.parquet``)."""
+    return validate_raw(read_raw(folder))
+
+
+def data_end(tables: Mapping[str, pd.DataFrame]) -> dt.date:
+    """First day after the data: the day after the latest recorded date of any event."""
+    latest = max(pd.Timestamp(tables[t]["recorded_date"].max()) for t in EVENT_TABLES)
+    return (latest + pd.Timedelta(days=1)).date()
+
+
+def feature_table_schema() -> pa.DataFrameSchema:
+    """Contract of the feature table written by ``vru features``.
+
+    One row per (person_id, as_of); counts and flags never missing and never
+    negative; "days since" and "first age" missing only when there is no event;
+    labels 0/1 or missing; the audit-only columns present.
+    """
+    from features._engine import Count, Distinct, DaysSinceLast, Escalation, EverFlag, FirstAge
+    from features._engine import OpenAtAsOf
+    from features.labels import LABELS
+    from features.registry import AGE, AUDIT_ONLY, FEATURES
+
+    columns: dict[str, pa.Column] = {
+        "person_id": pa.Column(str, nullable=False),
+        "as_of": pa.Column("datetime64[ns]", nullable=False),
+        AGE.name: pa.Column("int64", pa.Check.in_range(10, 24)),
+    }
+    for feature in FEATURES:
+        spec = feature.spec
+        if isinstance(spec, Count | Distinct):
+            columns[spec.name] = pa.Column("int64", pa.Check.ge(0), nullable=False)
+        elif isinstance(spec, EverFlag | OpenAtAsOf):
+            columns[spec.name] = pa.Column("int64", pa.Check.isin([0, 1]), nullable=False)
+        elif isinstance(spec, Escalation):
+            columns[spec.name] = pa.Column("int64", nullable=False)
+        elif isinstance(spec, DaysSinceLast):
+            columns[spec.name] = pa.Column("Int64", pa.Check.ge(0), nullable=True)
+        elif isinstance(spec, FirstAge):
+            columns[spec.name] = pa.Column("Int64", pa.Check.in_range(0, 24), nullable=True)
+    for label in LABELS:
+        columns[label] = pa.Column("Int8", pa.Check.isin([0, 1]), nullable=True)
+    for column in AUDIT_ONLY:
+        columns[column] = pa.Column(nullable=False)
+    return pa.DataFrameSchema(
+        columns, unique=["person_id", "as_of"], name="features", strict=True, coerce=False
+    )
