@@ -12,7 +12,7 @@ DEMO_PEOPLE ?= 20000
 .PHONY: install demo test test-fast lint format bench calibrate clean help
 
 help:
-	@echo "make demo    generate a small synthetic population and print a per-area summary"
+	@echo "make demo    generate a small synthetic population, build a feature snapshot, print summaries"
 	@echo "make test    run the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   time the generator; writes BENCHMARKS.md"
@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install
 	$(BIN)/vru synth --people $(DEMO_PEOPLE) --seed 20241 --out $(DEMO_DIR) --overwrite
+	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2024-01-01 --out $(DEMO_DIR)/features.parquet --overwrite
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

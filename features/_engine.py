@@ -29,6 +29,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 Where = Mapping[str, tuple[object, ...]]
 
@@ -96,6 +97,11 @@ class Escalation:
     name: str
     recent: str
     double: str
+
+
+def memtable(frame: pd.DataFrame) -> ir.Table:
+    """An Ibis in-memory table from pandas, via Arrow (Ibis's pandas path warns on pandas 3)."""
+    return ibis.memtable(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 Spec = Count | DaysSinceLast | FirstAge | OpenAtAsOf | EverFlag | Distinct | Escalation
@@ -179,9 +185,7 @@ def _history(events: ir.Table, specs: Sequence[Spec]) -> tuple[ir.Table, list[st
         return None
     grouped = e.group_by(["person_id", "k_lo"]).aggregate(**partial)
     w = ibis.window(group_by="person_id", order_by="k_lo", preceding=None, following=0)
-    running = {
-        col: getattr(grouped[col], how)().over(w) for col, how in cumulative.items()
-    }
+    running = {col: getattr(grouped[col], how)().over(w) for col, how in cumulative.items()}
     return grouped.mutate(**running), list(cumulative)
 
 
@@ -211,9 +215,13 @@ def ibis_features(
         ``row`` (the spine row number), ``person_id``, ``snapshot`` and one column per
         spec, one row per spine row.
     """
-    snapshots = ibis.memtable(
-        pd.DataFrame({"snapshot": np.arange(len(dates), dtype="int64"),
-                      "as_of": pd.to_datetime(list(dates)).astype("datetime64[s]")})
+    snapshots = memtable(
+        pd.DataFrame(
+            {
+                "snapshot": np.arange(len(dates), dtype="int64"),
+                "as_of": pd.to_datetime(list(dates)).astype("datetime64[s]"),
+            }
+        )
     ).mutate(as_of=lambda t: t.as_of.date())
     e = events.mutate(
         event_date=events.event_date.cast("date"), recorded_date=events.recorded_date.cast("date")
@@ -302,18 +310,32 @@ def pandas_features(
                 ids = visible.loc[_pandas_where(visible, s.where), "person_id"]
                 out[s.name] = out.index.isin(ids).astype("int64")
             elif isinstance(s, DaysSinceLast):
-                last = visible[_pandas_where(visible, s.where)].groupby("person_id")["event_date"].max()
+                last = (
+                    visible[_pandas_where(visible, s.where)]
+                    .groupby("person_id")["event_date"]
+                    .max()
+                )
                 out[s.name] = (when - last.reindex(out.index)).dt.days.astype("Int64")
             elif isinstance(s, FirstAge):
-                first = visible[_pandas_where(visible, s.where)].groupby("person_id")["event_date"].min()
+                first = (
+                    visible[_pandas_where(visible, s.where)]
+                    .groupby("person_id")["event_date"]
+                    .min()
+                )
                 first = first.reindex(out.index)
                 birth = out["birth_month"]
                 months = (first.dt.year - birth.dt.year) * 12 + (first.dt.month - birth.dt.month)
                 months -= (first.dt.day < birth.dt.day).astype(int)
                 out[s.name] = (months // 12).astype("Int64")
             elif isinstance(s, OpenAtAsOf):
-                start = visible[_pandas_where(visible, s.start)].groupby("person_id")["event_date"].max()
-                end = visible[_pandas_where(visible, s.end)].groupby("person_id")["event_date"].max()
+                start = (
+                    visible[_pandas_where(visible, s.start)]
+                    .groupby("person_id")["event_date"]
+                    .max()
+                )
+                end = (
+                    visible[_pandas_where(visible, s.end)].groupby("person_id")["event_date"].max()
+                )
                 start, end = start.reindex(out.index), end.reindex(out.index)
                 out[s.name] = (start.notna() & (end.isna() | (start > end))).astype("int64")
         for s in specs:

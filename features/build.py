@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features._engine import DaysSinceLast, FirstAge, memtable
 from features.contacts import build_contact_features
 from features.incidents import build_incident_features
 from features.labels import LABELS, build_labels
@@ -48,7 +49,7 @@ def table_columns() -> list[str]:
 
 def _load(con: ibis.BaseBackend, name: str, frame: pd.DataFrame) -> ibis.Table:
     # (create_table's overwrite=True emits SQL that DuckDB 2.0 rejects: use fresh names)
-    return con.create_table(name, ibis.memtable(frame))
+    return con.create_table(name, memtable(frame))
 
 
 def _batch(
@@ -58,40 +59,56 @@ def _batch(
     end: dt.date,
     tick: Callable[[str], None],
 ) -> pa.Table:
-    spine_t = _load(con, f"spine_{spine.as_of_dates[0]:%Y%m%d}", spine.rows)
+    spine_arrow = pa.Table.from_pandas(spine.rows, preserve_index=False)
+    spine_t = con.create_table(f"spine_{spine.as_of_dates[0]:%Y%m%d}", ibis.memtable(spine_arrow))
     parts = {
         "school": build_school_features(tables["school_events"], spine_t, spine),
         "contacts": build_contact_features(tables["agency_contacts"], spine_t, spine),
         "incidents": build_incident_features(tables["incidents"], spine_t, spine),
         "labels": build_labels(tables["incidents"], spine_t, spine, end),
     }
-    # every part comes back in spine order, so columns line up without a join; the key
-    # columns are compared to prove one row per spine row
-    rows = spine.rows
-    columns: dict[str, object] = {c: rows[c].to_numpy() for c in rows.columns}
-    columns["demo_asof_age_years"] = (rows["age_months"] // 12).to_numpy()
+    # every part comes back in spine order, so columns line up without a join; the row
+    # numbers are compared to prove one row per spine row
+    expected_rows = spine_arrow.column("row").to_numpy()
+    columns: dict[str, pa.ChunkedArray | pa.Array] = {
+        name: spine_arrow.column(name) for name in spine_arrow.column_names
+    }
+    columns[AGE.name] = pa.array(spine.rows["age_months"].to_numpy() // 12, pa.int64())
     for stage in STAGES:
         part = parts[stage].order_by("row").to_pyarrow()
-        same_rows = part.num_rows == len(rows) and np.array_equal(
-            part.column("row").to_numpy(), rows["row"].to_numpy()
+        same_rows = part.num_rows == len(expected_rows) and np.array_equal(
+            part.column("row").to_numpy(), expected_rows
         )
         if not same_rows:
             raise FeatureBuildError(
                 f"the {stage} builder did not return exactly one row per spine row "
-                f"({part.num_rows} rows for {len(rows)})"
+                f"({part.num_rows} rows for {len(expected_rows)})"
             )
         for name in part.column_names[3:]:
-            columns[name] = part.column(name).to_pandas()
+            columns[name] = part.column(name)
         tick(stage)
-    out = pd.DataFrame(columns)
-    for column in feature_columns():
-        if out[column].isna().any():
-            out[column] = out[column].astype("Int64")
-        else:
-            out[column] = out[column].astype("int64")
-    for column in LABELS:
-        out[column] = out[column].astype("Int8")
-    return pa.Table.from_pandas(out[table_columns()], preserve_index=False)
+    for name in feature_columns():
+        columns[name] = columns[name].cast(pa.int64())
+    for name in LABELS:
+        columns[name] = columns[name].cast(pa.int8())
+    columns["as_of"] = columns["as_of"].cast(pa.timestamp("ns"))
+    return pa.table({name: columns[name] for name in table_columns()})
+
+
+def nullable_columns() -> list[str]:
+    """Features that are missing when there is no event (days since, first age)."""
+    return [f.info.name for f in FEATURES if isinstance(f.spec, DaysSinceLast | FirstAge)]
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """The feature table as pandas: counts ``int64``; days-since, first-age ``Int64``;
+    labels ``Int8`` (missing where the label window runs past the data)."""
+    frame = table.to_pandas()
+    for name in nullable_columns():
+        frame[name] = frame[name].astype("Int64")
+    for name in LABELS:
+        frame[name] = frame[name].astype("Int8")
+    return frame
 
 
 def build_feature_table(

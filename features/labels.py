@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from features._engine import memtable
 from features.spine import Spine
 
 LABELS = {"sv_victim_12m": "victim", "sv_perpetrator_12m": "suspect"}
@@ -25,8 +26,9 @@ def label_window_end(as_of: dt.date) -> dt.date:
     return (pd.Timestamp(as_of) + pd.DateOffset(months=HORIZON_MONTHS)).date()
 
 
-def build_labels(incidents: ir.Table, spine: ir.Table, spine_info: Spine,
-                 data_end: dt.date) -> ir.Table:
+def build_labels(
+    incidents: ir.Table, spine: ir.Table, spine_info: Spine, data_end: dt.date
+) -> ir.Table:
     """Labels for every spine row (pure: an Ibis expression).
 
     Parameters
@@ -38,7 +40,7 @@ def build_labels(incidents: ir.Table, spine: ir.Table, spine_info: Spine,
     data_end
         First day after the data; a label whose window ends after it is missing.
     """
-    windows = ibis.memtable(
+    windows = memtable(
         pd.DataFrame(
             {
                 "snapshot": range(len(spine_info.as_of_dates)),
@@ -53,9 +55,7 @@ def build_labels(incidents: ir.Table, spine: ir.Table, spine_info: Spine,
     flags = hits.group_by(["person_id", "snapshot"]).aggregate(
         **{name: (hits.role == role).any() for name, role in LABELS.items()}
     )
-    rows = spine.select("row", "person_id", "snapshot").left_join(
-        flags, ["person_id", "snapshot"]
-    )
+    rows = spine.select("row", "person_id", "snapshot").left_join(flags, ["person_id", "snapshot"])
     rows = rows.drop("person_id_right", "snapshot_right").join(windows, "snapshot")
     inside = rows.stop <= ibis.date(data_end)
     return rows.select(

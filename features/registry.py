@@ -23,8 +23,12 @@ __all__ = [
 ]
 
 AGE = FeatureInfo(
-    "demo_asof_age_years", "demographic", "aged {value} at the time of this assessment",
-    "people", direction=None, missing="never missing",
+    "demo_asof_age_years",
+    "demographic",
+    "aged {value} at the time of this assessment",
+    "people",
+    direction=None,
+    missing="never missing",
 )
 #: columns that must never be model inputs by default
 AUDIT_ONLY: tuple[str, ...] = (*AUDIT_COLUMNS, *CONTEXT_COLUMNS)
@@ -44,9 +48,15 @@ REGISTRY: dict[str, FeatureInfo] = {
     AGE.name: AGE,
     **{f.info.name: f.info for f in FEATURES},
     **{
-        column: FeatureInfo(column, "demographic", f"{_AUDIT_WORDS[column]}: {{value}}",
-                            "people", model_input=False, direction=None,
-                            missing="never missing")
+        column: FeatureInfo(
+            column,
+            "demographic",
+            f"{_AUDIT_WORDS[column]}: {{value}}",
+            "people",
+            model_input=False,
+            direction=None,
+            missing="never missing",
+        )
         for column in AUDIT_ONLY
     },
 }

@@ -93,7 +93,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "person_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
             "birth_month": pa.Column(
                 "datetime64[ns]",
-                [*_dates_in_range(), pa.Check(lambda s: s.dt.day == 1, error="first day of a month")],
+                [
+                    *_dates_in_range(),
+                    pa.Check(lambda s: s.dt.day == 1, error="first day of a month"),
+                ],
                 nullable=False,
             ),
             "sex": pa.Column(str, pa.Check.isin(SEXES)),
@@ -164,12 +167,17 @@ def _parse_dates(table: str, df: pd.DataFrame) -> pd.DataFrame:
     for column in DATE_COLUMNS[table]:
         raw = out[column]
         if pd.api.types.is_datetime64_any_dtype(raw):
-            out[column] = raw.astype("datetime64[ns]")
-            continue
-        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
-        bad = parsed.isna() & raw.notna()
-        if bad.any():
-            _refuse(table, column, "a valid date", out[bad], [column])
+            parsed = raw
+        else:
+            parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+            bad = parsed.isna() & raw.notna()
+            if bad.any():
+                _refuse(table, column, "a valid date", out[bad], [column])
+        # range first: a date centuries away does not even fit the nanosecond type
+        outside = parsed.notna() & ((parsed < EARLIEST_DATE) | (parsed >= LATEST_DATE))
+        if outside.any():
+            rule = f"a date from {EARLIEST_DATE.date()} to before {LATEST_DATE.date()}"
+            _refuse(table, column, rule, out[outside], [column])
         out[column] = parsed.astype("datetime64[ns]")
     return out
 
@@ -228,13 +236,23 @@ def validate_raw(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         ids = pa_arrow.array(events["person_id"].to_numpy(dtype=object), type=pa_arrow.string())
         unknown = ~pc.is_in(ids, value_set=known_ids).to_numpy(zero_copy_only=False)
         if unknown.any():
-            _refuse(name, "person_id", "person_id present in people", events[unknown],
-                    ["person_id", "event_date"])
+            _refuse(
+                name,
+                "person_id",
+                "person_id present in people",
+                events[unknown],
+                ["person_id", "event_date"],
+            )
         birth = people["birth_month"].reindex(events["person_id"]).to_numpy()
         before_birth = events["event_date"].to_numpy() < birth
         if before_birth.any():
-            _refuse(name, "event_date", "on or after the person's birth month",
-                    events[before_birth], ["person_id", "event_date"])
+            _refuse(
+                name,
+                "event_date",
+                "on or after the person's birth month",
+                events[before_birth],
+                ["person_id", "event_date"],
+            )
     return out
 
 
@@ -272,8 +290,15 @@ def feature_table_schema() -> pa.DataFrameSchema:
     negative; "days since" and "first age" missing only when there is no event;
     labels 0/1 or missing; the audit-only columns present.
     """
-    from features._engine import Count, Distinct, DaysSinceLast, Escalation, EverFlag, FirstAge
-    from features._engine import OpenAtAsOf
+    from features._engine import (
+        Count,
+        DaysSinceLast,
+        Distinct,
+        Escalation,
+        EverFlag,
+        FirstAge,
+        OpenAtAsOf,
+    )
     from features.labels import LABELS
     from features.registry import AGE, AUDIT_ONLY, FEATURES
 

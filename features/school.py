@@ -19,46 +19,77 @@ VIOLENT_REASON = {
 }
 
 
-def _count(what: str, words: str, window: int | None, where: dict, sum_of: str | None = None,
-           agg: str = "count") -> Feature:
+def _count(
+    what: str,
+    words: str,
+    window: int | None,
+    where: dict,
+    sum_of: str | None = None,
+    agg: str = "count",
+) -> Feature:
     name = f"school_{WINDOW_NAMES[window]}_{what}_{agg}"
-    return Feature(Count(name, window, where, sum_of),
-                   FeatureInfo(name, "education", sentence(words, window, SOURCE), SOURCE))
+    return Feature(
+        Count(name, window, where, sum_of),
+        FeatureInfo(name, "education", sentence(words, window, SOURCE), SOURCE),
+    )
 
 
 FEATURES: tuple[Feature, ...] = (
     *(_count("suspension", "suspensions", w, SUSPENSION) for w in (90, 365, 730, None)),
     _count("suspension_days", "days of suspension", 365, SUSPENSION, sum_of="days", agg="sum"),
     *(_count("permanent_exclusion", "permanent exclusions", w, EXCLUSION) for w in (365, None)),
-    *(_count("violent_exclusion", "suspensions or exclusions for assault or a weapon", w,
-             VIOLENT_REASON) for w in (365, None)),
+    *(
+        _count(
+            "violent_exclusion",
+            "suspensions or exclusions for assault or a weapon",
+            w,
+            VIOLENT_REASON,
+        )
+        for w in (365, None)
+    ),
     Feature(
-        Escalation("school_365d_suspension_escalation", "school_365d_suspension_count",
-                   "school_730d_suspension_count"),
-        FeatureInfo("school_365d_suspension_escalation", "education",
-                    "{value} more suspensions in the last 12 months than in the 12 months "
-                    "before — school records, latest {latest}", SOURCE,
-                    missing="0 when no change"),
+        Escalation(
+            "school_365d_suspension_escalation",
+            "school_365d_suspension_count",
+            "school_730d_suspension_count",
+        ),
+        FeatureInfo(
+            "school_365d_suspension_escalation",
+            "education",
+            "{value} more suspensions in the last 12 months than in the 12 months "
+            "before — school records, latest {latest}",
+            SOURCE,
+            missing="0 when no change",
+        ),
     ),
     Feature(
         DaysSinceLast("school_all_exclusion_days_since_last"),
-        FeatureInfo("school_all_exclusion_days_since_last", "education",
-                    "{value} days since the last suspension or exclusion — school records, "
-                    "latest {latest}", SOURCE, direction=-1,
-                    missing="missing when never suspended or excluded"),
+        FeatureInfo(
+            "school_all_exclusion_days_since_last",
+            "education",
+            "{value} days since the last suspension or exclusion — school records, latest {latest}",
+            SOURCE,
+            direction=-1,
+            missing="missing when never suspended or excluded",
+        ),
     ),
     Feature(
         FirstAge("school_all_exclusion_first_age"),
-        FeatureInfo("school_all_exclusion_first_age", "education",
-                    "first suspended or excluded at age {value} — school records, latest "
-                    "{latest}", SOURCE, direction=-1,
-                    missing="missing when never suspended or excluded"),
+        FeatureInfo(
+            "school_all_exclusion_first_age",
+            "education",
+            "first suspended or excluded at age {value} — school records, latest {latest}",
+            SOURCE,
+            direction=-1,
+            missing="missing when never suspended or excluded",
+        ),
     ),
 )
 
 
-def build_school_features(events: ir.Table, spine: ir.Table, spine_info: Spine,
-                          features: Sequence[Feature] = FEATURES) -> ir.Table:
+def build_school_features(
+    events: ir.Table, spine: ir.Table, spine_info: Spine, features: Sequence[Feature] = FEATURES
+) -> ir.Table:
     """School features for every spine row (pure: an Ibis expression, nothing executed).
 
     Parameters

@@ -50,7 +50,9 @@ def months_between(later: pd.Series | pd.Timestamp, earlier: pd.Series) -> pd.Se
     if isinstance(later_ts, pd.Timestamp):
         months = (later_ts.year - earlier_ts.dt.year) * 12 + (later_ts.month - earlier_ts.dt.month)
         return months - (later_ts.day < earlier_ts.dt.day).astype(int)
-    months = (later_ts.dt.year - earlier_ts.dt.year) * 12 + (later_ts.dt.month - earlier_ts.dt.month)
+    months = (later_ts.dt.year - earlier_ts.dt.year) * 12 + (
+        later_ts.dt.month - earlier_ts.dt.month
+    )
     return months - (later_ts.dt.day < earlier_ts.dt.day).astype(int)
 
 
@@ -81,15 +83,23 @@ def build_spine(people: pd.DataFrame, as_of_dates: Sequence[dt.date]) -> Spine:
             & (people["moved_in"].isna() | (people["moved_in"] <= when))
             & (people["moved_out"].isna() | (people["moved_out"] > when))
         )
-        chosen = people.loc[resident, ["person_id", "birth_month", *CONTEXT_COLUMNS,
-                                        *AUDIT_COLUMNS]]
+        chosen = people.loc[
+            resident, ["person_id", "birth_month", *CONTEXT_COLUMNS, *AUDIT_COLUMNS]
+        ]
         parts.append(chosen.assign(as_of=when, snapshot=k, age_months=age[resident]))
     rows = pd.concat(parts, ignore_index=True)
     rows["as_of"] = rows["as_of"].astype("datetime64[ns]")
     rows["snapshot"] = rows["snapshot"].astype("int32")
     rows["age_months"] = rows["age_months"].astype("int32")
-    ordered = ["person_id", "as_of", "snapshot", "birth_month", "age_months",
-               *CONTEXT_COLUMNS, *AUDIT_COLUMNS]
+    ordered = [
+        "person_id",
+        "as_of",
+        "snapshot",
+        "birth_month",
+        "age_months",
+        *CONTEXT_COLUMNS,
+        *AUDIT_COLUMNS,
+    ]
     rows = rows[ordered].sort_values(["snapshot", "person_id"], ignore_index=True)
     rows.insert(0, "row", np.arange(len(rows), dtype=np.int64))
     return Spine(rows=rows, as_of_dates=dates)

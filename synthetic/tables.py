@@ -124,7 +124,9 @@ def _unique(table: pa.Table, keys: list[str]) -> pa.Table:
     """Keep the first row of each key (in table order)."""
     index = pa.array(np.arange(table.num_rows))
     first = (
-        table.select(keys).append_column("_row", index).group_by(keys, use_threads=False)
+        table.select(keys)
+        .append_column("_row", index)
+        .group_by(keys, use_threads=False)
         .aggregate([("_row", "min")])
     )
     rows = np.sort(first.column("_row_min").to_numpy())

@@ -7,6 +7,7 @@ exits with code 2 without writing anything.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -193,6 +194,116 @@ def synth(
         f"(simulated in {simulated:.1f}s, {total:.1f}s with writing)",
         highlight=False,
     )
+
+
+def _parse_dates(text: str) -> list[dt.date]:
+    dates = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            dates.append(dt.date.fromisoformat(part))
+        except ValueError:
+            fail(f"--as-of: {part!r} is not a date in the form YYYY-MM-DD")
+    if not dates:
+        fail("--as-of needs at least one date")
+    return dates
+
+
+@app.command()
+def features(
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+    ] = Path("data/synthetic"),
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of",
+            help="Snapshot date(s), YYYY-MM-DD, comma-separated. Features see only records "
+            "with recorded_date before the date; labels cover the 12 months from it.",
+        ),
+    ] = "2024-01-01",
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Parquet file to write (features + labels + audit).")
+    ] = Path("data/features.parquet"),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output file.")
+    ] = False,
+) -> None:
+    """Build the point-in-time feature table: one row per young person per as-of date.
+
+    Everyone resident and aged 10–24 on each date gets one row with the features
+    (windows [as_of − 90/365/730 days, as_of) and all history), the labels
+    sv_victim_12m and sv_perpetrator_12m (missing where the 12 months run past the
+    data), and the audit-only columns (sex, ethnicity, SEN, IMD decile, free school
+    meals, local authority), which are not model inputs.
+    """
+    from features.build import build_feature_table, to_frame, write_feature_table
+    from features.schemas import ContractError, data_end, feature_table_schema, load_raw
+
+    settings = load_settings()
+    dates = _parse_dates(as_of)
+    folder = settings.resolve(data)
+    target = settings.resolve(out_file)
+    if target.exists() and not overwrite:
+        fail(f"output {target} exists (use --overwrite to replace it)")
+    if target.exists() and target.is_dir():
+        fail(f"output {target} is a folder, not a file")
+    probe = target.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        fail(f"cannot write to {target.parent}: {probe} is not a folder")
+    if not (folder / "raw").is_dir():
+        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+    try:
+        tables = load_raw(folder)
+    except ContractError as exc:
+        fail(f"input refused — {exc}")
+    end = data_end(tables)
+    late = [d for d in dates if d > end]
+    if late:
+        fail(f"--as-of {late[0]} is after the data ends ({end}); nothing would be visible later")
+
+    began = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("building features", total=None)
+
+        def report(done: int, total: int, stage: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"built {stage}")
+
+        table = build_feature_table(tables, dates, end, progress=report)
+    frame = to_frame(table)
+    feature_table_schema().validate(frame)
+    try:
+        write_feature_table(table, target)
+    except OSError as exc:
+        fail(f"could not write {target}: {exc.strerror or exc}")
+    elapsed = time.perf_counter() - began
+
+    from features.registry import model_inputs
+
+    view = Table(
+        title=f"Feature table: {len(frame):,} rows × {frame.shape[1]} columns "
+        f"({len(model_inputs())} model inputs)"
+    )
+    for h in ("as of", "area", "young people", "SV victim 12m", "SV perpetrator 12m"):
+        view.add_column(h, justify="left" if h in ("as of", "area") else "right")
+    for (when, area), group in frame.groupby(["as_of", "local_authority"], sort=True):
+
+        def rate(column: str, g: pd.DataFrame = group) -> str:
+            labelled = g[column].dropna()
+            return "missing" if labelled.empty else f"{labelled.mean():.2%}"
+
+        view.add_row(
+            f"{when:%Y-%m-%d}",
+            str(area),
+            f"{len(group):,}",
+            rate("sv_victim_12m"),
+            rate("sv_perpetrator_12m"),
+        )
+    _fit_width()
+    out.print(view)
+    out.print(f"wrote {target} in {elapsed:.1f}s (data end {end})", highlight=False)
 
 
 @app.command()

@@ -7,7 +7,6 @@ each setting says.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -50,7 +49,7 @@ def _stop_ratio(f: dict[str, pd.DataFrame]) -> float:
     return float(rate["Black"] / rate["White"])
 
 
-def test_b1_stop_and_search_disparity_shrinks(worlds) -> None:  # noqa: ANN001
+def test_b1_stop_and_search_disparity_shrinks(worlds) -> None:
     biased, unbiased = worlds
     assert _stop_ratio(biased) > 4.0
     # without B1 only true pathways (deprivation, neighbourhood) remain
@@ -58,7 +57,8 @@ def test_b1_stop_and_search_disparity_shrinks(worlds) -> None:  # noqa: ANN001
 
 
 def test_b4_every_true_violent_event_is_recorded_without_bias(
-    population_pair: tuple[SyntheticDataset, SyntheticDataset], worlds  # noqa: ANN001
+    population_pair: tuple[SyntheticDataset, SyntheticDataset],
+    worlds,
 ) -> None:
     biased_data = population_pair[0]
     true_events = biased_data.truth["events"].to_pandas()
@@ -72,7 +72,7 @@ def test_b4_every_true_violent_event_is_recorded_without_bias(
     assert recorded["unbiased"] / true_sv_victims > 0.98
 
 
-def test_b2_b3_known_children_lose_their_recording_penalty(worlds) -> None:  # noqa: ANN001
+def test_b2_b3_known_children_lose_their_recording_penalty(worlds) -> None:
     """Suspects already known to police or social care are recorded more often only with bias."""
     biased, unbiased = worlds
     ratio = {}
@@ -94,7 +94,7 @@ def _pex_rate(f: dict[str, pd.DataFrame], details: tuple[str, ...]) -> float:
 CARIBBEAN_HERITAGE = ("BCRB", "MWBC")
 
 
-def test_b5_exclusion_disparity_for_the_same_behaviour_disappears(worlds) -> None:  # noqa: ANN001
+def test_b5_exclusion_disparity_for_the_same_behaviour_disappears(worlds) -> None:
     biased, unbiased = worlds
     excess_biased = _pex_rate(biased, CARIBBEAN_HERITAGE) / _pex_rate(biased, ("WBRI",))
     excess_unbiased = _pex_rate(unbiased, CARIBBEAN_HERITAGE) / _pex_rate(unbiased, ("WBRI",))
@@ -123,7 +123,7 @@ def _recording_ratio(
 )
 def test_b2_b3_known_children_are_recorded_more_only_with_bias(
     population_pair: tuple[SyntheticDataset, SyntheticDataset],
-    worlds,  # noqa: ANN001
+    worlds,
     bias: str,
     contact_type: str,
 ) -> None:

@@ -29,7 +29,7 @@ def test_every_target_is_measured(calibration: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.id)
-def test_target_within_tolerance(calibration: pd.DataFrame, target) -> None:  # noqa: ANN001
+def test_target_within_tolerance(calibration: pd.DataFrame, target) -> None:
     row = calibration.set_index("id").loc[target.id]
     assert row["passed"], (
         f"{target.id} {target.quantity}: generated {row['measured']:.4g}, "

@@ -1,0 +1,35 @@
+"""Render the feature registry as Markdown (``docs/features.md``; a test keeps it current).
+
+Run ``python -m features.docs > docs/features.md`` after changing a feature.
+"""
+
+from __future__ import annotations
+
+from features.registry import REGISTRY
+
+
+def render_feature_docs() -> str:
+    """The registry as a Markdown page: one row per column of the feature table."""
+    lines = [
+        "# Features",
+        "",
+        "Generated from `features/registry.py` by `python -m features.docs`; do not edit by hand.",
+        "",
+        "Time rules: a row for `(person_id, as_of)` sees only records with "
+        "`recorded_date < as_of`; a window of *w* days covers `event_date` in "
+        "`[as_of − w, as_of)`; `all` is all visible history; `asof` is the state on the "
+        "as-of date. Names follow `{source}_{window}_{what}_{agg}`.",
+        "",
+        "| column | domain | model input | source | reads as | when missing |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, info in REGISTRY.items():
+        lines.append(
+            f"| `{name}` | {info.domain} | {'yes' if info.model_input else '**no (audit only)**'}"
+            f" | {info.source} | {info.template} | {info.missing} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_feature_docs(), end="")
