@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 DEMO_DIR ?= data/demo
-DEMO_PEOPLE ?= 20000
+DEMO_PEOPLE ?= 30000
 
 .PHONY: install demo test test-fast lint format bench calibrate clean help
 
@@ -31,6 +31,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/vru synth --people $(DEMO_PEOPLE) --seed 20241 --out $(DEMO_DIR) --overwrite
 	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2024-01-01 --out $(DEMO_DIR)/features.parquet --overwrite
+	$(BIN)/vru train --data $(DEMO_DIR) --outcome victim
+	$(BIN)/vru train --data $(DEMO_DIR) --outcome perpetrator
+	@echo "Open the experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -54,4 +57,4 @@ calibrate: install
 	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration.md
 
 clean:
-	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts

@@ -173,11 +173,72 @@ def bench_features(repeats: int) -> list[str]:
     ]
 
 
+def _train_run(args: tuple[str, str, int]) -> tuple[float, float, list[tuple[str, float]]]:
+    """In a fresh process: train one outcome end to end; (seconds, peak MiB, stage times)."""
+    folder, outcome, n_boot = args
+    from training.train import train_outcome
+
+    root = Path(folder).parent
+    stages: list[tuple[str, float]] = []
+    began = time.perf_counter()
+    train_outcome(
+        Path(folder),
+        outcome,
+        capacity=dict.fromkeys(
+            (
+                "Bath and North East Somerset",
+                "Bristol",
+                "North Somerset",
+                "Somerset",
+                "South Gloucestershire",
+            ),
+            50,
+        ),
+        tracking_uri=f"sqlite:///{root / f'mlflow-{outcome}.db'}",
+        experiment="bench",
+        artifact_dir=root / "mlartifacts",
+        project_dir=root,
+        n_boot=n_boot,
+        progress=lambda message: stages.append((message, time.perf_counter() - began)),
+    )
+    elapsed = time.perf_counter() - began
+    return elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, stages
+
+
+def bench_training(repeats: int) -> list[str]:
+    """`vru train` end to end on the default population, both outcomes."""
+    tmp = Path(tempfile.mkdtemp(prefix="vru-bench-train-"))
+    rows = []
+    try:
+        write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
+        ctx = mp.get_context("spawn")
+        for outcome in ("victim", "perpetrator"):
+            with ctx.Pool(1) as pool:
+                elapsed, peak, stages = pool.apply(_train_run, ((str(tmp / "pop"), outcome, 100),))
+            marks = "; ".join(f"{m.split(':')[0]} at {t:.0f}s" for m, t in stages)
+            rows.append(f"| {outcome} | {elapsed:.0f} | {peak:,.0f} | {marks} |")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        "## Training",
+        "",
+        f"`vru train` on the default population ({DEFAULT_PEOPLE:,}): features for eight "
+        "yearly snapshots (about 2.5M rows), two temporal folds × three candidates, 100 "
+        "bootstrap resamples per metric, plots, model card and registration. One run per "
+        "outcome (a training run is minutes, not a micro-benchmark).",
+        "",
+        "| outcome | total s | peak RSS MiB | stages reached at |",
+        "| --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=("generator", "features"), default=None)
+    parser.add_argument("--only", choices=("generator", "features", "training"), default=None)
     args = parser.parse_args()
     header = [
         "# Benchmarks",
@@ -195,8 +256,31 @@ def main() -> None:
         body += bench_generator(args.repeats)
     if args.only in (None, "features"):
         body += bench_features(args.repeats)
+    if args.only in (None, "training"):
+        body += bench_training(args.repeats)
+    if args.only and args.output.exists():
+        body = _merge(args.output.read_text(), body)
     args.output.write_text("\n".join(header + body))
     print("\n".join(header + body))
+
+
+def _merge(existing: str, fresh: list[str]) -> list[str]:
+    """Replace the sections of ``existing`` that ``fresh`` re-measured; keep the others."""
+
+    def sections(lines: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        current = None
+        for line in lines:
+            if line.startswith("## "):
+                current = line
+                out[current] = []
+            if current is not None:
+                out[current].append(line)
+        return out
+
+    old, new = sections(existing.splitlines()), sections(fresh)
+    merged = {**old, **new}
+    return [line for block in merged.values() for line in block]
 
 
 if __name__ == "__main__":

@@ -307,6 +307,97 @@ def features(
 
 
 @app.command()
+def train(
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+    ] = Path("data/synthetic"),
+    outcome: Annotated[
+        str, typer.Option("--outcome", help="victim or perpetrator (serious violence, 12 months).")
+    ] = "victim",
+    first_year: Annotated[
+        int | None,
+        typer.Option(
+            "--first-year",
+            help="First 1 January as-of date to train on (default: 8 yearly snapshots ending "
+            "at the last one whose 12-month label window is complete).",
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option("--bootstrap", help="Resamples for the 95% intervals.")
+    ] = None,
+) -> None:
+    """Train, compare and register the model for one outcome; log everything to MLflow.
+
+    Temporal folds (never random): train on earlier 1 January snapshots, stop early and
+    choose the calibration on a later one, calibrate and set bands on a later one still,
+    test on the last two. Candidates: a rules baseline, logistic regression and LightGBM.
+    The best on the latest fold is registered as vru-<outcome> with alias `candidate`.
+    """
+    import logging
+    import os
+
+    from features.schemas import ContractError
+    from training.splits import SplitError
+    from training.train import OUTCOMES, train_outcome
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    settings = load_settings()
+    if outcome not in OUTCOMES:
+        fail(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    if bootstrap is not None and bootstrap < 10:
+        fail(f"--bootstrap must be at least 10, got {bootstrap}")
+    folder = settings.resolve(data)
+    if not (folder / "raw").is_dir():
+        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+    began = time.perf_counter()
+    try:
+        with err.status("training…") as status:
+            result = train_outcome(
+                folder,
+                outcome,
+                capacity=settings.panel_capacity,
+                tracking_uri=settings.tracking_uri(),
+                experiment=settings.experiment,
+                artifact_dir=settings.resolve(Path("mlartifacts")),
+                project_dir=settings.project_dir,
+                n_boot=bootstrap or settings.bootstrap_samples,
+                first_year=first_year,
+                progress=lambda message: status.update(message),
+            )
+    except ContractError as exc:
+        fail(f"input refused — {exc}")
+    except SplitError as exc:
+        fail(str(exc))
+    view = Table(
+        title=f"vru-{outcome}: candidates on held-out test as-of dates (95% bootstrap intervals)"
+    )
+    shown = [
+        "fold",
+        "candidate",
+        "roc_auc",
+        "pr_auc",
+        "precision_at_capacity",
+        "ratio_to_bayes_auc",
+    ]
+    columns = [c for c in shown if c in result.comparison.columns]
+    for c in columns:
+        view.add_column(c.replace("_", " "))
+    for row in result.comparison[columns].itertuples(index=False):
+        view.add_row(*(str(v) for v in row))
+    _fit_width()
+    out.print(view)
+    out.print(
+        f"registered vru-{outcome} version {result.registered_version} ({result.chosen}) with "
+        f"alias 'candidate'; run {result.run_id} in {time.perf_counter() - began:.0f}s",
+        highlight=False,
+    )
+    out.print(
+        f"review it: mlflow ui --backend-store-uri {settings.tracking_uri()}", highlight=False
+    )
+
+
+@app.command()
 def calibrate(
     people: Annotated[int, typer.Option(help="Population to generate for the check.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20241,

@@ -26,6 +26,32 @@ class Settings(BaseSettings):
         "project folder",
     )
 
+    panel_capacity: dict[str, int] = Field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "Bath and North East Somerset",
+                "Bristol",
+                "North Somerset",
+                "Somerset",
+                "South Gloucestershire",
+            ),
+            50,
+        ),
+        description="young people each spoke's referral panel can review per list",
+    )
+    bootstrap_samples: int = Field(100, ge=10, description="resamples for metric intervals")
+    experiment: str = Field("vru-risk", description="MLflow experiment name")
+
+    def tracking_uri(self) -> str:
+        """``MLFLOW_TRACKING_URI`` if set, else settings, else SQLite in the project folder."""
+        import os
+
+        return (
+            os.environ.get("MLFLOW_TRACKING_URI")
+            or self.mlflow_tracking_uri
+            or f"sqlite:///{(self.project_dir / 'mlflow.db').resolve()}"
+        )
+
     def resolve(self, path: Path) -> Path:
         """A path relative to the project folder, unless already absolute."""
         return path if path.is_absolute() else self.project_dir / path

@@ -1,0 +1,140 @@
+"""The packaged model: one MLflow pyfunc, :class:`RiskModel`.
+
+It holds the chosen candidate, its calibrator, the feature list with registry
+metadata and the absolute-risk bands. Given feature rows it returns a calibrated
+probability and a band per row — never a 0/1 decision. Training, batch scoring
+and the service all go through it: there is no second scoring path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from models.calibration import Calibrator
+
+OUTCOME_WORDS = {
+    "victim": "were victims of serious violence",
+    "perpetrator": "were recorded as suspects in serious violence",
+}
+#: share of the calibration slice above each band's lower edge, highest band first
+BAND_SHARES = (("very high", 0.005), ("high", 0.025), ("raised", 0.10))
+BAND_ORDER = ("low", "raised", "high", "very high")
+
+
+@dataclass(frozen=True)
+class Band:
+    """An absolute-risk band with the rate observed in it on calibration data."""
+
+    name: str
+    lower: float
+    observed_rate: float
+    people: int
+    involved: int
+
+    def meaning(self, outcome: str) -> str:
+        """ "about 8 in 100 young people with similar records were …"."""
+        rate = self.observed_rate
+        if rate >= 0.01:
+            amount = f"about {round(rate * 100):.0f} in 100"
+        elif rate >= 0.001:
+            amount = f"about {round(rate * 1000):.0f} in 1,000"
+        else:
+            amount = "fewer than 1 in 1,000"
+        return (
+            f"{amount} young people with similar records {OUTCOME_WORDS[outcome]} within 12 months"
+        )
+
+
+def fit_bands(probability: np.ndarray, y: np.ndarray) -> list[Band]:
+    """Band edges at fixed shares of the calibration slice; observed rate in each band."""
+    p = np.asarray(probability, dtype=float)
+    edges = {name: float(np.quantile(p, 1 - share)) for name, share in BAND_SHARES}
+    lowers = {"low": 0.0, **edges}
+    bands = []
+    for i, name in enumerate(BAND_ORDER):
+        lower = lowers[name]
+        upper = lowers[BAND_ORDER[i + 1]] if i + 1 < len(BAND_ORDER) else np.inf
+        inside = (p >= lower) & (p < upper) if i > 0 else p < upper
+        n = int(inside.sum())
+        bands.append(
+            Band(name, lower, float(y[inside].mean()) if n else 0.0, n, int(y[inside].sum()))
+        )
+    return bands
+
+
+@dataclass
+class ModelBundle:
+    """Everything the pyfunc needs, serialised with joblib."""
+
+    outcome: str
+    candidate_name: str
+    estimator: Any
+    calibrator: Calibrator
+    features: list[str]
+    bands: list[Band]
+    registry: dict[str, dict[str, object]] = field(default_factory=dict)
+    trained_on: dict[str, object] = field(default_factory=dict)
+
+    def probability(self, X: pd.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(self.estimator.score(X[self.features]))
+
+    def band_of(self, probability: np.ndarray) -> np.ndarray:
+        names = np.full(len(probability), BAND_ORDER[0], dtype=object)
+        for band in self.bands[1:]:
+            names[probability >= band.lower] = band.name
+        return names
+
+    def save(self, path: Path) -> Path:
+        joblib.dump(self, path)
+        return path
+
+
+class RiskModel(PythonModel):
+    """Calibrated probability and absolute-risk band for each row of features."""
+
+    def __init__(self, bundle: ModelBundle | None = None) -> None:
+        self.bundle = bundle
+
+    @classmethod
+    def from_bundle(cls, bundle: ModelBundle) -> RiskModel:
+        return cls(bundle)
+
+    def load_context(self, context: PythonModelContext) -> None:
+        self.bundle = joblib.load(context.artifacts["bundle"])
+
+    def _bundle(self) -> ModelBundle:
+        if self.bundle is None:
+            raise RuntimeError("RiskModel has no bundle loaded")
+        return self.bundle
+
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        """Refuse rows that lack any model feature (one message naming them)."""
+        missing = [f for f in self._bundle().features if f not in frame.columns]
+        if missing:
+            raise KeyError(f"feature rows lack {len(missing)} model feature(s): {missing[:5]}")
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """``probability`` (calibrated, 12-month horizon) and ``band`` for every row."""
+        bundle = self._bundle()
+        self.check_columns(model_input)
+        probability = bundle.probability(model_input)
+        return pd.DataFrame(
+            {"probability": probability, "band": bundle.band_of(probability)},
+            index=model_input.index,
+        )
+
+    def band_table(self) -> pd.DataFrame:
+        """The bands with their lower edges, observed rates and plain meaning."""
+        bundle = self._bundle()
+        return pd.DataFrame(
+            [{**asdict(b), "meaning": b.meaning(bundle.outcome)} for b in bundle.bands]
+        )

@@ -1,0 +1,179 @@
+"""The trained model: registry round trip, calibration, quality, direction, MLflow record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.metrics import brier_score_loss
+
+from features.build import build_feature_table, to_frame
+from features.schemas import data_end, load_raw
+from models.calibration import Calibrator
+from models.candidates import MONOTONE_UP
+from models.risk_model import BAND_ORDER
+from tests.model.conftest import Trained
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
+
+
+@pytest.fixture(scope="module")
+def test_rows(trained: Trained) -> pd.DataFrame:
+    tables = load_raw(trained.data_dir)
+    fold = trained.result.folds[-1]
+    frame = to_frame(build_feature_table(tables, [fold.test], data_end(tables)))
+    return frame[frame["sv_victim_12m"].notna()]
+
+
+def _result(trained: Trained, candidate: str, fold: int = -1):
+    name = trained.result.folds[fold].name
+    return next(r for r in trained.result.results if r.fold == name and r.candidate == candidate)
+
+
+def test_registry_round_trip_gives_identical_probabilities(
+    trained: Trained, test_rows: pd.DataFrame
+) -> None:
+    mlflow.set_tracking_uri(trained.tracking_uri)
+    mlflow.set_registry_uri(trained.tracking_uri)
+    loaded = mlflow.pyfunc.load_model("models:/vru-victim@candidate")
+    chosen = _result(trained, trained.result.chosen)
+    features = chosen.bundle.features
+    got = loaded.predict(test_rows[features].astype("float64"))
+    expected = chosen.bundle.probability(test_rows)
+    np.testing.assert_array_equal(got["probability"].to_numpy(), expected)
+    assert set(got["band"]) <= set(BAND_ORDER)
+    assert list(got.columns) == ["probability", "band"]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def test_calibration_on_a_later_slice_repairs_an_overconfident_score(trained: Trained) -> None:
+    """Stretch the tree's log-odds ×3 (overconfident); calibrating on the calibration slice
+    must bring the held-out Brier score back down."""
+    r = _result(trained, "lightgbm")
+    fold = next(f for f in trained.result.folds if f.name == r.fold)
+    calib_rows = _rows_for(trained, fold.calib)
+    test_rows = _rows_for(trained, fold.test)
+    stretched_calib = 3 * r.bundle.estimator.score(calib_rows)
+    stretched_test = 3 * r.bundle.estimator.score(test_rows)
+    calibrator = Calibrator(r.calibration).fit(
+        stretched_calib, calib_rows["sv_victim_12m"].to_numpy(dtype=int)
+    )
+    y = test_rows["sv_victim_12m"].to_numpy(dtype=int)
+    raw = brier_score_loss(y, _sigmoid(stretched_test))
+    calibrated = brier_score_loss(y, calibrator.predict(stretched_test))
+    assert calibrated < raw
+
+
+def test_calibration_never_costs_much_on_held_out_data(trained: Trained) -> None:
+    """Where the raw score already is a probability, calibrating on a later slice keeps the
+    held-out Brier score within 1% of it (and usually improves it)."""
+    for candidate in ("logistic", "lightgbm"):
+        r = _result(trained, candidate)
+        fold = next(f for f in trained.result.folds if f.name == r.fold)
+        raw = _sigmoid(r.bundle.estimator.score(_rows_for(trained, fold.test)))
+        assert brier_score_loss(r.y, r.probability) <= 1.01 * brier_score_loss(r.y, raw)
+
+
+def _rows_for(trained: Trained, as_of: dt.date) -> pd.DataFrame:
+    tables = load_raw(trained.data_dir)
+    frame = to_frame(build_feature_table(tables, [as_of], data_end(tables)))
+    return frame[frame["sv_victim_12m"].notna()]
+
+
+def test_lightgbm_beats_the_rules_baseline_on_pr_auc(trained: Trained) -> None:
+    for fold in range(len(trained.result.folds)):
+        rules = _result(trained, "rules", fold).metrics["pr_auc"]
+        tree = _result(trained, "lightgbm", fold).metrics["pr_auc"]
+        assert tree.value > rules.value
+        assert tree.low > rules.value, "the tree's interval should clear the baseline"
+
+
+def test_more_recent_serious_violence_never_lowers_risk(
+    trained: Trained, test_rows: pd.DataFrame
+) -> None:
+    bundle = _result(trained, "lightgbm").bundle
+    before = bundle.probability(test_rows)
+    for feature in ("incidents_365d_sv_victim_count", "incidents_365d_sv_suspect_count"):
+        assert feature in MONOTONE_UP
+        more = test_rows.copy()
+        more[feature] = more[feature] + 1
+        more[feature.replace("365d", "all")] += 1
+        after = bundle.probability(more)
+        assert np.all(after >= before - 1e-12), feature
+        assert after.mean() > before.mean(), f"{feature} should raise some risks"
+
+
+def test_bands_are_ordered_and_state_observed_rates(trained: Trained) -> None:
+    bundle = _result(trained, trained.result.chosen).bundle
+    assert [b.name for b in bundle.bands] == list(BAND_ORDER)
+    lowers = [b.lower for b in bundle.bands]
+    assert lowers == sorted(lowers)
+    rates = [b.observed_rate for b in bundle.bands]
+    assert rates[-1] > rates[0]
+    assert "young people with similar records" in bundle.bands[-1].meaning("victim")
+
+
+def test_models_come_close_to_the_truth_ceiling(trained: Trained) -> None:
+    truth = _result(trained, "lightgbm").truth
+    assert 0.5 < truth["ratio_to_bayes_auc"] <= 1.05
+    assert truth["bayes_roc_auc"] > truth["true_roc_auc"] - 0.05
+
+
+def test_mlflow_holds_everything_an_analyst_needs(trained: Trained) -> None:
+    client = MlflowClient(tracking_uri=trained.tracking_uri, registry_uri=trained.tracking_uri)
+    run = client.get_run(trained.result.run_id)
+    for key in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "ece",
+        "precision_at_capacity",
+        "lift_at_capacity",
+        "ratio_to_bayes_auc",
+    ):
+        assert key in run.data.metrics, key
+    for tag in ("data_fingerprint", "git_commit", "chosen_candidate"):
+        assert run.data.tags.get(tag), tag
+    assert len(run.data.tags["data_fingerprint"]) == 64
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    for artifact in (
+        "model_card.md",
+        "comparison.csv",
+        "roc.png",
+        "pr.png",
+        "calibration.png",
+        "precision_at_capacity.png",
+        "bands.csv",
+    ):
+        assert artifact in names, artifact
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    assert sorted(c.data.tags["mlflow.runName"] for c in children) == sorted(
+        f.name for f in trained.result.folds
+    )
+    version = client.get_model_version_by_alias("vru-victim", "candidate")
+    assert str(version.version) == trained.result.registered_version
+    assert version.tags["fairness_gate"] == "not run"
+    model_info = mlflow.models.get_model_info(f"models:/vru-victim/{version.version}")
+    assert model_info.signature is not None
+    assert model_info.saved_input_example_info is not None
+
+
+def test_model_card_says_what_it_is_not_for(trained: Trained, tmp_path) -> None:
+    client = MlflowClient(tracking_uri=trained.tracking_uri)
+    path = client.download_artifacts(trained.result.run_id, "model_card.md", str(tmp_path))
+    card = Path(path).read_text()
+    for heading in ("## Intended use", "## Not for", "## Data", "## Fairness", "## Caveats"):
+        assert heading in card
+    assert "prompt for professional review" in card
+    assert "- ROC AUC " in card
+    assert "–" in card  # every metric comes with its interval

@@ -1,0 +1,227 @@
+"""Honest metrics for a rare outcome, with bootstrap intervals.
+
+No accuracy: ROC AUC, PR AUC (average precision), Brier score, expected
+calibration error, and what a referral panel sees — precision, recall and lift at
+each local authority's capacity (the top *k* of each area). On synthetic data the
+model is also scored against the *true* outcome, beside the AUC reached by the
+true monthly probabilities (an upper bound no model of the records can beat).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from features.labels import label_window_end
+
+METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "precision_at_capacity",
+    "recall_at_capacity",
+    "lift_at_capacity",
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a 95% bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def text(self, digits: int = 3) -> str:
+        return f"{self.value:.{digits}f} ({self.low:.{digits}f}–{self.high:.{digits}f})"
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed − predicted| over equal-count bins, weighted by bin size."""
+    order = np.argsort(p, kind="stable")
+    chunks = np.array_split(order, bins)
+    n = len(p)
+    return float(sum(len(c) / n * abs(y[c].mean() - p[c].mean()) for c in chunks if len(c)))
+
+
+def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted vs observed rate in equal-count bins."""
+    order = np.argsort(p, kind="stable")
+    rows = [
+        {"predicted": float(p[c].mean()), "observed": float(y[c].mean()), "n": len(c)}
+        for c in np.array_split(order, bins)
+        if len(c)
+    ]
+    return pd.DataFrame(rows)
+
+
+def top_k_by_area(score: np.ndarray, area: np.ndarray, capacity: Mapping[str, int]) -> np.ndarray:
+    """Boolean mask of the ``capacity[area]`` highest scores within each area."""
+    chosen = np.zeros(len(score), dtype=bool)
+    for name in np.unique(area):
+        idx = np.flatnonzero(area == name)
+        k = min(int(capacity.get(str(name), 0)), idx.size)
+        if k:
+            top = idx[np.argsort(-score[idx], kind="stable")[:k]]
+            chosen[top] = True
+    return chosen
+
+
+def point_metrics(
+    y: np.ndarray, p: np.ndarray, area: np.ndarray, capacity: Mapping[str, int]
+) -> dict[str, float]:
+    """All metrics once, no interval."""
+    chosen = top_k_by_area(p, area, capacity)
+    base = y.mean()
+    precision = y[chosen].mean() if chosen.any() else 0.0
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "precision_at_capacity": float(precision),
+        "recall_at_capacity": float(y[chosen].sum() / max(y.sum(), 1)),
+        "lift_at_capacity": float(precision / base) if base > 0 else float("nan"),
+    }
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion (well-behaved for small counts)."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(centre - half), float(centre + half))
+
+
+CAPACITY_METRICS = ("precision_at_capacity", "recall_at_capacity", "lift_at_capacity")
+
+
+def bootstrap_metrics(
+    y: np.ndarray,
+    p: np.ndarray,
+    area: np.ndarray,
+    capacity: Mapping[str, int],
+    n_boot: int = 100,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """Point metrics with 95% intervals.
+
+    Ranking and calibration metrics use percentile intervals from ``n_boot`` row
+    resamples (rows of one test slice are one per young person, so this resamples
+    people). The panel-list metrics use Wilson intervals on the counts: resampling
+    duplicates people inside a top-*k* list and would bias precision upwards.
+    """
+    point = point_metrics(y, p, area, capacity)
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {m: [] for m in METRICS if m not in CAPACITY_METRICS}
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].sum() == 0:
+            continue
+        sample = point_metrics(y[idx], p[idx], area[idx], capacity)
+        for m in draws:
+            draws[m].append(sample[m])
+    out = {
+        m: Interval(point[m], *(np.nanpercentile(v, [2.5, 97.5]) if v else (np.nan, np.nan)))
+        for m, v in draws.items()
+    }
+    chosen = top_k_by_area(p, area, capacity)
+    hits, k, positives = int(y[chosen].sum()), int(chosen.sum()), int(y.sum())
+    base = y.mean()
+    low, high = wilson_interval(hits, k)
+    out["precision_at_capacity"] = Interval(point["precision_at_capacity"], low, high)
+    out["lift_at_capacity"] = Interval(point["lift_at_capacity"], low / base, high / base)
+    out["recall_at_capacity"] = Interval(
+        point["recall_at_capacity"], *wilson_interval(hits, positives)
+    )
+    return {m: out[m] for m in METRICS}
+
+
+def capacity_by_area(
+    y: np.ndarray, p: np.ndarray, area: np.ndarray, capacity: Mapping[str, int]
+) -> pd.DataFrame:
+    """Precision, recall and lift at capacity within each area (for the plot and card)."""
+    rows = []
+    for name in sorted(np.unique(area)):
+        inside = area == name
+        m = point_metrics(y[inside], p[inside], area[inside], capacity)
+        rows.append(
+            {
+                "local_authority": name,
+                "capacity": capacity.get(str(name), 0),
+                "young_people": int(inside.sum()),
+                "involved": int(y[inside].sum()),
+                **{
+                    k: m[k]
+                    for k in ("precision_at_capacity", "recall_at_capacity", "lift_at_capacity")
+                },
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------- truth (evaluation only)
+
+TRUE_KINDS = {"victim": "sv_victimisation", "perpetrator": "sv_perpetration"}
+TRUE_PROBABILITY = {"victim": "p_sv_victim", "perpetrator": "p_sv_perpetrator"}
+
+
+def truth_for(
+    folder: Path, outcome: str, as_of: dt.date, person_ids: pd.Series
+) -> pd.DataFrame | None:
+    """True outcome and oracle probability for one as-of date, aligned to ``person_ids``.
+
+    Reads ``folder/truth`` — evaluation only; returns ``None`` when there is no
+    truth (real data would have none).
+    """
+    truth = folder / "truth"
+    if not (truth / "events.parquet").exists():
+        return None
+    start = pd.Timestamp(as_of)
+    stop = pd.Timestamp(label_window_end(as_of))
+    events = pq.read_table(
+        truth / "events.parquet",
+        columns=["person_id", "event_date", "kind"],
+        filters=[("kind", "=", TRUE_KINDS[outcome])],
+    ).to_pandas()
+    when = pd.to_datetime(events["event_date"])
+    involved = set(events.loc[(when >= start) & (when < stop), "person_id"])
+    column = TRUE_PROBABILITY[outcome]
+    months = pq.read_table(
+        truth / "person_months.parquet",
+        columns=["person_id", "month", column],
+        filters=[("month", ">=", start.date()), ("month", "<", stop.date())],
+    ).to_pandas()
+    month = pd.to_datetime(months["month"])
+    window = months[(month >= start) & (month < stop)]
+    # P(at least one event in the window) along the realised path of true monthly hazards
+    survive = np.log1p(-window[column].clip(upper=0.999999).astype(float))
+    oracle = 1 - np.exp(survive.groupby(window["person_id"]).sum())
+    out = pd.DataFrame({"person_id": person_ids.to_numpy()})
+    out["true_outcome"] = out["person_id"].isin(involved).astype(int)
+    out["oracle_probability"] = out["person_id"].map(oracle).fillna(0.0).to_numpy()
+    return out
+
+
+def truth_metrics(y_true: np.ndarray, oracle: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Model AUC against the true outcome, the oracle's AUC, and their ratio."""
+    if len(np.unique(y_true)) < 2:
+        return {}
+    model_auc = float(roc_auc_score(y_true, p))
+    oracle_auc = float(roc_auc_score(y_true, oracle))
+    return {
+        "true_roc_auc": model_auc,
+        "bayes_roc_auc": oracle_auc,
+        "ratio_to_bayes_auc": model_auc / oracle_auc,
+    }

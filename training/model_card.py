@@ -1,0 +1,122 @@
+"""A generated model card (Markdown) for each registered model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from models.risk_model import RiskModel
+
+if TYPE_CHECKING:
+    from training.splits import Fold
+    from training.train import CandidateResult
+
+
+def frame_to_markdown(frame: pd.DataFrame) -> str:
+    """A plain Markdown table (no extra dependency)."""
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+OUTCOME_TEXT = {
+    "victim": "being recorded as the victim of a serious-violence incident",
+    "perpetrator": "being recorded as a suspect in a serious-violence incident",
+}
+
+
+def model_card(
+    outcome: str,
+    chosen: CandidateResult,
+    comparison: pd.DataFrame,
+    folds: Sequence[Fold],
+    by_area: pd.DataFrame,
+    fingerprint: str,
+    commit: str,
+) -> str:
+    """The card: intended use and non-use, data, metrics with intervals, caveats."""
+    m = chosen.metrics
+    bands = RiskModel(chosen.bundle).band_table()
+    fold = folds[-1]
+    lines = [
+        f"# Model card — vru-{outcome}",
+        "",
+        f"**Outcome:** {OUTCOME_TEXT[outcome]} within 12 months of the assessment date.",
+        f"**Chosen candidate:** {chosen.candidate} (best precision–recall AUC on the latest "
+        f"fold), calibrated with {chosen.calibration} on {fold.calib}.",
+        "",
+        "## Intended use",
+        "",
+        "- A **prompt for professional review** by practitioners and referral panels of a "
+        "Violence Reduction Unit: who might benefit from a second look, and why.",
+        "- Read every score with its reasons, its band's observed rate and the data's as-of dates.",
+        "",
+        "## Not for",
+        "",
+        "- Any decision about a young person without professional judgement; eligibility, "
+        "enforcement, sanctions, or sharing a score as a label.",
+        "- Individual prediction: most young people in every band will not be involved in "
+        "serious violence.",
+        "- Populations or periods unlike the training data.",
+        "",
+        "## Data",
+        "",
+        "- **Synthetic** linked multi-agency records (school, social care, police, health, "
+        "youth justice) — no real person is described.",
+        f"- Training as-of dates {', '.join(d.isoformat() for d in fold.train)}; early "
+        f"stopping and calibration-method choice on {fold.valid}; calibration and bands on "
+        f"{fold.calib}; test on {fold.test}. Every label window closes before the next slice.",
+        f"- Data fingerprint (SHA-256 of raw tables): `{fingerprint}`; code: `{commit}`.",
+        "- Labels are *recorded* involvement: victims under-report and some groups are "
+        "recorded more than others. The synthetic truth lets us measure that gap (below).",
+        "",
+        "## Performance on the held-out test as-of (95% bootstrap intervals)",
+        "",
+        f"- ROC AUC {m['roc_auc'].text()}; PR AUC {m['pr_auc'].text()} against a base rate "
+        f"of {chosen.y.mean():.4f}.",
+        f"- Brier {m['brier'].text(4)}; expected calibration error {m['ece'].text(4)}.",
+        f"- At each panel's capacity: precision {m['precision_at_capacity'].text()}, recall "
+        f"{m['recall_at_capacity'].text()}, lift {m['lift_at_capacity'].text(1)}× the base "
+        "rate.",
+    ]
+    if chosen.truth:
+        t = chosen.truth
+        lines.append(
+            f"- Against the *true* outcome: AUC {t['true_roc_auc']:.3f}, vs "
+            f"{t['bayes_roc_auc']:.3f} from the true monthly probabilities "
+            f"(ratio {t['ratio_to_bayes_auc']:.2f})."
+        )
+    lines += [
+        "",
+        "### All candidates, all folds",
+        "",
+        frame_to_markdown(comparison),
+        "",
+        "### Precision at panel capacity by area",
+        "",
+        frame_to_markdown(by_area.round(3)),
+        "",
+        "## Risk bands (absolute; fitted on the calibration slice)",
+        "",
+        frame_to_markdown(
+            bands[["name", "lower", "observed_rate", "people", "involved", "meaning"]].round(4)
+        ),
+        "",
+        "## Fairness",
+        "",
+        "_Not yet audited: the fairness gate (`vru fairness gate`) must pass, or a named "
+        "person must override it with a reason, before this model can become `champion`._",
+        "",
+        "## Caveats",
+        "",
+        "- Sex, ethnicity, SEN, deprivation and free-school-meal status are not model inputs; "
+        "their proxies still can be (e.g. police stops, which carry recording bias).",
+        "- Calibration holds for the calibration period; recheck it when practice changes.",
+        "- Serious violence is rare: small changes in counts move precision a lot — read the "
+        "intervals.",
+        "",
+    ]
+    return "\n".join(lines)

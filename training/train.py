@@ -1,0 +1,329 @@
+"""Train, compare and register one outcome's model.
+
+For each temporal fold: fit the candidates on the training snapshots, stop
+LightGBM early on the validation snapshot, choose and fit the calibration on
+later snapshots, then score the held-out test snapshot. Everything goes to
+MLflow (one parent run, a nested run per fold); the best candidate of the latest
+fold is packaged as :class:`models.risk_model.RiskModel`, registered as
+``vru-<outcome>`` and given the alias ``candidate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+
+from features.build import build_feature_table, to_frame
+from features.labels import label_window_end
+from features.registry import REGISTRY, model_inputs
+from features.schemas import data_end, load_raw
+from models.calibration import Calibrator, choose_method
+from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
+from models.risk_model import ModelBundle, RiskModel, fit_bands
+from training.evaluate import (
+    Interval,
+    bootstrap_metrics,
+    calibration_curve,
+    capacity_by_area,
+    truth_for,
+    truth_metrics,
+)
+from training.splits import Fold, make_folds, yearly_as_of
+from training.tracking import configure, data_fingerprint, git_commit
+
+OUTCOMES = {"victim": "sv_victim_12m", "perpetrator": "sv_perpetrator_12m"}
+CANDIDATES = ("rules", "logistic", "lightgbm")
+PYFUNC_ENTRY = Path(__file__).resolve().parents[1] / "models" / "_pyfunc_entry.py"
+
+
+@dataclass
+class CandidateResult:
+    """One candidate on one fold's test snapshot."""
+
+    fold: str
+    candidate: str
+    calibration: str
+    metrics: dict[str, Interval]
+    truth: dict[str, float]
+    y: np.ndarray
+    probability: np.ndarray
+    area: np.ndarray
+    bundle: ModelBundle
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    outcome: str
+    run_id: str
+    model_uri: str
+    registered_version: str
+    chosen: str
+    comparison: pd.DataFrame
+    folds: list[Fold]
+    results: list[CandidateResult] = field(default_factory=list)
+
+
+def _fit_candidate(
+    name: str, train: pd.DataFrame, valid: pd.DataFrame, features: list[str], label: str
+) -> Any:
+    X, y = train[features], train[label].to_numpy(dtype=int)
+    if name == "rules":
+        return RulesBaseline().fit(X)
+    if name == "logistic":
+        return LogisticCandidate().fit(X, y)
+    return LightGBMCandidate().fit(X, y, valid[features], valid[label].to_numpy(dtype=int))
+
+
+def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    return frame[frame[label].notna()]
+
+
+def run_fold(
+    fold: Fold,
+    table: pd.DataFrame,
+    outcome: str,
+    features: list[str],
+    capacity: Mapping[str, int],
+    n_boot: int,
+    data_dir: Path | None,
+) -> list[CandidateResult]:
+    """Fit, calibrate and test every candidate on one fold (no MLflow here)."""
+    label = OUTCOMES[outcome]
+    as_of = table["as_of"].dt.date
+    train = _labelled(table[as_of.isin(fold.train)], label)
+    valid = _labelled(table[as_of == fold.valid], label)
+    calib = _labelled(table[as_of == fold.calib], label)
+    test = _labelled(table[as_of == fold.test], label)
+    if min(len(train), len(valid), len(calib), len(test)) == 0:
+        raise ValueError(f"{fold.name}: a slice has no labelled rows")
+    y_valid = valid[label].to_numpy(dtype=int)
+    y_calib = calib[label].to_numpy(dtype=int)
+    y_test = test[label].to_numpy(dtype=int)
+    area = test["local_authority"].to_numpy(dtype=object)
+    truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
+    results = []
+    for name in CANDIDATES:
+        estimator = _fit_candidate(name, train, valid, features, label)
+        method = choose_method(
+            estimator.score(valid[features]), y_valid, valid["person_id"].to_numpy(dtype=object)
+        )
+        calibrator = Calibrator(method).fit(estimator.score(calib[features]), y_calib)
+        p_calib = calibrator.predict(estimator.score(calib[features]))
+        bundle = ModelBundle(
+            outcome=outcome,
+            candidate_name=name,
+            estimator=estimator,
+            calibrator=calibrator,
+            features=features,
+            bands=fit_bands(p_calib, y_calib),
+            registry={
+                f: {
+                    "domain": REGISTRY[f].domain,
+                    "template": REGISTRY[f].template,
+                    "source": REGISTRY[f].source,
+                    "direction": REGISTRY[f].direction,
+                }
+                for f in features
+            },
+            trained_on={
+                "train": [d.isoformat() for d in fold.train],
+                "valid": fold.valid.isoformat(),
+                "calib": fold.calib.isoformat(),
+                "test": fold.test.isoformat(),
+                "calibration": method,
+            },
+        )
+        p_test = bundle.probability(test)
+        metrics = bootstrap_metrics(y_test, p_test, area, capacity, n_boot=n_boot)
+        true = (
+            truth_metrics(
+                truth["true_outcome"].to_numpy(), truth["oracle_probability"].to_numpy(), p_test
+            )
+            if truth is not None
+            else {}
+        )
+        results.append(
+            CandidateResult(fold.name, name, method, metrics, true, y_test, p_test, area, bundle)
+        )
+    return results
+
+
+def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
+    """Every candidate on every fold, side by side (values with 95% intervals)."""
+    rows = []
+    for r in results:
+        row: dict[str, object] = {
+            "fold": r.fold,
+            "candidate": r.candidate,
+            "calibration": r.calibration,
+        }
+        for m, interval in r.metrics.items():
+            row[m] = interval.text(4 if m == "brier" else 3)
+        for m, v in r.truth.items():
+            row[m] = round(v, 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def choose(results: Sequence[CandidateResult], last_fold: str) -> CandidateResult:
+    """Best PR AUC on the latest fold (ties go to the tree model, which TreeSHAP explains)."""
+    latest = [r for r in results if r.fold == last_fold]
+    return max(
+        latest, key=lambda r: (round(r.metrics["pr_auc"].value, 4), r.candidate == "lightgbm")
+    )
+
+
+def default_dates(
+    end: dt.date, first_year: int | None = None
+) -> tuple[list[dt.date], list[dt.date]]:
+    """Each 1 January with a complete label window; test on the last two."""
+    last_year = max(
+        y for y in range(1990, end.year + 1) if label_window_end(dt.date(y, 1, 1)) <= end
+    )
+    first = first_year if first_year is not None else last_year - 7
+    dates = yearly_as_of(first, last_year)
+    return dates, dates[-2:]
+
+
+def train_outcome(
+    data_dir: Path,
+    outcome: str,
+    *,
+    capacity: Mapping[str, int],
+    tracking_uri: str,
+    experiment: str,
+    artifact_dir: Path,
+    project_dir: Path,
+    n_boot: int = 100,
+    first_year: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train, evaluate and register one outcome's model; log everything to MLflow."""
+    from training.model_card import frame_to_markdown, model_card
+    from training.plots import save_plots
+
+    say = progress or (lambda message: None)
+    began = time.perf_counter()
+    tables = load_raw(data_dir)
+    end = data_end(tables)
+    dates, test_dates = default_dates(end, first_year)
+    folds = make_folds(dates, test_dates)
+    say(f"building features for {len(dates)} as-of dates")
+    table = to_frame(build_feature_table(tables, dates, end))
+    features = model_inputs()
+    configure(tracking_uri, experiment, artifact_dir)
+    fingerprint = data_fingerprint(data_dir)
+    commit = git_commit(project_dir)
+    results: list[CandidateResult] = []
+    with mlflow.start_run(run_name=f"train-{outcome}") as parent:
+        mlflow.set_tags(
+            {
+                "outcome": outcome,
+                "data_fingerprint": fingerprint,
+                "git_commit": commit,
+                "vru.stage": "train",
+                "note": "synthetic data only; a prompt for professional review",
+            }
+        )
+        mlflow.log_params(
+            {
+                "outcome": outcome,
+                "label": OUTCOMES[outcome],
+                "as_of_dates": ",".join(d.isoformat() for d in dates),
+                "folds": len(folds),
+                "n_features": len(features),
+                "bootstrap_samples": n_boot,
+                "panel_capacity": json.dumps(dict(capacity)),
+                "data_end": end.isoformat(),
+                "data_dir": str(data_dir),
+                **{f"lightgbm_{k}": v for k, v in LightGBMCandidate().params().items()},
+            }
+        )
+        for fold in folds:
+            say(f"fold {fold.name}: training {', '.join(CANDIDATES)}")
+            fold_results = run_fold(fold, table, outcome, features, capacity, n_boot, data_dir)
+            results.extend(fold_results)
+            with mlflow.start_run(run_name=fold.name, nested=True):
+                mlflow.log_params(
+                    {
+                        "train_as_of": ",".join(d.isoformat() for d in fold.train),
+                        "valid_as_of": fold.valid.isoformat(),
+                        "calib_as_of": fold.calib.isoformat(),
+                        "test_as_of": fold.test.isoformat(),
+                    }
+                )
+                for r in fold_results:
+                    for m, interval in r.metrics.items():
+                        mlflow.log_metric(f"{r.candidate}_{m}", interval.value)
+                        mlflow.log_metric(f"{r.candidate}_{m}_ci_low", interval.low)
+                        mlflow.log_metric(f"{r.candidate}_{m}_ci_high", interval.high)
+                    for m, v in r.truth.items():
+                        mlflow.log_metric(f"{r.candidate}_{m}", v)
+        comparison = comparison_table(results)
+        chosen = choose(results, folds[-1].name)
+        for m, interval in chosen.metrics.items():
+            mlflow.log_metric(m, interval.value)
+        for m, v in chosen.truth.items():
+            mlflow.log_metric(m, v)
+        mlflow.set_tag("chosen_candidate", chosen.candidate)
+        say(f"chosen: {chosen.candidate}; logging plots, model card and model")
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            comparison.to_csv(tmp / "comparison.csv", index=False)
+            (tmp / "comparison.md").write_text(frame_to_markdown(comparison) + "\n")
+            latest = [r for r in results if r.fold == folds[-1].name]
+            save_plots(
+                latest, chosen, table[table["as_of"].dt.date == folds[-1].test], capacity, tmp
+            )
+            by_area = capacity_by_area(chosen.y, chosen.probability, chosen.area, capacity)
+            by_area.to_csv(tmp / "capacity_by_area.csv", index=False)
+            calibration_curve(chosen.y, chosen.probability).to_csv(
+                tmp / "calibration_curve.csv", index=False
+            )
+            RiskModel(chosen.bundle).band_table().to_csv(tmp / "bands.csv", index=False)
+            (tmp / "model_card.md").write_text(
+                model_card(outcome, chosen, comparison, folds, by_area, fingerprint, commit)
+            )
+            mlflow.log_artifacts(str(tmp))
+            bundle_path = chosen.bundle.save(tmp / "bundle.joblib")
+            example = table.loc[table["as_of"].dt.date == folds[-1].test, features].head(5)
+            example = example.astype("float64")
+            prediction = RiskModel(chosen.bundle).predict(None, example)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_ENTRY),
+                artifacts={"bundle": str(bundle_path)},
+                input_example=example,
+                signature=infer_signature(example, prediction),
+                registered_model_name=f"vru-{outcome}",
+            )
+        client = mlflow.MlflowClient()
+        version = str(info.registered_model_version)
+        client.set_registered_model_alias(f"vru-{outcome}", "candidate", version)
+        client.set_model_version_tag(f"vru-{outcome}", version, "candidate_name", chosen.candidate)
+        client.set_model_version_tag(f"vru-{outcome}", version, "data_fingerprint", fingerprint)
+        client.set_model_version_tag(f"vru-{outcome}", version, "fairness_gate", "not run")
+        mlflow.log_metric("training_seconds", time.perf_counter() - began)
+    return TrainResult(
+        outcome,
+        parent.info.run_id,
+        info.model_uri,
+        version,
+        chosen.candidate,
+        comparison,
+        folds,
+        results,
+    )
