@@ -33,6 +33,8 @@ demo: install
 	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2024-01-01 --out $(DEMO_DIR)/features.parquet --overwrite
 	$(BIN)/vru train --data $(DEMO_DIR) --outcome victim
 	$(BIN)/vru train --data $(DEMO_DIR) --outcome perpetrator
+	$(BIN)/vru explain --data $(DEMO_DIR) --outcome victim --as-of 2025-01-01 --top 1
+	$(BIN)/vru explain --data $(DEMO_DIR) --outcome perpetrator --as-of 2025-01-01 --top 1
 	@echo "Open the experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
 
 test: install

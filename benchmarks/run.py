@@ -234,11 +234,136 @@ def bench_training(repeats: int) -> list[str]:
     ]
 
 
+def _explain_run(folder: str) -> dict[str, object]:
+    """In a fresh process: two LightGBM capacities, their accuracy and explanation speed."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from features.build import build_feature_table, to_frame
+    from features.registry import model_inputs
+    from features.schemas import data_end, load_raw
+    from models.calibration import Calibrator
+    from models.candidates import LightGBMCandidate
+    from models.explain import tree_contributions
+    from models.risk_model import ModelBundle, RiskModel, fit_bands
+
+    tables = load_raw(Path(folder))
+    train_dates = [dt.date(y, 1, 1) for y in range(2019, 2023)]
+    valid_date, test_date = dt.date(2023, 1, 1), dt.date(2024, 1, 1)
+    table = to_frame(
+        build_feature_table(tables, [*train_dates, valid_date, test_date], data_end(tables))
+    )
+    label = "sv_victim_12m"
+    table = table[table[label].notna()]
+    day = table["as_of"].dt.date
+    train, valid, test = (
+        table[day.isin(train_dates)],
+        table[day == valid_date],
+        table[day == test_date],
+    )
+    features = model_inputs()
+    out: dict[str, object] = {"rows": len(test)}
+    for name, candidate in (
+        ("depth 4, 15 leaves (shipped)", LightGBMCandidate()),
+        (
+            "LightGBM defaults (31 leaves, no depth limit)",
+            LightGBMCandidate(max_depth=-1, num_leaves=31, min_child_samples=20),
+        ),
+    ):
+        began = time.perf_counter()
+        candidate.fit(
+            train[features], train[label].to_numpy(int), valid[features], valid[label].to_numpy(int)
+        )
+        fit_s = time.perf_counter() - began
+        y = test[label].to_numpy(int)
+        score = candidate.score(test[features])
+        predict_s, _ = _median_seconds(lambda c=candidate: c.score(test[features]), 3)
+        native_s, _ = _median_seconds(
+            lambda c=candidate: tree_contributions(c, test[features], "native"), 3
+        )
+        shap_s, _ = _median_seconds(
+            lambda c=candidate: tree_contributions(c, test[features], "shap"), 3
+        )
+        out[name] = {
+            "fit_s": fit_s,
+            "trees": candidate.best_iteration_,
+            "pr_auc": average_precision_score(y, score),
+            "roc_auc": roc_auc_score(y, score),
+            "predict_s": predict_s,
+            "native_s": native_s,
+            "shap_s": shap_s,
+        }
+        if "shipped" in name:
+            calibrator = Calibrator("platt").fit(
+                candidate.score(valid[features]), valid[label].to_numpy(int)
+            )
+            p_valid = calibrator.predict(candidate.score(valid[features]))
+            bundle = ModelBundle(
+                "victim",
+                "lightgbm",
+                candidate,
+                calibrator,
+                features,
+                fit_bands(p_valid, valid[label].to_numpy(int)),
+            )
+            sample = test.head(5000)
+            full_s, _ = _median_seconds(lambda b=bundle, s=sample: RiskModel(b).explain(s), 3)
+            out["full_explanations_per_s"] = len(sample) / full_s
+    return out
+
+
+def bench_explanations(repeats: int) -> list[str]:
+    """TreeSHAP native vs shap, explanation vs prediction cost, and the capacity choice."""
+    tmp = Path(tempfile.mkdtemp(prefix="vru-bench-explain-"))
+    try:
+        write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
+        with mp.get_context("spawn").Pool(1) as pool:
+            result = pool.apply(_explain_run, (str(tmp / "pop"),))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    n = int(result["rows"])  # type: ignore[call-overload]
+    rows = []
+    shipped = result["depth 4, 15 leaves (shipped)"]
+    for name in ("depth 4, 15 leaves (shipped)", "LightGBM defaults (31 leaves, no depth limit)"):
+        r = result[name]
+        assert isinstance(r, dict)
+        rows.append(
+            f"| {name} | {r['trees']} | {r['pr_auc']:.3f} | {r['roc_auc']:.3f} | "
+            f"{n / r['predict_s']:,.0f} | {n / r['native_s']:,.0f} | {n / r['shap_s']:,.0f} | "
+            f"{r['native_s'] / r['predict_s']:.0f}× | {r['native_s']:.1f} |"
+        )
+    assert isinstance(shipped, dict)
+    return [
+        "## Explanations",
+        "",
+        f"Exact TreeSHAP of the victimisation model for every young person on the "
+        f"2024-01-01 snapshot of the default population ({n:,} rows; trained on 2019–2022, "
+        "early stopping on 2023). Medians of 3 runs in one process; rows/s.",
+        "",
+        "| LightGBM capacity | trees kept | PR AUC | ROC AUC | predict rows/s | native "
+        "`pred_contrib` rows/s | `shap.TreeExplainer` rows/s | explain ÷ predict | native s "
+        "for all |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"- native ÷ shap time for the shipped model: "
+        f"**{shipped['native_s'] / shipped['shap_s']:.2f}×** (identical values; a test "
+        "checks it). The service and batch use the native path.",
+        f"- Full explanations (contributions + sentences + band meaning) through "
+        f"`RiskModel.explain`: **{result['full_explanations_per_s']:,.0f} per second** on "
+        "5,000 rows; a monthly batch explains only those above a band or within capacity.",
+        "- The capacity choice: depth 4 keeps TreeSHAP cheap; the accuracy cost is the PR AUC "
+        "difference in the table, measured on the same held-out snapshot.",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=("generator", "features", "training"), default=None)
+    parser.add_argument(
+        "--only", choices=("generator", "features", "training", "explanations"), default=None
+    )
     args = parser.parse_args()
     header = [
         "# Benchmarks",
@@ -258,6 +383,8 @@ def main() -> None:
         body += bench_features(args.repeats)
     if args.only in (None, "training"):
         body += bench_training(args.repeats)
+    if args.only in (None, "explanations"):
+        body += bench_explanations(args.repeats)
     if args.only and args.output.exists():
         body = _merge(args.output.read_text(), body)
     args.output.write_text("\n".join(header + body))

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from features._engine import Spec
+from features._engine import (
+    Count,
+    DaysSinceLast,
+    Distinct,
+    Escalation,
+    EverFlag,
+    FirstAge,
+    OpenAtAsOf,
+    Spec,
+    Where,
+)
 
 DOMAINS = ("education", "social care", "police", "health", "youth justice", "demographic")
 
@@ -34,6 +45,12 @@ class FeatureInfo:
     model_input: bool = True
     direction: int | None = 1
     missing: str = "0 when no event is recorded"
+    #: column holding days from the latest underlying event to as_of (fills ``{latest}``)
+    latest_from: str | None = None
+    #: a column kept only to explain others (e.g. the date of the latest event)
+    support: bool = False
+    #: the sentence when there is nothing on record ("no suspensions in the last year")
+    absent: str = ""
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
@@ -56,6 +73,79 @@ SOURCE_WORDS = {
 }
 
 
+def absent_sentence(what: str, window: int | None, source: str) -> str:
+    """``"no suspensions in the last 12 months (school records)"``."""
+    where = f"{WINDOW_WORDS[window]} ({SOURCE_WORDS[source]})"
+    if what.startswith("times recorded as "):
+        role = what.removeprefix("times recorded as ")
+        if window is None:
+            return f"never recorded as {role} ({SOURCE_WORDS[source]})"
+        return f"not recorded as {role} {where}"
+    return f"no {what} {where}"
+
+
 def sentence(what: str, window: int | None, source: str) -> str:
     """``"{value} suspensions in the last 12 months — school records, latest {latest}"``."""
     return f"{{value}} {what} {WINDOW_WORDS[window]} — {SOURCE_WORDS[source]}, latest {{latest}}"
+
+
+def _filter_of(spec: Spec, by_name: dict[str, Spec]) -> Where | None:
+    if isinstance(spec, Count | Distinct | DaysSinceLast | FirstAge | EverFlag):
+        return spec.where
+    if isinstance(spec, OpenAtAsOf):
+        return spec.start
+    if isinstance(spec, Escalation):
+        return _filter_of(by_name[spec.recent], by_name)
+    return None
+
+
+def _key(where: Where) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    return tuple(sorted((k, tuple(v)) for k, v in where.items()))
+
+
+def with_latest(features: Sequence[Feature], prefix: str, source: str) -> tuple[Feature, ...]:
+    """Link every feature to a "days since the latest matching event" column.
+
+    Reuses a model-input ``DaysSinceLast`` with the same filter when there is one;
+    otherwise adds a support column (not a model input) named
+    ``{prefix}_all_{what}_days_since_last``. Explanations turn it into the date of
+    the latest record behind a reason.
+    """
+    by_name = {f.spec.name: f.spec for f in features}
+    latest: dict[tuple[tuple[str, tuple[object, ...]], ...], str] = {
+        _key(f.spec.where): f.spec.name for f in features if isinstance(f.spec, DaysSinceLast)
+    }
+    support: list[Feature] = []
+    linked = []
+    for f in features:
+        where = _filter_of(f.spec, by_name)
+        if where is None:
+            linked.append(f)
+            continue
+        key = _key(where)
+        if key not in latest:
+            what = "_".join(f.spec.name.split("_")[2:-1]) or "event"
+            if isinstance(f.spec, OpenAtAsOf | EverFlag):
+                what = f"{what}_start"
+            name = f"{prefix}_all_{what}_days_since_last"
+            latest[key] = name
+            support.append(
+                Feature(
+                    DaysSinceLast(name, where),
+                    FeatureInfo(
+                        name,
+                        f.info.domain,
+                        "{value} days since the latest matching record — latest {latest}",
+                        source,
+                        model_input=False,
+                        direction=None,
+                        missing="missing when never",
+                        support=True,
+                        absent="no matching record",
+                    ),
+                )
+            )
+        linked.append(Feature(f.spec, replace(f.info, latest_from=latest[key])))
+    for s in support:
+        linked.append(Feature(s.spec, replace(s.info, latest_from=s.spec.name)))
+    return tuple(linked)

@@ -156,6 +156,18 @@ def build_feature_table(
     return pa.concat_tables(pieces)
 
 
+def source_freshness(tables: Mapping[str, pd.DataFrame], as_of: dt.date) -> dict[str, dt.date]:
+    """Latest recorded date of each source known on ``as_of`` (what "data as of" means)."""
+    when = pd.Timestamp(as_of)
+    fresh = {}
+    for name in ("school_events", "agency_contacts", "incidents"):
+        known = tables[name]["recorded_date"]
+        known = known[known < when]
+        if len(known):
+            fresh[name] = pd.Timestamp(known.max()).date()
+    return fresh
+
+
 def write_feature_table(table: pa.Table, out: Path) -> Path:
     """Write atomically: a temporary file beside ``out``, renamed when complete."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import ibis.expr.types as ir
 
-from features._declare import WINDOW_NAMES, Feature, FeatureInfo, sentence
+from features._declare import (
+    WINDOW_NAMES,
+    Feature,
+    FeatureInfo,
+    absent_sentence,
+    sentence,
+    with_latest,
+)
 from features._engine import (
     Count,
     DaysSinceLast,
@@ -38,7 +46,13 @@ def _count(
     where = {**_type(*types), **({"agency": (agency,)} if agency else {})}
     return Feature(
         Count(name, window, where),
-        FeatureInfo(name, domain, sentence(words, window, SOURCE), SOURCE),
+        FeatureInfo(
+            name,
+            domain,
+            sentence(words, window, SOURCE),
+            SOURCE,
+            absent=absent_sentence(words, window, SOURCE),
+        ),
     )
 
 
@@ -70,7 +84,7 @@ def _ever(what: str, words: str, start: str) -> Feature:
     )
 
 
-FEATURES: tuple[Feature, ...] = (
+_DECLARED: tuple[Feature, ...] = (
     *(
         _count(
             "referral",
@@ -182,6 +196,28 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
 )
+
+
+#: the declared features, each linked to the date of its latest record (support columns added)
+#: what a reason says when there is nothing on record
+_ABSENT = {
+    "contacts_asof_child_in_need_flag": "not open as a child in need now (social care records)",
+    "contacts_asof_protection_plan_flag": "not on a protection plan now (social care records)",
+    "contacts_asof_looked_after_flag": "not looked after now (social care records)",
+    "contacts_all_child_in_need_flag": "never a child in need (social care records)",
+    "contacts_all_protection_plan_flag": "never on a child protection plan (social care records)",
+    "contacts_all_looked_after_flag": "not care experienced (social care records)",
+    "contacts_365d_missing_escalation": "no change in missing episodes year on year",
+    "contacts_all_missing_days_since_last": "never reported missing (police records)",
+    "contacts_all_social_care_first_age": "never known to social care (social care records)",
+    "contacts_365d_agency_distinct": "no agency involved in the last 12 months",
+    "contacts_730d_agency_distinct": "no agency involved in the last 2 years",
+}
+_DECLARED = tuple(
+    Feature(f.spec, replace(f.info, absent=_ABSENT[f.info.name])) if f.info.name in _ABSENT else f
+    for f in _DECLARED
+)
+FEATURES: tuple[Feature, ...] = with_latest(_DECLARED, "contacts", SOURCE)
 
 
 def build_contact_features(

@@ -24,9 +24,16 @@ def render_feature_docs() -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, info in REGISTRY.items():
+        role = (
+            "yes"
+            if info.model_input
+            else "no (date behind reasons)"
+            if info.support
+            else "**no (audit only)**"
+        )
         lines.append(
-            f"| `{name}` | {info.domain} | {'yes' if info.model_input else '**no (audit only)**'}"
-            f" | {info.source} | {info.template} | {info.missing} |"
+            f"| `{name}` | {info.domain} | {role} | {info.source} | {info.template} | "
+            f"{info.missing} |"
         )
     return "\n".join(lines) + "\n"
 

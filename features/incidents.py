@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import ibis.expr.types as ir
 
-from features._declare import WINDOW_NAMES, Feature, FeatureInfo, sentence
+from features._declare import (
+    WINDOW_NAMES,
+    Feature,
+    FeatureInfo,
+    absent_sentence,
+    sentence,
+    with_latest,
+)
 from features._engine import Count, DaysSinceLast, Escalation, FirstAge, ibis_features
 from features.spine import Spine
 
@@ -19,11 +27,17 @@ def _count(what: str, words: str, window: int | None, where: dict) -> Feature:
     name = f"incidents_{WINDOW_NAMES[window]}_{what}_count"
     return Feature(
         Count(name, window, where),
-        FeatureInfo(name, "police", sentence(words, window, SOURCE), SOURCE),
+        FeatureInfo(
+            name,
+            "police",
+            sentence(words, window, SOURCE),
+            SOURCE,
+            absent=absent_sentence(words, window, SOURCE),
+        ),
     )
 
 
-FEATURES: tuple[Feature, ...] = (
+_DECLARED: tuple[Feature, ...] = (
     *(
         _count("victim", "times recorded as a victim of crime", w, VICTIM)
         for w in (90, 365, 730, None)
@@ -106,6 +120,21 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
 )
+
+
+#: the declared features, each linked to the date of its latest record (support columns added)
+#: what a reason says when there is nothing on record
+_ABSENT = {
+    "incidents_365d_suspect_escalation": "no change in suspect records year on year",
+    "incidents_all_victim_days_since_last": "never recorded as a victim (police records)",
+    "incidents_all_suspect_days_since_last": "never recorded as a suspect (police records)",
+    "incidents_all_suspect_first_age": "never recorded as a suspect (police records)",
+}
+_DECLARED = tuple(
+    Feature(f.spec, replace(f.info, absent=_ABSENT[f.info.name])) if f.info.name in _ABSENT else f
+    for f in _DECLARED
+)
+FEATURES: tuple[Feature, ...] = with_latest(_DECLARED, "incidents", SOURCE)
 
 
 def build_incident_features(

@@ -20,6 +20,7 @@ __all__ = [
     "FeatureInfo",
     "audit_columns",
     "model_inputs",
+    "support_columns",
 ]
 
 AGE = FeatureInfo(
@@ -69,4 +70,9 @@ def model_inputs() -> list[str]:
 
 def audit_columns() -> list[str]:
     """Columns carried for the fairness audit and grouping only."""
-    return [name for name, info in REGISTRY.items() if not info.model_input]
+    return [name for name, info in REGISTRY.items() if not info.model_input and not info.support]
+
+
+def support_columns() -> list[str]:
+    """Columns kept to explain others (the dates behind reasons); not model inputs."""
+    return [name for name, info in REGISTRY.items() if info.support]

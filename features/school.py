@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import ibis.expr.types as ir
 
-from features._declare import WINDOW_NAMES, Feature, FeatureInfo, sentence
+from features._declare import (
+    WINDOW_NAMES,
+    Feature,
+    FeatureInfo,
+    absent_sentence,
+    sentence,
+    with_latest,
+)
 from features._engine import Count, DaysSinceLast, Escalation, FirstAge, ibis_features
 from features.spine import Spine
 
@@ -30,11 +38,17 @@ def _count(
     name = f"school_{WINDOW_NAMES[window]}_{what}_{agg}"
     return Feature(
         Count(name, window, where, sum_of),
-        FeatureInfo(name, "education", sentence(words, window, SOURCE), SOURCE),
+        FeatureInfo(
+            name,
+            "education",
+            sentence(words, window, SOURCE),
+            SOURCE,
+            absent=absent_sentence(words, window, SOURCE),
+        ),
     )
 
 
-FEATURES: tuple[Feature, ...] = (
+_DECLARED: tuple[Feature, ...] = (
     *(_count("suspension", "suspensions", w, SUSPENSION) for w in (90, 365, 730, None)),
     _count("suspension_days", "days of suspension", 365, SUSPENSION, sum_of="days", agg="sum"),
     *(_count("permanent_exclusion", "permanent exclusions", w, EXCLUSION) for w in (365, None)),
@@ -85,6 +99,20 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
 )
+
+
+#: the declared features, each linked to the date of its latest record (support columns added)
+#: what a reason says when there is nothing on record
+_ABSENT = {
+    "school_365d_suspension_escalation": "no change in suspensions year on year (school records)",
+    "school_all_exclusion_days_since_last": "never suspended or excluded (school records)",
+    "school_all_exclusion_first_age": "never suspended or excluded (school records)",
+}
+_DECLARED = tuple(
+    Feature(f.spec, replace(f.info, absent=_ABSENT[f.info.name])) if f.info.name in _ABSENT else f
+    for f in _DECLARED
+)
+FEATURES: tuple[Feature, ...] = with_latest(_DECLARED, "school", SOURCE)
 
 
 def build_school_features(

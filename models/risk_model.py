@@ -8,6 +8,8 @@ and the service all go through it: there is no second scoring path.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from models.calibration import Calibrator
+from models.explain import Contributions, contributions
+from models.reasons import Explanation, build_explanation
 
 OUTCOME_WORDS = {
     "victim": "were victims of serious violence",
@@ -131,6 +135,65 @@ class RiskModel(PythonModel):
             {"probability": probability, "band": bundle.band_of(probability)},
             index=model_input.index,
         )
+
+    def registry(self) -> dict[str, dict[str, object]]:
+        """Registry entries of the model's features (live entries fill gaps in old bundles)."""
+        from features.registry import REGISTRY
+
+        bundle = self._bundle()
+        merged: dict[str, dict[str, object]] = {}
+        for name in bundle.features:
+            entry = dict(bundle.registry.get(name, {}))
+            live = REGISTRY.get(name)
+            if live is not None:
+                for key in ("domain", "template", "source", "latest_from", "absent"):
+                    entry.setdefault(key, getattr(live, key))
+            merged[name] = entry
+        return merged
+
+    def contributions(self, rows: pd.DataFrame, method: str = "native") -> Contributions:
+        """Additive log-odds contributions of every model input (checked)."""
+        bundle = self._bundle()
+        self.check_columns(rows)
+        return contributions(bundle.estimator, rows[bundle.features], method)
+
+    def explain(
+        self,
+        rows: pd.DataFrame,
+        top_k: int = 5,
+        data_as_of: Mapping[str, dt.date] | None = None,
+        method: str = "native",
+    ) -> list[Explanation]:
+        """Probability, band, reasons and protective factors for each row.
+
+        ``rows`` holds the model inputs and, when available, ``person_id``,
+        ``as_of`` and the support columns that date each reason.
+        """
+        bundle = self._bundle()
+        contrib = self.contributions(rows, method)
+        probability = bundle.probability(rows)
+        bands = bundle.band_of(probability)
+        meanings = {b.name: b.meaning(bundle.outcome) for b in bundle.bands}
+        registry = self.registry()
+        records: list[dict[str, object]] = [
+            {str(k): v for k, v in r.items()} for r in rows.to_dict("records")
+        ]
+        values = contrib.values.to_numpy()
+        names = list(contrib.values.columns)
+        return [
+            build_explanation(
+                outcome=bundle.outcome,
+                row=record,
+                contributions=dict(zip(names, values[i].tolist(), strict=True)),
+                registry=registry,
+                probability=float(probability[i]),
+                band=str(bands[i]),
+                band_meaning=meanings[str(bands[i])],
+                top_k=top_k,
+                data_as_of=data_as_of,
+            )
+            for i, record in enumerate(records)
+        ]
 
     def band_table(self) -> pd.DataFrame:
         """The bands with their lower edges, observed rates and plain meaning."""

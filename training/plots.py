@@ -36,7 +36,7 @@ def save_plots(
     capacity: Mapping[str, int],
     out: Path,
 ) -> list[Path]:
-    """ROC, PR, calibration (all candidates), capacity by area and SHAP summary (chosen)."""
+    """ROC, PR, calibration (all candidates), capacity by area (chosen), SHAP (LightGBM)."""
     paths = []
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for r in results:
@@ -92,13 +92,34 @@ def save_plots(
     _save(fig, out / "precision_at_capacity.png")
     paths.append(out / "precision_at_capacity.png")
 
-    if chosen.candidate == "lightgbm":
+    # domain-level importance of the chosen model: mean |contribution| per domain
+    from models.explain import contributions
+
+    sample = test_rows.sample(n=min(SHAP_SAMPLE, len(test_rows)), random_state=0)
+    contrib = contributions(chosen.bundle.estimator, sample[chosen.bundle.features])
+    domains = {
+        f: str(chosen.bundle.registry.get(f, {}).get("domain", "other"))
+        for f in contrib.values.columns
+    }
+    importance = contrib.by_domain(domains).abs().mean().sort_values()
+    importance.rename("mean_abs_log_odds").to_csv(out / "domain_importance.csv")
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    ax.barh(importance.index, importance.to_numpy(), color="#55a868")
+    ax.set(
+        xlabel="mean |contribution| (log-odds), test as-of sample",
+        title=f"What drives the estimates, by domain — {chosen.candidate}",
+    )
+    _save(fig, out / "domain_importance.png")
+    paths.append(out / "domain_importance.png")
+
+    tree = next((r for r in results if r.candidate == "lightgbm"), None)
+    if tree is not None:  # the tree candidate's global view, whichever candidate was chosen
         import shap
 
-        features = chosen.bundle.features
+        features = tree.bundle.features
         sample = test_rows[features].sample(n=min(SHAP_SAMPLE, len(test_rows)), random_state=0)
         X = sample.to_numpy(dtype=float, na_value=np.nan)
-        model = chosen.bundle.estimator.model_
+        model = tree.bundle.estimator.model_
         with warnings.catch_warnings():
             # shap notes that its LightGBM output format changed; we use the log-odds array
             warnings.filterwarnings(
@@ -114,7 +135,7 @@ def save_plots(
             rng=np.random.default_rng(0),
         )
         fig = plt.gcf()
-        fig.suptitle("SHAP summary (log-odds), test as-of sample")
+        fig.suptitle("LightGBM SHAP summary (log-odds), test as-of sample")
         _save(fig, out / "shap_summary.png")
         paths.append(out / "shap_summary.png")
     return paths

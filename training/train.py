@@ -135,6 +135,8 @@ def run_fold(
                     "template": REGISTRY[f].template,
                     "source": REGISTRY[f].source,
                     "direction": REGISTRY[f].direction,
+                    "latest_from": REGISTRY[f].latest_from,
+                    "absent": REGISTRY[f].absent,
                 }
                 for f in features
             },

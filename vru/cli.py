@@ -398,6 +398,77 @@ def train(
 
 
 @app.command()
+def explain(
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+    ] = Path("data/synthetic"),
+    outcome: Annotated[str, typer.Option("--outcome", help="victim or perpetrator.")] = "victim",
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Assessment date, YYYY-MM-DD.")
+    ] = "2025-01-01",
+    person: Annotated[str | None, typer.Option("--person", help="Explain this person_id.")] = None,
+    top: Annotated[
+        int, typer.Option("--top", help="Without --person: explain the N highest estimates.")
+    ] = 1,
+    alias: Annotated[
+        str, typer.Option("--alias", help="Registered model alias to use.")
+    ] = "candidate",
+) -> None:
+    """Why is this young person flagged? Reasons, protective factors and the band's meaning.
+
+    Loads vru-<outcome>@<alias> from the MLflow registry, builds the features as they were
+    known on the as-of date and prints the explanation. Output is a prompt for
+    professional review, never a decision.
+    """
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    import mlflow
+
+    from features.build import build_feature_table, source_freshness, to_frame
+    from features.schemas import ContractError, data_end, load_raw
+    from training.train import OUTCOMES
+
+    settings = load_settings()
+    if outcome not in OUTCOMES:
+        fail(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    if top < 1:
+        fail(f"--top must be at least 1, got {top}")
+    (when,) = _parse_dates(as_of)
+    folder = settings.resolve(data)
+    if not (folder / "raw").is_dir():
+        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+    mlflow.set_tracking_uri(settings.tracking_uri())
+    mlflow.set_registry_uri(settings.tracking_uri())
+    uri = f"models:/vru-{outcome}@{alias}"
+    try:
+        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except Exception as exc:  # MLflow raises several types for a missing model
+        fail(f"cannot load {uri}: {str(exc).splitlines()[0]} (train one with vru train)")
+    try:
+        tables = load_raw(folder)
+    except ContractError as exc:
+        fail(f"input refused — {exc}")
+    end = data_end(tables)
+    if when > end:
+        fail(f"--as-of {when} is after the data ends ({end})")
+    frame = to_frame(build_feature_table(tables, [when], end))
+    if person is not None:
+        rows = frame[frame["person_id"] == person]
+        if rows.empty:
+            fail(f"{person} is not on the {when} snapshot (not resident, or not aged 10–24)")
+    else:
+        scored = model.predict(None, frame)
+        rows = frame.loc[scored["probability"].nlargest(top).index]
+    fresh = source_freshness(tables, when)
+    for explanation in model.explain(rows, data_as_of=fresh):
+        out.rule(f"{explanation.person_id} — as of {explanation.as_of} — vru-{outcome}@{alias}")
+        out.print(explanation.text(), highlight=False, markup=False)
+
+
+@app.command()
 def calibrate(
     people: Annotated[int, typer.Option(help="Population to generate for the check.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20241,

@@ -43,7 +43,10 @@ def test_help_documents_every_option() -> None:
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(
-    data_dir: Path, tmp_path: Path, args: list[str], message: str,
+    data_dir: Path,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -58,19 +61,40 @@ def test_bad_arguments_give_one_line_and_exit_2(
 def test_mlflow_run_train_entry_point(data_dir: Path, tmp_path: Path) -> None:
     """`mlflow run . -e train --env-manager local` uses the same CLI and logs one run."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri,
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     done = subprocess.run(
-        [Path(sys.executable).parent / "mlflow", "run", str(ROOT), "-e", "train",
-         "--env-manager", "local", "-P", f"data={data_dir}", "-P", "bootstrap=10",
-         "--experiment-name", "mlproject-test"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            Path(sys.executable).parent / "mlflow",
+            "run",
+            str(ROOT),
+            "-e",
+            "train",
+            "--env-manager",
+            "local",
+            "-P",
+            f"data={data_dir}",
+            "-P",
+            "bootstrap=10",
+            "--experiment-name",
+            "mlproject-test",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.get_experiment_by_name("mlproject-test")
-    runs = client.search_runs([experiment.experiment_id],
-                              "attributes.status = 'FINISHED' and tags.outcome = 'victim'")
+    runs = client.search_runs(
+        [experiment.experiment_id], "attributes.status = 'FINISHED' and tags.outcome = 'victim'"
+    )
     assert len(runs) == 1
     assert "pr_auc" in runs[0].data.metrics
     assert client.get_model_version_by_alias("vru-victim", "candidate").run_id == (

@@ -151,6 +151,8 @@ def test_mlflow_holds_everything_an_analyst_needs(trained: Trained) -> None:
         "pr.png",
         "calibration.png",
         "precision_at_capacity.png",
+        "shap_summary.png",
+        "domain_importance.png",
         "bands.csv",
     ):
         assert artifact in names, artifact
@@ -177,3 +179,53 @@ def test_model_card_says_what_it_is_not_for(trained: Trained, tmp_path) -> None:
     assert "prompt for professional review" in card
     assert "- ROC AUC " in card
     assert "–" in card  # every metric comes with its interval
+
+
+def test_risk_model_explains_its_highest_estimates(
+    trained: Trained, test_rows: pd.DataFrame
+) -> None:
+    mlflow.set_tracking_uri(trained.tracking_uri)
+    mlflow.set_registry_uri(trained.tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/vru-victim@candidate").unwrap_python_model()
+    scored = model.predict(None, test_rows)
+    top = test_rows.loc[scored["probability"].nlargest(20).index]
+    explanations = model.explain(top)
+    assert len(explanations) == 20
+    as_of = pd.Timestamp(test_rows["as_of"].iloc[0]).date().isoformat()
+    for e in explanations:
+        assert e.band in ("high", "very high")
+        assert e.reasons, "a high estimate must come with reasons"
+        assert all(r.contribution > 0 for r in e.reasons)
+        assert all(r.latest is None or r.latest < as_of for r in e.reasons)
+        assert "latest" in e.reasons[0].sentence
+        assert e.probability == pytest.approx(
+            scored.loc[top.index[explanations.index(e)], "probability"]
+        )
+    contrib = model.contributions(top)
+    margin = contrib.base + contrib.values.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(margin, contrib.margin, atol=1e-6)
+
+
+def test_vru_explain_prints_reasons_for_a_person(
+    trained: Trained, test_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from vru.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
+    person = str(test_rows["person_id"].iloc[0])
+    as_of = pd.Timestamp(test_rows["as_of"].iloc[0]).date().isoformat()
+    result = CliRunner().invoke(
+        app,
+        ["explain", "--data", str(trained.data_dir), "--as-of", as_of, "--person", person],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert person in result.output
+    assert "prompt for professional review" in result.output
+    missing = CliRunner().invoke(
+        app, ["explain", "--data", str(trained.data_dir), "--as-of", as_of, "--person", "nobody"]
+    )
+    assert missing.exit_code == 2
+    assert "is not on the" in missing.stderr
