@@ -149,3 +149,14 @@ def with_latest(features: Sequence[Feature], prefix: str, source: str) -> tuple[
     for s in support:
         linked.append(Feature(s.spec, replace(s.info, latest_from=s.spec.name)))
     return tuple(linked)
+
+
+def finish(
+    declared: Sequence[Feature], absent: dict[str, str], prefix: str, source: str
+) -> tuple[Feature, ...]:
+    """Attach the explicit "absent" sentences, then link every feature to its latest record."""
+    with_absent = [
+        Feature(f.spec, replace(f.info, absent=absent[f.info.name])) if f.info.name in absent else f
+        for f in declared
+    ]
+    return with_latest(with_absent, prefix, source)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import ibis.expr.types as ir
 
@@ -12,8 +11,8 @@ from features._declare import (
     Feature,
     FeatureInfo,
     absent_sentence,
+    finish,
     sentence,
-    with_latest,
 )
 from features._engine import (
     Count,
@@ -198,7 +197,6 @@ _DECLARED: tuple[Feature, ...] = (
 )
 
 
-#: the declared features, each linked to the date of its latest record (support columns added)
 #: what a reason says when there is nothing on record
 _ABSENT = {
     "contacts_asof_child_in_need_flag": "not open as a child in need now (social care records)",
@@ -213,11 +211,9 @@ _ABSENT = {
     "contacts_365d_agency_distinct": "no agency involved in the last 12 months",
     "contacts_730d_agency_distinct": "no agency involved in the last 2 years",
 }
-_DECLARED = tuple(
-    Feature(f.spec, replace(f.info, absent=_ABSENT[f.info.name])) if f.info.name in _ABSENT else f
-    for f in _DECLARED
-)
-FEATURES: tuple[Feature, ...] = with_latest(_DECLARED, "contacts", SOURCE)
+#: the declared features with their "absent" sentences, each linked to the date of its
+#: latest record (support columns added)
+FEATURES: tuple[Feature, ...] = finish(_DECLARED, _ABSENT, "contacts", SOURCE)
 
 
 def build_contact_features(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import ibis.expr.types as ir
 
@@ -12,8 +11,8 @@ from features._declare import (
     Feature,
     FeatureInfo,
     absent_sentence,
+    finish,
     sentence,
-    with_latest,
 )
 from features._engine import Count, DaysSinceLast, Escalation, FirstAge, ibis_features
 from features.spine import Spine
@@ -122,7 +121,6 @@ _DECLARED: tuple[Feature, ...] = (
 )
 
 
-#: the declared features, each linked to the date of its latest record (support columns added)
 #: what a reason says when there is nothing on record
 _ABSENT = {
     "incidents_365d_suspect_escalation": "no change in suspect records year on year",
@@ -130,11 +128,9 @@ _ABSENT = {
     "incidents_all_suspect_days_since_last": "never recorded as a suspect (police records)",
     "incidents_all_suspect_first_age": "never recorded as a suspect (police records)",
 }
-_DECLARED = tuple(
-    Feature(f.spec, replace(f.info, absent=_ABSENT[f.info.name])) if f.info.name in _ABSENT else f
-    for f in _DECLARED
-)
-FEATURES: tuple[Feature, ...] = with_latest(_DECLARED, "incidents", SOURCE)
+#: the declared features with their "absent" sentences, each linked to the date of its
+#: latest record (support columns added)
+FEATURES: tuple[Feature, ...] = finish(_DECLARED, _ABSENT, "incidents", SOURCE)
 
 
 def build_incident_features(

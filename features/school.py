@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import ibis.expr.types as ir
 
@@ -12,8 +11,8 @@ from features._declare import (
     Feature,
     FeatureInfo,
     absent_sentence,
+    finish,
     sentence,
-    with_latest,
 )
 from features._engine import Count, DaysSinceLast, Escalation, FirstAge, ibis_features
 from features.spine import Spine
@@ -101,18 +100,15 @@ _DECLARED: tuple[Feature, ...] = (
 )
 
 
-#: the declared features, each linked to the date of its latest record (support columns added)
 #: what a reason says when there is nothing on record
 _ABSENT = {
     "school_365d_suspension_escalation": "no change in suspensions year on year (school records)",
     "school_all_exclusion_days_since_last": "never suspended or excluded (school records)",
     "school_all_exclusion_first_age": "never suspended or excluded (school records)",
 }
-_DECLARED = tuple(
-    Feature(f.spec, replace(f.info, absent=_ABSENT[f.info.name])) if f.info.name in _ABSENT else f
-    for f in _DECLARED
-)
-FEATURES: tuple[Feature, ...] = with_latest(_DECLARED, "school", SOURCE)
+#: the declared features with their "absent" sentences, each linked to the date of its
+#: latest record (support columns added)
+FEATURES: tuple[Feature, ...] = finish(_DECLARED, _ABSENT, "school", SOURCE)
 
 
 def build_school_features(
