@@ -56,7 +56,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py --output BENCHMARKS.md
 
 calibrate: install
-	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration.md
+	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration-table.md
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
