@@ -106,10 +106,6 @@ class RiskModel(PythonModel):
     def __init__(self, bundle: ModelBundle | None = None) -> None:
         self.bundle = bundle
 
-    @classmethod
-    def from_bundle(cls, bundle: ModelBundle) -> RiskModel:
-        return cls(bundle)
-
     def load_context(self, context: PythonModelContext) -> None:
         self.bundle = joblib.load(context.artifacts["bundle"])
 

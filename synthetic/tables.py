@@ -116,10 +116,6 @@ def _recorded(
     return event, recorded, visible
 
 
-def _sorted(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
-    return table.sort_by(keys)
-
-
 def _unique(table: pa.Table, keys: list[str]) -> pa.Table:
     """Keep the first row of each key (in table order)."""
     index = pa.array(np.arange(table.num_rows))
@@ -224,13 +220,12 @@ def raw_tables(
     school = _unique(school, ["person_id", "event_date", "event_type"])
     contacts = _unique(contacts, ["person_id", "event_date", "agency", "contact_type"])
     return {
-        "people": _sorted(people_table(pop, ids, settings), [("person_id", "ascending")]),
-        "school_events": _sorted(school, [("event_date", "ascending"), ("person_id", "ascending")]),
-        "agency_contacts": _sorted(
-            contacts, [("event_date", "ascending"), ("person_id", "ascending")]
+        "people": people_table(pop, ids, settings).sort_by("person_id"),
+        "school_events": school.sort_by([("event_date", "ascending"), ("person_id", "ascending")]),
+        "agency_contacts": contacts.sort_by(
+            [("event_date", "ascending"), ("person_id", "ascending")]
         ),
-        "incidents": _sorted(
-            incidents,
+        "incidents": incidents.sort_by(
             [("event_date", "ascending"), ("incident_id", "ascending"), ("role", "ascending")],
         ),
     }

@@ -120,8 +120,9 @@ def run_fold(
         method = choose_method(
             estimator.score(valid[features]), y_valid, valid["person_id"].to_numpy(dtype=object)
         )
-        calibrator = Calibrator(method).fit(estimator.score(calib[features]), y_calib)
-        p_calib = calibrator.predict(estimator.score(calib[features]))
+        calib_score = estimator.score(calib[features])
+        calibrator = Calibrator(method).fit(calib_score, y_calib)
+        p_calib = calibrator.predict(calib_score)
         bundle = ModelBundle(
             outcome=outcome,
             candidate_name=name,

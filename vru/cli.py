@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -60,6 +61,26 @@ def _progress() -> Progress:
         console=err,
         transient=True,
     )
+
+
+def _require_raw(folder: Path) -> None:
+    """Refuse a data folder without raw tables (one line, exit 2)."""
+    if not (folder / "raw").is_dir():
+        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+
+
+def _require_outcome(outcome: str, outcomes: Mapping[str, str]) -> None:
+    if outcome not in outcomes:
+        fail(f"--outcome must be one of {', '.join(outcomes)}, got {outcome!r}")
+
+
+def _quiet_mlflow() -> None:
+    """Keep MLflow's progress bars and INFO lines out of the command's output."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 def _generator_settings(
@@ -253,8 +274,7 @@ def features(
         probe = probe.parent
     if not probe.is_dir():
         fail(f"cannot write to {target.parent}: {probe} is not a folder")
-    if not (folder / "raw").is_dir():
-        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+    _require_raw(folder)
     try:
         tables = load_raw(folder)
     except ContractError as exc:
@@ -333,23 +353,17 @@ def train(
     test on the last two. Candidates: a rules baseline, logistic regression and LightGBM.
     The best on the latest fold is registered as vru-<outcome> with alias `candidate`.
     """
-    import logging
-    import os
-
     from features.schemas import ContractError
     from training.splits import SplitError
     from training.train import OUTCOMES, train_outcome
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    _quiet_mlflow()
     settings = load_settings()
-    if outcome not in OUTCOMES:
-        fail(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    _require_outcome(outcome, OUTCOMES)
     if bootstrap is not None and bootstrap < 10:
         fail(f"--bootstrap must be at least 10, got {bootstrap}")
     folder = settings.resolve(data)
-    if not (folder / "raw").is_dir():
-        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+    _require_raw(folder)
     began = time.perf_counter()
     try:
         with err.status("training…") as status:
@@ -420,11 +434,7 @@ def explain(
     known on the as-of date and prints the explanation. Output is a prompt for
     professional review, never a decision.
     """
-    import logging
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    _quiet_mlflow()
     import mlflow
 
     from features.build import build_feature_table, source_freshness, to_frame
@@ -432,14 +442,12 @@ def explain(
     from training.train import OUTCOMES
 
     settings = load_settings()
-    if outcome not in OUTCOMES:
-        fail(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    _require_outcome(outcome, OUTCOMES)
     if top < 1:
         fail(f"--top must be at least 1, got {top}")
     (when,) = _parse_dates(as_of)
     folder = settings.resolve(data)
-    if not (folder / "raw").is_dir():
-        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+    _require_raw(folder)
     mlflow.set_tracking_uri(settings.tracking_uri())
     mlflow.set_registry_uri(settings.tracking_uri())
     uri = f"models:/vru-{outcome}@{alias}"
