@@ -7,19 +7,27 @@ exits with code 2 without writing anything.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vru.clikit import (
+    err,
+    fail,
+    fit_width,
+    load_registered,
+    out,
+    parse_dates,
+    progress,
+    quiet_mlflow,
+    require_outcome,
+    require_raw,
+)
 from vru.config import load_settings
 
 if TYPE_CHECKING:
@@ -34,53 +42,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
-#: width for tables when output is not a terminal (logs, CI, pipes)
-PIPE_WIDTH = 132
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a one-line error and exit (2 = bad input, nothing written)."""
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _fit_width() -> None:
-    """Tables are wide: give them room when writing to a pipe or a log."""
-    if not out.is_terminal:
-        out.width = PIPE_WIDTH
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-
-
-def _require_raw(folder: Path) -> None:
-    """Refuse a data folder without raw tables (one line, exit 2)."""
-    if not (folder / "raw").is_dir():
-        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
-
-
-def _require_outcome(outcome: str, outcomes: Mapping[str, str]) -> None:
-    if outcome not in outcomes:
-        fail(f"--outcome must be one of {', '.join(outcomes)}, got {outcome!r}")
-
-
-def _quiet_mlflow() -> None:
-    """Keep MLflow's progress bars and INFO lines out of the command's output."""
-    import logging
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 def _generator_settings(
@@ -161,7 +122,7 @@ def synth(
         fail(str(exc))
 
     began = time.perf_counter()
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("simulating months", total=gen.n_months)
         data = generate(gen, progress=lambda done, total: bar.update(task, completed=done))
     simulated = time.perf_counter() - began
@@ -204,7 +165,7 @@ def synth(
             f"{row['sv_suspects_per_1000']:.2f}",
             f"{row['sv_victims_per_1000']:.2f}",
         )
-    _fit_width()
+    fit_width()
     out.print(table)
     rows = data.manifest()["rows"]
     assert isinstance(rows, dict)
@@ -215,19 +176,6 @@ def synth(
         f"(simulated in {simulated:.1f}s, {total:.1f}s with writing)",
         highlight=False,
     )
-
-
-def _parse_dates(text: str) -> list[dt.date]:
-    dates = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            dates.append(dt.date.fromisoformat(part))
-        except ValueError:
-            fail(f"--as-of: {part!r} is not a date in the form YYYY-MM-DD")
-    if not dates:
-        fail("--as-of needs at least one date")
-    return dates
 
 
 @app.command()
@@ -262,7 +210,7 @@ def features(
     from features.schemas import ContractError, data_end, feature_table_schema, load_raw
 
     settings = load_settings()
-    dates = _parse_dates(as_of)
+    dates = parse_dates(as_of)
     folder = settings.resolve(data)
     target = settings.resolve(out_file)
     if target.exists() and not overwrite:
@@ -274,7 +222,7 @@ def features(
         probe = probe.parent
     if not probe.is_dir():
         fail(f"cannot write to {target.parent}: {probe} is not a folder")
-    _require_raw(folder)
+    require_raw(folder)
     try:
         tables = load_raw(folder)
     except ContractError as exc:
@@ -285,7 +233,7 @@ def features(
         fail(f"--as-of {late[0]} is after the data ends ({end}); nothing would be visible later")
 
     began = time.perf_counter()
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("building features", total=None)
 
         def report(done: int, total: int, stage: str) -> None:
@@ -321,7 +269,7 @@ def features(
             rate("sv_victim_12m"),
             rate("sv_perpetrator_12m"),
         )
-    _fit_width()
+    fit_width()
     out.print(view)
     out.print(f"wrote {target} in {elapsed:.1f}s (data end {end})", highlight=False)
 
@@ -357,13 +305,13 @@ def train(
     from training.splits import SplitError
     from training.train import OUTCOMES, train_outcome
 
-    _quiet_mlflow()
+    quiet_mlflow()
     settings = load_settings()
-    _require_outcome(outcome, OUTCOMES)
+    require_outcome(outcome, OUTCOMES)
     if bootstrap is not None and bootstrap < 10:
         fail(f"--bootstrap must be at least 10, got {bootstrap}")
     folder = settings.resolve(data)
-    _require_raw(folder)
+    require_raw(folder)
     began = time.perf_counter()
     try:
         with err.status("training…") as status:
@@ -399,7 +347,7 @@ def train(
         view.add_column(c.replace("_", " "))
     for row in result.comparison[columns].itertuples(index=False):
         view.add_row(*(str(v) for v in row))
-    _fit_width()
+    fit_width()
     out.print(view)
     out.print(
         f"registered vru-{outcome} version {result.registered_version} ({result.chosen}) with "
@@ -434,27 +382,18 @@ def explain(
     known on the as-of date and prints the explanation. Output is a prompt for
     professional review, never a decision.
     """
-    _quiet_mlflow()
-    import mlflow
-
     from features.build import build_feature_table, source_freshness, to_frame
     from features.schemas import ContractError, data_end, load_raw
     from training.train import OUTCOMES
 
     settings = load_settings()
-    _require_outcome(outcome, OUTCOMES)
+    require_outcome(outcome, OUTCOMES)
     if top < 1:
         fail(f"--top must be at least 1, got {top}")
-    (when,) = _parse_dates(as_of)
+    (when,) = parse_dates(as_of)
     folder = settings.resolve(data)
-    _require_raw(folder)
-    mlflow.set_tracking_uri(settings.tracking_uri())
-    mlflow.set_registry_uri(settings.tracking_uri())
-    uri = f"models:/vru-{outcome}@{alias}"
-    try:
-        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    except Exception as exc:  # MLflow raises several types for a missing model
-        fail(f"cannot load {uri}: {str(exc).splitlines()[0]} (train one with vru train)")
+    require_raw(folder)
+    model, _ = load_registered(settings.tracking_uri(), outcome, alias)
     try:
         tables = load_raw(folder)
     except ContractError as exc:
@@ -494,7 +433,7 @@ def calibrate(
     from synthetic.generate import generate
 
     gen = _generator_settings(people, seed, "2015-01", "2025-12", no_bias=False)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("biased world", total=gen.n_months)
         biased = generate(gen, progress=lambda d, t: bar.update(task, completed=d))
         task2 = bar.add_task("unbiased world", total=gen.n_months)
@@ -515,7 +454,7 @@ def calibrate(
             f"{r.measured:.4g}",
             "yes" if r.passed else "[red]NO[/red]",
         )
-    _fit_width()
+    fit_width()
     out.print(view)
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -530,3 +469,20 @@ def calibrate(
     if missed:
         err.print(f"targets missed: {', '.join(missed)}")
         raise typer.Exit(1)
+
+
+def _register_command_modules() -> None:
+    """Commands of later stages live in their own modules (one owner each)."""
+    import importlib
+
+    for name in ("vru.cli_fairness", "vru.cli_serve", "vru.cli_score"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_command_modules()

@@ -1,0 +1,95 @@
+"""What every ``vru`` command shares: consoles, one-line errors, progress, checks.
+
+Commands live in :mod:`vru.cli` and in ``vru/cli_*.py`` modules that register
+themselves on the one Typer app; all of them use these helpers so that errors
+look the same everywhere (one line beginning ``error:``, exit 2, nothing written).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+err = Console(stderr=True)
+out = Console()
+#: width for tables when output is not a terminal (logs, CI, pipes)
+PIPE_WIDTH = 132
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a one-line error and exit (2 = bad input, nothing written)."""
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def fit_width() -> None:
+    """Tables are wide: give them room when writing to a pipe or a log."""
+    if not out.is_terminal:
+        out.width = PIPE_WIDTH
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def require_raw(folder: Path) -> None:
+    """Refuse a data folder without raw tables (one line, exit 2)."""
+    if not (folder / "raw").is_dir():
+        fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
+
+
+def require_outcome(outcome: str, outcomes: Mapping[str, str]) -> None:
+    if outcome not in outcomes:
+        fail(f"--outcome must be one of {', '.join(outcomes)}, got {outcome!r}")
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's progress bars and INFO lines out of the command's output."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def parse_dates(text: str) -> list[dt.date]:
+    dates = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            dates.append(dt.date.fromisoformat(part))
+        except ValueError:
+            fail(f"--as-of: {part!r} is not a date in the form YYYY-MM-DD")
+    if not dates:
+        fail("--as-of needs at least one date")
+    return dates
+
+
+def load_registered(tracking_uri: str, outcome: str, alias: str = "champion") -> tuple[Any, str]:
+    """The RiskModel registered as ``vru-<outcome>@<alias>`` and its version (or exit 2)."""
+    quiet_mlflow()
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    name = f"vru-{outcome}"
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+    except Exception as exc:  # MLflow raises several types for a missing model or alias
+        hint = "train one with vru train" if alias == "candidate" else "see vru promote"
+        fail(f"cannot load {name}@{alias}: {str(exc).splitlines()[0]} ({hint})")
+    return model, str(version)
