@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     bootstrap_samples: int = Field(100, ge=10, description="resamples for metric intervals")
     experiment: str = Field("vru-risk", description="MLflow experiment name")
 
+    # serving (issue 7): what `vru serve` and the BentoML service read
+    snapshot_path: Path = Field(
+        Path("data/demo/features.parquet"),
+        description="feature snapshot the service explains (Parquet from `vru features`)",
+    )
+    tokens_path: Path = Field(
+        Path("data/serving/tokens.json"), description="bearer tokens (hashes only)"
+    )
+    access_log_path: Path = Field(
+        Path("data/serving/access-log.sqlite"),
+        description="append-only, hash-chained access log; feedback is a table in it",
+    )
+    serve_host: str = Field("127.0.0.1", description="address `vru serve` binds")
+    serve_port: int = Field(3000, ge=1, le=65535, description="port `vru serve` listens on")
+
     def tracking_uri(self) -> str:
         """``MLFLOW_TRACKING_URI`` if set, else settings, else SQLite in the project folder."""
         import os
