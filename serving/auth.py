@@ -1,0 +1,237 @@
+"""Bearer tokens mapped to a user, a role and a local authority; the access rules.
+
+Tokens live in a JSON file (its path is ``Settings.tokens_path``) holding only
+their SHA-256 hashes: a token is 32 random bytes, so an unsalted hash cannot be
+reversed by guessing, and a stolen file grants nothing. ``vru tokens add`` prints
+a new token once; it cannot be shown again.
+
+Access rules (also in ``docs/serving.md``):
+
+- every endpoint except health needs a valid token (401 otherwise);
+- practitioners and panel coordinators see only young people of their own local
+  authority (403, and the denial is logged); analysts and admins see all;
+- scoring raw feature rows (``/score``) is for panels, analysts and admins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LOCAL_ROLES",
+    "PUBLIC_PATHS",
+    "Gatekeeper",
+    "ROLES",
+    "SCORE_ROLES",
+    "Principal",
+    "TokenError",
+    "TokenStore",
+    "bearer_token",
+    "hash_token",
+    "may_see",
+]
+
+ROLES = ("practitioner", "panel", "analyst", "admin")
+#: roles limited to young people of their own local authority
+LOCAL_ROLES = frozenset({"practitioner", "panel"})
+#: roles allowed to score raw feature rows
+SCORE_ROLES = frozenset({"panel", "analyst", "admin"})
+ALL_AREAS = "all"
+
+
+class TokenError(ValueError):
+    """A token request the store refuses (unknown role, missing local authority, …)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: user name, role and local authority (``all`` for hub roles)."""
+
+    user: str
+    role: str
+    la: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, if any."""
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def may_see(principal: Principal, person_la: str) -> bool:
+    """May this caller see a young person recorded in ``person_la``?"""
+    return principal.role not in LOCAL_ROLES or principal.la == person_la
+
+
+@dataclass(frozen=True)
+class _Entry:
+    user: str
+    role: str
+    la: str
+    sha256: str
+    created: str
+
+
+class TokenStore:
+    """The token file: add, revoke, list and look up tokens (hashes only on disk)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._by_hash: dict[str, Principal] | None = None
+        self._mtime: float | None = None
+
+    def _read(self) -> list[_Entry]:
+        if not self.path.exists():
+            return []
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        return [_Entry(**e) for e in data.get("tokens", [])]
+
+    def _write(self, entries: list[_Entry]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"tokens": [asdict(e) for e in entries]}, f, indent=1)
+        os.chmod(tmp, 0o600)
+        Path(tmp).replace(self.path)
+
+    def add(
+        self, user: str, role: str, la: str | None, areas: tuple[str, ...] | None = None
+    ) -> str:
+        """Issue a new token for ``user``; returns it (the only time it is visible).
+
+        Parameters
+        ----------
+        areas
+            Known local authorities; when given, ``la`` must be one of them.
+        """
+        user = user.strip()
+        if not user:
+            raise TokenError("user name must not be empty")
+        if role not in ROLES:
+            raise TokenError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if role in LOCAL_ROLES and not la:
+            raise TokenError(f"a {role} token needs --la (the local authority they work in)")
+        la = la or ALL_AREAS
+        if areas is not None and la != ALL_AREAS and la not in areas:
+            raise TokenError(f"--la must be one of {', '.join(areas)}, got {la!r}")
+        token = secrets.token_urlsafe(32)
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._lock:
+            entries = self._read()
+            entries.append(_Entry(user, role, la, hash_token(token), created))
+            self._write(entries)
+            self._by_hash = None
+        return token
+
+    def revoke(self, user: str) -> int:
+        """Remove every token of ``user``; returns how many were removed."""
+        with self._lock:
+            entries = self._read()
+            kept = [e for e in entries if e.user != user]
+            self._write(kept)
+            self._by_hash = None
+        return len(entries) - len(kept)
+
+    def principals(self) -> list[tuple[Principal, str]]:
+        """Every token's owner with its creation time (no token material)."""
+        return [(Principal(e.user, e.role, e.la), e.created) for e in self._read()]
+
+    def lookup(self, token: str | None) -> Principal | None:
+        """The owner of ``token``, or ``None`` (the file is re-read when it changes)."""
+        if not token:
+            return None
+        with self._lock:
+            mtime = self.path.stat().st_mtime if self.path.exists() else None
+            if self._by_hash is None or mtime != self._mtime:
+                self._by_hash = {
+                    e.sha256: Principal(e.user, e.role, e.la) for e in self._read()
+                }
+                self._mtime = mtime
+            table = self._by_hash
+        # a dict lookup on the hash: timing can reveal at most a hash prefix, never the token
+        return table.get(hash_token(token))
+
+
+#: reachable without a token: health probes, and the web page (it signs in with a form)
+PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
+PUBLIC_PREFIXES = ("/ui/",)
+#: paths whose unauthenticated calls are written to the access log
+LOGGED_PATHS = frozenset({"/explain", "/score", "/feedback"})
+UNAUTHENTICATED = (
+    "a valid bearer token is required (header 'Authorization: Bearer <token>'); "
+    "an admin issues one with vru tokens add"
+)
+
+
+class Gatekeeper:
+    """ASGI middleware: every path but health and the web page needs a valid bearer token.
+
+    ``practice`` returns the running :class:`serving.runtime.Practice` (its token store
+    and access log), or ``None`` while the service is still starting (503).
+    """
+
+    def __init__(self, app: Any, practice: Callable[[], Any]) -> None:
+        self.app = app
+        self.practice = practice
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path == "/ui":
+            await self.app(scope, receive, send)
+            return
+        if path.startswith(PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        practice = self.practice()
+        if practice is None:
+            await _json(send, 503, {"error": "the service is starting; try again shortly"})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if practice.tokens.lookup(bearer_token(headers)) is None:
+            if path in LOGGED_PATHS:
+                from serving.access_log import Entry
+
+                practice.log.record(
+                    Entry(path.strip("/"), "unauthenticated", "-", "-", "-")
+                )
+            await _json(
+                send, 401, {"error": UNAUTHENTICATED}, [(b"www-authenticate", b"Bearer")]
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+async def _json(
+    send: Any, status: int, body: dict[str, object], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    payload = json.dumps(body).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,134 @@
+"""Typed request and response bodies of the service (pydantic), shared with the web page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+__all__ = [
+    "REASON_CODES",
+    "ExplainResponse",
+    "FeedbackReceipt",
+    "ModelCardResponse",
+    "OutcomeCard",
+    "OutcomeExplanation",
+    "OutcomeScore",
+    "PingResponse",
+    "ReasonOut",
+    "RowScore",
+    "ScoreResponse",
+]
+
+#: why a practitioner agrees or disagrees; a fixed list so feedback can be counted
+REASON_CODES = (
+    "matches professional judgement",
+    "information out of date",
+    "information incorrect",
+    "already known and supported",
+    "disagree with risk level",
+    "important context not recorded",
+    "other",
+)
+ReasonCode = Literal[
+    "matches professional judgement",
+    "information out of date",
+    "information incorrect",
+    "already known and supported",
+    "disagree with risk level",
+    "important context not recorded",
+    "other",
+]
+Outcome = Literal["victim", "perpetrator"]
+PersonId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Purpose = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+]
+FeedbackText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+#: one row of model inputs: every feature of the model, a number or null (missing)
+FeatureRecord = dict[str, float | None]
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    domain: str
+    sentence: str
+    contribution: float = Field(description="log-odds contribution")
+    value: float | None
+    latest: str | None = Field(description="date of the latest record behind it, if known")
+
+
+class OutcomeExplanation(BaseModel):
+    outcome: str
+    model: str = Field(description="registered model name")
+    model_version: str
+    fairness_verdict: str
+    probability: float = Field(description="calibrated probability within the horizon")
+    band: str
+    band_meaning: str = Field(description="what the band means in absolute terms")
+    horizon: str
+    summary: str
+    reasons: list[ReasonOut] = Field(description="what raised the estimate")
+    protective: list[ReasonOut] = Field(description="what lowered the estimate")
+    domains: dict[str, float] = Field(description="log-odds contribution of each domain")
+    data_as_of: dict[str, str] = Field(description="latest record date of each source")
+    snapshot_as_of: str
+    caveat: str
+
+
+class ExplainResponse(BaseModel):
+    person_id: str
+    local_authority: str
+    purpose: str
+    snapshot_as_of: str
+    outcomes: dict[str, OutcomeExplanation]
+    caveat: str
+
+
+class OutcomeScore(BaseModel):
+    probability: float
+    band: str
+
+
+class RowScore(BaseModel):
+    row: int
+    scores: dict[str, OutcomeScore]
+
+
+class ScoreResponse(BaseModel):
+    results: list[RowScore]
+    model_versions: dict[str, str]
+    fairness_verdicts: dict[str, str]
+
+
+class FeedbackReceipt(BaseModel):
+    feedback_id: int
+    person_id: str
+    outcome: str
+    model_version: str
+    stored: bool
+
+
+class BandOut(BaseModel):
+    name: str
+    lower: float
+    observed_rate: float
+    meaning: str
+
+
+class OutcomeCard(BaseModel):
+    model: str
+    model_version: str
+    fairness_verdict: str
+    features: int
+    bands: list[BandOut]
+    card_markdown: str
+
+
+class ModelCardResponse(BaseModel):
+    snapshot_as_of: str
+    outcomes: dict[str, OutcomeCard]
+
+
+class PingResponse(BaseModel):
+    ok: bool

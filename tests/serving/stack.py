@@ -1,0 +1,113 @@
+"""A complete serving stack in a temporary folder: trained champions, a snapshot, tokens.
+
+Used by the service tests and by ``benchmarks/serving.py``: a 30k population,
+both outcomes trained (``n_boot=10``), each version tagged ``fairness_gate=pass``
+and made ``champion``, the 2025-01-01 feature snapshot written with
+:func:`features.build.write_feature_table`, and one token per role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthetic.config import GeneratorSettings
+
+SNAPSHOT_AS_OF = dt.date(2025, 1, 1)
+CAPACITY = dict.fromkeys(
+    (
+        "Bath and North East Somerset",
+        "Bristol",
+        "North Somerset",
+        "Somerset",
+        "South Gloucestershire",
+    ),
+    25,
+)
+
+
+@dataclass
+class Stack:
+    root: Path
+    tracking_uri: str
+    snapshot: Path
+    tokens_path: Path
+    access_log: Path
+    versions: dict[str, str]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """Environment for a ``bentoml serve`` subprocess pointed at this stack."""
+        return {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "VRU_MLFLOW_TRACKING_URI": self.tracking_uri,
+            "VRU_PROJECT_DIR": str(self.root),
+            "VRU_SNAPSHOT_PATH": str(self.snapshot),
+            "VRU_TOKENS_PATH": str(self.tokens_path),
+            "VRU_ACCESS_LOG_PATH": str(self.access_log),
+            "BENTOML_HOME": str(self.root / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+
+
+def promote(tracking_uri: str, outcome: str, version: str) -> None:
+    """Tag a version as passing the fairness gate and make it champion (as the lead's brief)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name = f"vru-{outcome}"
+    client.set_model_version_tag(name, version, "fairness_gate", "pass")
+    client.set_registered_model_alias(name, "champion", version)
+
+
+def build_stack(root: Path, people: int = 30_000, seed: int = 11) -> Stack:
+    """Generate, train both outcomes, promote, write the snapshot and issue tokens."""
+    from features.build import build_feature_table, write_feature_table
+    from features.schemas import data_end, load_raw
+    from serving.auth import TokenStore
+    from synthetic.generate import generate, write_dataset
+    from training.train import OUTCOMES, train_outcome
+
+    root.mkdir(parents=True, exist_ok=True)
+    data_dir = write_dataset(generate(GeneratorSettings(people=people, seed=seed)), root / "pop")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    versions = {}
+    for outcome in OUTCOMES:
+        result = train_outcome(
+            data_dir,
+            outcome,
+            capacity=CAPACITY,
+            tracking_uri=uri,
+            experiment="serving-test",
+            artifact_dir=root / "mlartifacts",
+            project_dir=root,
+            n_boot=10,
+        )
+        promote(uri, outcome, result.registered_version)
+        versions[outcome] = result.registered_version
+    tables = load_raw(data_dir)
+    snapshot = write_feature_table(
+        build_feature_table(tables, [SNAPSHOT_AS_OF], data_end(tables)), root / "features.parquet"
+    )
+    stack = Stack(
+        root=root,
+        tracking_uri=uri,
+        snapshot=snapshot,
+        tokens_path=root / "tokens.json",
+        access_log=root / "access-log.sqlite",
+        versions=versions,
+    )
+    store = TokenStore(stack.tokens_path)
+    for user, role, la in (
+        ("pat", "practitioner", "Bristol"),
+        ("sam", "practitioner", "Somerset"),
+        ("pia", "panel", "Bristol"),
+        ("ann", "analyst", None),
+        ("ada", "admin", None),
+    ):
+        stack.tokens[user] = store.add(user, role, la)
+    return stack
