@@ -175,9 +175,7 @@ class AccessLog:
             self._con.execute("COMMIT")
         return row_id
 
-    def record_feedback(
-        self, entry: Entry, *, agrees: bool, reason_code: str, text: str
-    ) -> int:
+    def record_feedback(self, entry: Entry, *, agrees: bool, reason_code: str, text: str) -> int:
         """Store feedback and its access-log row in one transaction; returns the feedback id."""
         with self._lock:
             self._con.execute("BEGIN IMMEDIATE")
@@ -242,9 +240,7 @@ class AccessLog:
                         count, row_id, f"row {expected_id} is missing before row {row_id}", prev
                     )
                 if row["prev_hash"] != prev:
-                    return Verification(
-                        count, row_id, "does not link to the row before it", prev
-                    )
+                    return Verification(count, row_id, "does not link to the row before it", prev)
                 if row["hash"] != row_hash(prev, row):
                     return Verification(
                         count, row_id, "contents do not match its hash (edited)", prev

@@ -30,9 +30,9 @@ from typing import Any
 __all__ = [
     "LOCAL_ROLES",
     "PUBLIC_PATHS",
-    "Gatekeeper",
     "ROLES",
     "SCORE_ROLES",
+    "Gatekeeper",
     "Principal",
     "TokenError",
     "TokenStore",
@@ -161,9 +161,7 @@ class TokenStore:
         with self._lock:
             mtime = self.path.stat().st_mtime if self.path.exists() else None
             if self._by_hash is None or mtime != self._mtime:
-                self._by_hash = {
-                    e.sha256: Principal(e.user, e.role, e.la) for e in self._read()
-                }
+                self._by_hash = {e.sha256: Principal(e.user, e.role, e.la) for e in self._read()}
                 self._mtime = mtime
             table = self._by_hash
         # a dict lookup on the hash: timing can reveal at most a hash prefix, never the token
@@ -209,12 +207,8 @@ class Gatekeeper:
             if path in LOGGED_PATHS:
                 from serving.access_log import Entry
 
-                practice.log.record(
-                    Entry(path.strip("/"), "unauthenticated", "-", "-", "-")
-                )
-            await _json(
-                send, 401, {"error": UNAUTHENTICATED}, [(b"www-authenticate", b"Bearer")]
-            )
+                practice.log.record(Entry(path.strip("/"), "unauthenticated", "-", "-", "-"))
+            await _json(send, 401, {"error": UNAUTHENTICATED}, [(b"www-authenticate", b"Bearer")])
             return
         await self.app(scope, receive, send)
 

@@ -3,7 +3,7 @@
 Loaded once at start and pinned: the registry may move on (a new champion), the
 running service keeps answering with the versions it loaded and reports them in
 every response. Anything that would make answers wrong stops the start with a
-one-line :class:`Refused`: no champion, a version whose fairness verdict does not
+one-line :class:`CannotStartError`: no champion, a version whose fairness verdict does not
 allow release, a model that does not load, a snapshot missing the model's inputs.
 
 Data freshness: the snapshot holds features, not raw tables. For each source the
@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Champion", "Refused", "Snapshot", "load_champions"]
+__all__ = ["CannotStartError", "Champion", "Snapshot", "load_champions"]
 
 KEY_COLUMNS = ("person_id", "as_of", "local_authority")
 
 
-class Refused(RuntimeError):
+class CannotStartError(RuntimeError):
     """The service cannot start (or answer) honestly; the message is one line."""
 
 
@@ -61,7 +61,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Champion]:
-    """The ``champion`` of ``vru-<outcome>`` for each outcome (or :class:`Refused`)."""
+    """The ``champion`` of ``vru-<outcome>`` for each outcome (or :class:`CannotStartError`)."""
     import mlflow
 
     from fairness.status import releasable, release_verdict
@@ -73,26 +73,24 @@ def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Cham
         try:
             mv = client.get_model_version_by_alias(name, "champion")
         except Exception as exc:
-            raise Refused(
+            raise CannotStartError(
                 f"no champion for {name} in {tracking_uri} ({_first_line(exc)}); "
                 "train, gate and promote one first (vru train, vru fairness gate, vru promote)"
             ) from None
         verdict = release_verdict(mv.tags)
         if not releasable(mv.tags):
-            raise Refused(
+            raise CannotStartError(
                 f"{name} version {mv.version} is champion but its fairness verdict is "
                 f"'{verdict}': only a pass or a recorded override may be served"
             )
         try:
-            model = mlflow.pyfunc.load_model(
-                f"models:/{name}/{mv.version}"
-            ).unwrap_python_model()
+            model = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}").unwrap_python_model()
         except Exception as exc:
-            raise Refused(
+            raise CannotStartError(
                 f"cannot load {name} version {mv.version}: {_first_line(exc)}"
             ) from None
         if getattr(model, "bundle", None) is None:
-            raise Refused(f"{name} version {mv.version} is not a RiskModel with a bundle")
+            raise CannotStartError(f"{name} version {mv.version} is not a RiskModel with a bundle")
         champions[outcome] = Champion(
             outcome, name, str(mv.version), verdict, model, _model_card(client, mv.run_id)
         )
@@ -146,15 +144,15 @@ class Snapshot:
         from features.build import to_frame
 
         if not path.exists():
-            raise Refused(f"no feature snapshot at {path} (make one with vru features)")
+            raise CannotStartError(f"no feature snapshot at {path} (make one with vru features)")
         try:
             schema = pq.read_schema(path)
         except Exception as exc:
-            raise Refused(f"cannot read the snapshot {path}: {_first_line(exc)}") from None
+            raise CannotStartError(f"cannot read the snapshot {path}: {_first_line(exc)}") from None
         needed = [*KEY_COLUMNS, *features]
         missing = [c for c in needed if c not in schema.names]
         if missing:
-            raise Refused(
+            raise CannotStartError(
                 f"the snapshot {path} does not match the model: it lacks {len(missing)} "
                 f"column(s) the model needs, e.g. {', '.join(missing[:3])}"
             )
@@ -163,11 +161,13 @@ class Snapshot:
         keep = [c for c in schema.names if c not in AUDIT_ONLY or c == "local_authority"]
         frame = to_frame(pq.read_table(path, columns=keep))
         if frame.empty:
-            raise Refused(f"the snapshot {path} has no rows")
+            raise CannotStartError(f"the snapshot {path} has no rows")
         as_of = pd.Timestamp(frame["as_of"].max()).date()
         latest = frame[frame["as_of"].dt.date == as_of]
         if latest["person_id"].duplicated().any():
-            raise Refused(f"the snapshot {path} has more than one row per person on {as_of}")
+            raise CannotStartError(
+                f"the snapshot {path} has more than one row per person on {as_of}"
+            )
         return cls(path, latest, as_of)
 
     def row(self, person_id: str) -> pd.DataFrame | None:
@@ -189,9 +189,7 @@ def rows_frame(
     for i, row in enumerate(rows):
         missing = [f for f in features if f not in row]
         unknown = sorted(k for k in row if k not in wanted)
-        bad = sorted(
-            k for k, v in row.items() if v is not None and not math.isfinite(float(v))
-        )
+        bad = sorted(k for k, v in row.items() if v is not None and not math.isfinite(float(v)))
         parts = []
         if missing:
             parts.append(f"missing {len(missing)} feature(s): {', '.join(missing[:5])}")
@@ -203,14 +201,16 @@ def rows_frame(
             problems.append(f"row {i}: " + "; ".join(parts))
     if problems:
         return None, problems
-    values = np.array(
-        [[np.nan if row[f] is None else float(row[f]) for f in features] for row in rows],  # type: ignore[arg-type]
-        dtype=float,
-    ).reshape(len(rows), len(features))
+    values = np.full((len(rows), len(features)), np.nan)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(features):
+            value = row[name]
+            if value is not None:
+                values[i, j] = float(value)
     return pd.DataFrame(values, columns=list(features)), []
 
 
-class Refusal(Exception):
+class RefusalError(Exception):
     """A request the service answers with a 4xx: status, one-line message, named fields."""
 
     def __init__(self, status: int, message: str, fields: Sequence[str] = ()) -> None:
@@ -264,7 +264,7 @@ class Practice:
 
     @classmethod
     def start(cls, settings: Any) -> Practice:
-        """Load everything the settings name; :class:`Refused` (one line) if anything is wrong."""
+        """Load everything the settings name, or raise :class:`CannotStartError` (one line)."""
         from serving.access_log import AccessLog
         from serving.auth import TokenStore
         from training.train import OUTCOMES
@@ -276,14 +276,14 @@ class Practice:
         snapshot = Snapshot.load(settings.resolve(settings.snapshot_path), features)
         tokens_path = settings.resolve(settings.tokens_path)
         if not tokens_path.exists():
-            raise Refused(
+            raise CannotStartError(
                 f"no token file at {tokens_path}: issue one with "
                 "vru tokens add USER --role ROLE --la LA"
             )
         try:
             log = AccessLog(settings.resolve(settings.access_log_path))
         except Exception as exc:
-            raise Refused(f"cannot open the access log: {_first_line(exc)}") from None
+            raise CannotStartError(f"cannot open the access log: {_first_line(exc)}") from None
         return cls(champions, snapshot, TokenStore(tokens_path), log)
 
     # -- rules and logging -------------------------------------------------------------
@@ -308,7 +308,7 @@ class Practice:
             self.log.record(
                 self._entry(principal, action, "not found", person_id=person_id, **fields)
             )
-            raise Refusal(404, _NOT_FOUND.format(as_of=self.snapshot.as_of), ["person_id"])
+            raise RefusalError(404, _NOT_FOUND.format(as_of=self.snapshot.as_of), ["person_id"])
         if not may_see(principal, area):
             self.log.record(
                 self._entry(
@@ -320,7 +320,7 @@ class Practice:
                     **fields,
                 )
             )
-            raise Refusal(403, _OTHER_AREA.format(role=principal.role, la=principal.la))
+            raise RefusalError(403, _OTHER_AREA.format(role=principal.role, la=principal.la))
 
     # -- the work ----------------------------------------------------------------------
     def explain(self, principal: Any, person_id: str, purpose: str) -> Any:
@@ -376,14 +376,14 @@ class Practice:
             self.log.record(
                 self._entry(principal, "score", "denied", detail="role may not score", **fields)
             )
-            raise Refusal(
+            raise RefusalError(
                 403,
                 f"a {principal.role} may not score feature rows (roles allowed: "
                 f"{', '.join(sorted(SCORE_ROLES))}); this refusal has been recorded",
             )
         frame, problems = rows_frame(rows, self.features)
         if frame is None:
-            raise Refusal(
+            raise RefusalError(
                 422,
                 f"{len(problems)} row(s) do not match the model's feature list: "
                 + " | ".join(problems[:5]),

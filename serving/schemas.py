@@ -41,9 +41,7 @@ ReasonCode = Literal[
 ]
 Outcome = Literal["victim", "perpetrator"]
 PersonId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Purpose = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
-]
+Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 FeedbackText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 #: one row of model inputs: every feature of the model, a number or null (missing)
 FeatureRecord = dict[str, float | None]

@@ -21,7 +21,7 @@ import bentoml
 from pydantic import Field
 
 from serving.auth import Gatekeeper, bearer_token
-from serving.runtime import MAX_SCORE_ROWS, Practice, Refusal, Refused
+from serving.runtime import MAX_SCORE_ROWS, CannotStartError, Practice, RefusalError
 from serving.schemas import (
     ExplainResponse,
     FeatureRecord,
@@ -54,7 +54,7 @@ class VruRisk:
 
         try:
             self.practice = Practice.start(load_settings())
-        except Refused as exc:
+        except CannotStartError as exc:
             logger.error("refusing to start: %s", exc)
             raise
         logger.info(
@@ -64,15 +64,15 @@ class VruRisk:
         )
 
     def _answer(self, ctx: bentoml.Context, work: Callable[[Any], T]) -> T:
-        """Run ``work(principal)``; a :class:`Refusal` becomes its 4xx JSON response."""
+        """Run ``work(principal)``; a :class:`RefusalError` becomes its 4xx JSON response."""
         from starlette.responses import JSONResponse
 
         principal = self.practice.tokens.lookup(bearer_token(ctx.request.headers))
         try:
             if principal is None:  # the Gatekeeper already refused; never reached in practice
-                raise Refusal(401, "a valid bearer token is required")
+                raise RefusalError(401, "a valid bearer token is required")
             return work(principal)
-        except Refusal as refusal:
+        except RefusalError as refusal:
             ctx.response.status_code = refusal.status
             return cast(T, JSONResponse(refusal.body(), status_code=refusal.status))
 
@@ -136,7 +136,7 @@ def _practice() -> Practice | None:
 # --------------------------------------------------------------------------------------
 API_PATHS = ("/explain", "/score", "/feedback", "/ping")
 REFUSAL_SCHEMA = {
-    "title": "Refusal",
+    "title": "RefusalError",
     "type": "object",
     "properties": {
         "error": {"type": "string", "title": "Message"},
@@ -178,12 +178,12 @@ def _normalise(status: int, body: Any) -> tuple[int, dict[str, object]]:
 
 def _document(spec: dict[str, Any]) -> dict[str, Any]:
     """Declare the bearer scheme and every refusal the endpoints can answer."""
-    spec.setdefault("components", {}).setdefault("schemas", {})["Refusal"] = REFUSAL_SCHEMA
+    spec.setdefault("components", {}).setdefault("schemas", {})["RefusalError"] = REFUSAL_SCHEMA
     spec["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "vru tokens add"}
     }
     spec["security"] = [{"bearer": []}]
-    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/RefusalError"}}}
     for path, item in spec.get("paths", {}).items():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -291,12 +291,16 @@ async def _send_bytes(
 
 
 async def _send_json(
-    send: Any, status: int, body: dict[str, object], headers: list[tuple[bytes, bytes]] | None = None
+    send: Any,
+    status: int,
+    body: dict[str, object],
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     await _send_bytes(send, status, json.dumps(body).encode("utf-8"), headers)
 
 
 # outermost first: the Gatekeeper refuses before anything else runs (the cached
 # OpenAPI document included)
-VruRisk.add_asgi_middleware(Gatekeeper, practice=_practice)
-VruRisk.add_asgi_middleware(HonestErrors)
+_service: Any = VruRisk  # a bentoml Service at runtime; typed as the class for mypy
+_service.add_asgi_middleware(Gatekeeper, practice=_practice)
+_service.add_asgi_middleware(HonestErrors)

@@ -75,7 +75,7 @@ def domain_bars(domains: dict[str, float]) -> list[dict[str, Any]]:
 @web.get("/model_card", response_model=ModelCardResponse, tags=["Service APIs"])
 def model_card() -> ModelCardResponse:
     """The champions' model cards, versions, fairness verdicts and band meanings."""
-    return _practice().model_card()  # type: ignore[no-any-return]
+    return _practice().model_card()
 
 
 @web.get("/ui", include_in_schema=False)
@@ -121,7 +121,7 @@ async def explain(
     person_id: Annotated[str, Form()] = "",
     purpose: Annotated[str, Form()] = "",
 ) -> Response:
-    from serving.runtime import Refusal
+    from serving.runtime import RefusalError
 
     principal = _signed_in(request)
     if principal is None:
@@ -135,12 +135,14 @@ async def explain(
     }
     if not person_id.strip() or not purpose.strip():
         missing = [n for n, v in (("person ID", person_id), ("purpose", purpose)) if not v.strip()]
-        return _page("explain.html", 422, error=f"Please enter the {' and '.join(missing)}.", **context)
+        return _page(
+            "explain.html", 422, error=f"Please enter the {' and '.join(missing)}.", **context
+        )
     try:
         result = await anyio.to_thread.run_sync(
             practice.explain, principal, person_id.strip(), purpose.strip()
         )
-    except Refusal as refusal:
+    except RefusalError as refusal:
         return _page("explain.html", refusal.status, error=refusal.message, **context)
     outcomes = [
         {"data": o, "title": OUTCOME_TITLES.get(name, name), "bars": domain_bars(o.domains)}
@@ -160,7 +162,7 @@ async def feedback(
     reason_code: Annotated[str, Form()] = "",
     text: Annotated[str, Form()] = "",
 ) -> Response:
-    from serving.runtime import Refusal
+    from serving.runtime import RefusalError
 
     principal = _signed_in(request)
     if principal is None:
@@ -191,7 +193,7 @@ async def feedback(
                 text=text.strip(),
             )
         )
-    except Refusal as refusal:
+    except RefusalError as refusal:
         return _page("explain.html", refusal.status, error=refusal.message, **context)
     return _page(
         "explain.html",
