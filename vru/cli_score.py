@@ -1,0 +1,193 @@
+"""``vru score``: the monthly batch for the local-authority referral panels.
+
+The work is done by :func:`serving.batch.score_panels`; this module checks the
+arguments, loads the released models, shows progress and prints where the
+packs are. Bad input is one line beginning ``error:``, exit 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vru.clikit import (
+    err,
+    fail,
+    load_registered,
+    out,
+    parse_dates,
+    progress,
+    quiet_mlflow,
+    require_raw,
+)
+
+if TYPE_CHECKING:
+    from serving.batch import PanelModel
+
+#: test hook: seconds to wait with every output staged, just before the swap
+PAUSE_ENV = "VRU_SCORE_PAUSE_BEFORE_SWAP"
+BOTH = "both"
+
+
+def _outcomes(outcome: str) -> list[str]:
+    from training.train import OUTCOMES
+
+    if outcome == BOTH:
+        return list(OUTCOMES)
+    if outcome not in OUTCOMES:
+        fail(f"--outcome must be one of {', '.join([*OUTCOMES, BOTH])}, got {outcome!r}")
+    return [outcome]
+
+
+def _versions(text: str | None, outcomes: list[str]) -> dict[str, str | None]:
+    """``--model-version 3`` (one outcome) or ``victim=3,perpetrator=2``."""
+    pinned: dict[str, str | None] = dict.fromkeys(outcomes)
+    if text is None:
+        return pinned
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) == 1 and "=" not in parts[0]:
+        if len(outcomes) > 1:
+            fail(
+                "--model-version with --outcome both needs one version per outcome, "
+                "e.g. victim=3,perpetrator=2"
+            )
+        parts = [f"{outcomes[0]}={parts[0]}"]
+    for part in parts:
+        name, _, version = part.partition("=")
+        if name not in pinned or not version.isdigit():
+            fail(f"--model-version: {part!r} is not OUTCOME=VERSION for {', '.join(outcomes)}")
+        pinned[name] = version
+    return pinned
+
+
+def _load(tracking_uri: str, outcome: str, version: str | None) -> PanelModel:
+    """The champion (or the pinned version) of one outcome, with its fairness verdict."""
+    import mlflow
+
+    from fairness.status import release_verdict
+    from serving.batch import PanelModel
+
+    name = f"vru-{outcome}"
+    if version is None:
+        model, version = load_registered(tracking_uri, outcome, "champion")
+    else:
+        quiet_mlflow()
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        try:
+            model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+        except Exception as exc:  # MLflow raises several types for a missing version
+            fail(f"cannot load {name} version {version}: {str(exc).splitlines()[0]}")
+    tags = mlflow.MlflowClient().get_model_version(name, version).tags
+    return PanelModel(outcome, model, name, str(version), release_verdict(tags))
+
+
+def score(
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+    ] = Path("data/synthetic"),
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of", help="Assessment date, YYYY-MM-DD: records made before it are used."
+        ),
+    ] = "2025-01-01",
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder, replaced as a whole each run; the previous run there is the "
+            "list that 'new / still listed / dropped off' compare with.",
+        ),
+    ] = Path("data/panels"),
+    outcome: Annotated[
+        str,
+        typer.Option("--outcome", help="victim, perpetrator or both (one pack with two parts)."),
+    ] = BOTH,
+    model_version: Annotated[
+        str | None,
+        typer.Option(
+            "--model-version",
+            help="Pin a registered version instead of the champion: 3 for one outcome, or "
+            "victim=3,perpetrator=2.",
+        ),
+    ] = None,
+) -> None:
+    """Rank, explain and list young people for each local authority's referral panel.
+
+    Scores everyone aged 10–24 resident on the as-of date with the champion model of
+    each outcome (refused unless its fairness verdict is pass or a recorded override),
+    lists each panel's capacity plus anyone at or above the 'high' band, and writes per
+    local authority panel_<la>.csv/.parquet and an HTML panel pack, with manifest.json.
+    The run is logged to MLflow. Every list is a prompt for professional review.
+    """
+    from features.schemas import ContractError
+    from serving.batch import BatchError, check_out_dir, check_releasable, score_panels
+    from vru.config import load_settings
+
+    settings = load_settings()
+    outcomes = _outcomes(outcome)
+    (when,) = parse_dates(as_of)
+    pinned = _versions(model_version, outcomes)
+    folder = settings.resolve(data)
+    target = settings.resolve(out_dir)
+    require_raw(folder)
+    try:
+        check_out_dir(target)
+        models = {o: _load(settings.tracking_uri(), o, pinned[o]) for o in outcomes}
+        check_releasable(models)
+    except BatchError as exc:
+        fail(str(exc))
+    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    began = time.perf_counter()
+    try:
+        with progress() as bar:
+            tasks: dict[str, object] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+            manifest = score_panels(
+                folder,
+                when,
+                target,
+                models,
+                settings.panel_capacity,
+                tracking_uri=settings.tracking_uri(),
+                experiment=settings.experiment,
+                artifact_dir=settings.resolve(Path("mlartifacts")),
+                progress=report,
+                pause_before_swap=pause,
+            )
+    except ContractError as exc:
+        fail(f"input refused — {exc}")
+    except BatchError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"could not write {target}: {exc.strerror or exc}")
+    for o in outcomes:
+        listed = sum(c[o]["listed"] for c in manifest.counts.values())
+        m = manifest.models[o]
+        out.print(
+            f"{o}: {listed:,} listed of {manifest.people_scored:,} scored with "
+            f"{m['name']} version {m['version']} (fairness verdict {m['fairness_verdict']})",
+            highlight=False,
+        )
+    for la, path in manifest.packs.items():
+        out.print(f"panel pack {la}: {path}", highlight=False, soft_wrap=True)
+    err.print(
+        f"wrote {target} (manifest.json; MLflow run {manifest.mlflow_run_id}) in "
+        f"{time.perf_counter() - began:.0f}s — a prompt for professional review, never a decision",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``vru score`` to the ``vru`` app."""
+    app.command("score")(score)
