@@ -180,6 +180,13 @@ class Snapshot:
         return None if position is None else str(self.areas[position])
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, TypeError, ValueError):
+        return False
+
+
 def rows_frame(
     rows: Sequence[Mapping[str, float | None]], features: Sequence[str]
 ) -> tuple[pd.DataFrame | None, list[str]]:
@@ -189,7 +196,7 @@ def rows_frame(
     for i, row in enumerate(rows):
         missing = [f for f in features if f not in row]
         unknown = sorted(k for k in row if k not in wanted)
-        bad = sorted(k for k, v in row.items() if v is not None and not math.isfinite(float(v)))
+        bad = sorted(k for k, v in row.items() if v is not None and not _finite(v))
         parts = []
         if missing:
             parts.append(f"missing {len(missing)} feature(s): {', '.join(missing[:5])}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 
 __all__ = [
     "REASON_CODES",
@@ -40,11 +40,13 @@ ReasonCode = Literal[
     "other",
 ]
 Outcome = Literal["victim", "perpetrator"]
-PersonId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-FeedbackText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-#: one row of model inputs: every feature of the model, a number or null (missing)
-FeatureRecord = dict[str, float | None]
+# "contains a non-blank character": the same rule in pydantic and in the OpenAPI schema
+PersonId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")]
+Purpose = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"\S")]
+FeedbackText = Annotated[str, StringConstraints(max_length=2000)]
+#: one row of model inputs: every feature of the model, a number or null (missing);
+#: strict, so true/false or "1" are refused rather than read as numbers
+FeatureRecord = dict[str, StrictFloat | StrictInt | None]
 
 
 class ReasonOut(BaseModel):

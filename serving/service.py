@@ -83,7 +83,9 @@ class VruRisk:
         """Why is this young person flagged? Both outcomes: probability, band and its
         meaning, reasons, protective factors, data freshness, model version, caveat.
         `purpose` (why you are looking) is required and is written to the access log."""
-        return self._answer(ctx, lambda who: self.practice.explain(who, person_id, purpose))
+        return self._answer(
+            ctx, lambda who: self.practice.explain(who, person_id.strip(), purpose.strip())
+        )
 
     @bentoml.api
     def score(
@@ -110,11 +112,11 @@ class VruRisk:
             ctx,
             lambda who: self.practice.feedback(
                 who,
-                person_id=person_id,
+                person_id=person_id.strip(),
                 outcome=outcome,
                 agrees=agrees,
                 reason_code=reason_code,
-                text=text,
+                text=text.strip(),
             ),
         )
 
@@ -149,9 +151,22 @@ _REFUSALS = {
     "401": "Missing or unknown bearer token",
     "403": "Not allowed for this role or local authority (recorded in the access log)",
     "404": "No such young person on the snapshot",
+    "415": "Body not sent as application/json",
     "422": "Invalid request: the message names the fields",
     "503": "Service starting",
 }
+
+
+UNSUPPORTED = "send the body as JSON (Content-Type: application/json)"
+
+
+def _is_json(scope: Any) -> bool:
+    """No Content-Type (BentoML reads JSON), or JSON; anything else is refused with 415."""
+    for key, value in scope.get("headers", []):
+        if key.lower() == b"content-type":
+            media = value.decode("latin-1").split(";")[0].strip().lower()
+            return media in ("application/json", "")
+    return True
 
 
 def _normalise(status: int, body: Any) -> tuple[int, dict[str, object]]:
@@ -176,14 +191,24 @@ def _normalise(status: int, body: Any) -> tuple[int, dict[str, object]]:
     return status, body
 
 
-def _document(spec: dict[str, Any]) -> dict[str, Any]:
-    """Declare the bearer scheme and every refusal the endpoints can answer."""
-    spec.setdefault("components", {}).setdefault("schemas", {})["RefusalError"] = REFUSAL_SCHEMA
+def _document(spec: dict[str, Any], features: list[str]) -> dict[str, Any]:
+    """Declare the bearer scheme, every refusal the endpoints can answer, required bodies,
+    and the exact feature record ``/score`` accepts (known only once the models load)."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Refusal"] = REFUSAL_SCHEMA
+    schemas["FeatureRecord"] = {
+        "type": "object",
+        "title": "FeatureRecord",
+        "description": "every input of the champion models: a number, or null when missing",
+        "properties": {f: {"type": "number", "nullable": True} for f in features},
+        "required": list(features),
+        "additionalProperties": False,
+    }
     spec["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "vru tokens add"}
     }
     spec["security"] = [{"bearer": []}]
-    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/RefusalError"}}}
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}
     for path, item in spec.get("paths", {}).items():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -193,6 +218,17 @@ def _document(spec: dict[str, Any]) -> dict[str, Any]:
                 continue
             for code, text in _REFUSALS.items():
                 operation["responses"][code] = {"description": text, "content": ref}
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is None:
+                continue
+            schema = body.get("schema", {})
+            if "$ref" in schema:
+                schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+            if schema.get("required"):
+                operation["requestBody"]["required"] = True
+            rows = schema.get("properties", {}).get("rows")
+            if path == "/score" and rows is not None:
+                rows["items"] = {"$ref": "#/components/schemas/FeatureRecord"}
     return spec
 
 
@@ -212,6 +248,9 @@ class HonestErrors:
         if method == "GET" and path == "/docs.json":
             await self._docs(scope, receive, send)
         elif method == "POST" and path in API_PATHS:
+            if not _is_json(scope):
+                await _send_json(send, 415, {"error": UNSUPPORTED})
+                return
             await self._api(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -222,7 +261,9 @@ class HonestErrors:
             if status != 200:
                 await _send_json(send, status, {"error": "no OpenAPI document"})
                 return
-            self._spec = json.dumps(_document(json.loads(body))).encode("utf-8")
+            practice = _practice()
+            features = practice.features if practice is not None else []
+            self._spec = json.dumps(_document(json.loads(body), features)).encode("utf-8")
         await _send_bytes(send, 200, self._spec)
 
     async def _api(self, scope: Any, receive: Any, send: Any) -> None:
