@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 #: model-version tag holding the gate's verdict: "not run", "pass", "fail" (or "error")
 GATE_TAG = "fairness_gate"
+#: the same gate against the synthetic truth, where one was run: a failure there also blocks
+TRUTH_GATE_TAG = "fairness_gate_truth"
 POLICY_VERSION_TAG = "fairness_policy_version"
 POLICY_HASH_TAG = "fairness_policy_sha256"
 REPORT_TAG = "fairness_report"
@@ -23,8 +25,14 @@ RELEASABLE = ("pass", "override")
 
 
 def release_verdict(tags: Mapping[str, str]) -> str:
-    """``pass``, ``override`` (a failure released by a named approver), ``fail`` or ``not run``."""
+    """``pass``, ``override`` (a failure released by a named approver), ``fail`` or ``not run``.
+
+    A pass against the recorded outcomes does not count when the same model failed
+    against the synthetic truth: recording bias can make a biased model look fair.
+    """
     gate = tags.get(GATE_TAG, "not run")
+    if tags.get(TRUTH_GATE_TAG) in ("fail", "error") and gate == "pass":
+        gate = tags[TRUTH_GATE_TAG]
     if gate == "pass":
         return "pass"
     if tags.get(OVERRIDE_TAG) == "true" and tags.get(APPROVER_TAG) and tags.get(REASON_TAG):

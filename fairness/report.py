@@ -1,0 +1,290 @@
+"""A self-contained HTML fairness report: verdict, summary in words, rules, charts, tables."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from fairness.audit import LABELS
+from fairness.policy import Policy
+
+TABLE_COLUMNS = (
+    "attribute",
+    "group",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "reference_group",
+    "difference",
+    "ratio",
+    "n",
+    "events",
+    "flagged",
+    "note",
+)
+CHART_METRICS = ("selection_rate", "fpr", "calibration")
+WORDS = {"recorded": "recorded", "truth": "true"}
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("fairness", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    if isinstance(value, float | np.floating):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    if np.isfinite(low) and np.isfinite(high):
+        return f"{_fmt(value)} ({_fmt(low)}–{_fmt(high)})"
+    return _fmt(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _ns(record: dict[str, Any]) -> Any:
+    return SimpleNamespace(**record)
+
+
+def _chart(tables: Mapping[str, pd.DataFrame], attribute: str) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CHART_METRICS), figsize=(13, 3.2), constrained_layout=True)
+    shades = {"recorded": "#2b5d8a", "truth": "#9dc3e6"}
+    first = next(iter(tables.values()))
+    groups = list(first.loc[first["attribute"] == attribute, "group"].drop_duplicates())
+    width = 0.8 / len(tables)
+    for ax, metric in zip(axes, CHART_METRICS, strict=True):
+        for k, (against, table) in enumerate(tables.items()):
+            part = (
+                table[(table["attribute"] == attribute) & (table["metric"] == metric)]
+                .set_index("group")
+                .reindex(groups)
+            )
+            x = np.arange(len(groups)) + k * width
+            value = part["value"].to_numpy(dtype=float)
+            low = np.clip(value - part["ci_low"].to_numpy(dtype=float), 0, None)
+            high = np.clip(part["ci_high"].to_numpy(dtype=float) - value, 0, None)
+            ax.bar(x, value, width, color=shades[against], label=WORDS[against])
+            ax.errorbar(
+                x,
+                value,
+                yerr=np.nan_to_num(np.vstack([low, high])),
+                fmt="none",
+                ecolor="#333",
+                capsize=2,
+            )
+            ref = part.loc[part["is_reference"].astype(bool), "value"]
+            if len(ref):
+                ax.axhline(float(ref.iloc[0]), color=shades[against], linestyle="--", linewidth=1)
+        ax.set_xticks(np.arange(len(groups)) + width * (len(tables) - 1) / 2)
+        ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
+        ax.set_title(LABELS[metric], fontsize=10)
+    if len(tables) > 1:
+        axes[0].legend(fontsize=8)
+    fig.suptitle(attribute, fontsize=11)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return {
+        "png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "alt": f"Bar charts of selection rate, false-positive rate and calibration by {attribute}",
+        "caption": f"{attribute}: selection rate, false-positive rate and calibration by group",
+    }
+
+
+def _summary(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], deciding: str) -> list[str]:
+    lines = []
+    for against, (_, rules) in runs.items():
+        enforced = rules[rules["enforce"].astype(bool)]
+        breaches = enforced[enforced["status"] == "breach"]
+        small = enforced[enforced["status"] == "too small to assess"]
+        passed = enforced[enforced["status"] == "pass"]
+        head = (
+            f"Against the {WORDS[against]} outcomes the model "
+            + ("breaks " if len(breaches) else "breaks none of ")
+            + (f"{len(breaches)} of " if len(breaches) else "")
+            + f"the {len(enforced)} enforced checks ({len(passed)} passed; {len(small)} could not "
+            "be assessed because the group is too small)."
+        )
+        lines.append(head)
+        for record in _records(breaches.head(8)):
+            r = SimpleNamespace(**record)
+            if r.metric == "calibration":
+                what = "over-states" if r.statistic > 1 else "under-states"
+                lines.append(
+                    f"For {r.attribute} = {r.group}, the model {what} risk relative to "
+                    f"{r.reference_group}: its estimates are {r.statistic:.2f} times as high, "
+                    f"relative to what happened, as for {r.reference_group} (limit {r.limits})."
+                )
+            elif r.metric == "fpr":
+                lines.append(
+                    f"{r.attribute} = {r.group}: wrongly flagged {abs(r.statistic) * 100:.1f} "
+                    f"percentage points {'more' if r.statistic > 0 else 'less'} often than "
+                    f"{r.reference_group} (limit {r.limits})."
+                )
+            else:
+                lines.append(
+                    f"{r.attribute} = {r.group}: {LABELS.get(r.metric, r.metric)} {r.compare} "
+                    f"{r.statistic:.3f} against {r.reference_group} (limit {r.limits})."
+                )
+        if len(breaches) > 8:
+            lines.append(f"… and {len(breaches) - 8} more breaches (see the table below).")
+    if len(runs) > 1:
+        lines.append(
+            f"The verdict is decided against the {WORDS[deciding]} outcomes. Where the two audits "
+            "disagree, the difference is recording bias in the labels, not the model."
+        )
+    return lines
+
+
+def _comparison(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]]) -> list[dict[str, str]]:
+    recorded, truth = runs["recorded"][0], runs["truth"][0]
+    rows = []
+    key = ["attribute", "group"]
+    for metric, column, stat in (("calibration", "cal", "ratio"), ("fpr", "fpr", "difference")):
+        r = recorded[(recorded["metric"] == metric) & ~recorded["is_reference"].astype(bool)]
+        t = truth[(truth["metric"] == metric) & ~truth["is_reference"].astype(bool)]
+        merged = r[[*key, stat, "assessable"]].merge(
+            t[[*key, stat, "assessable"]], on=key, suffixes=("_r", "_t")
+        )
+        for record in _records(merged):
+            m = SimpleNamespace(**record)
+            rows.append(
+                {
+                    "attribute": m.attribute,
+                    "group": m.group,
+                    f"{column}_recorded": _fmt(getattr(m, f"{stat}_r"))
+                    + ("" if m.assessable_r else " (too small)"),
+                    f"{column}_truth": _fmt(getattr(m, f"{stat}_t"))
+                    + ("" if m.assessable_t else " (too small)"),
+                }
+            )
+    combined: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        combined.setdefault((row["attribute"], row["group"]), {}).update(row)
+    return [
+        {"cal_recorded": "—", "cal_truth": "—", "fpr_recorded": "—", "fpr_truth": "—", **v}
+        for v in combined.values()
+    ]
+
+
+def render_report(
+    *,
+    title: str,
+    runs: Mapping[str, Any],
+    policy: Policy,
+    policy_hash: str,
+    operating_point: str,
+    context: Mapping[str, str],
+    override: Mapping[str, str] | None = None,
+) -> str:
+    """The report as one HTML string (charts embedded).
+
+    ``runs`` maps ``recorded``/``truth`` to an object with ``table`` and ``rules.table``
+    (a :class:`fairness.gate.AuditRun`) or to a ``(table, rules_table)`` pair.
+    """
+    frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {
+        k: (v if isinstance(v, tuple) else (v.table, v.rules.table)) for k, v in runs.items()
+    }
+    deciding = "truth" if "truth" in frames else "recorded"
+    verdicts = {
+        k: "fail" if (r[r["enforce"].astype(bool)]["status"] == "breach").any() else "pass"
+        for k, (_, r) in frames.items()
+    }
+    verdict = verdicts[deciding]
+    run_views = []
+    for against, (table, rules) in frames.items():
+        rule_rows = []
+        for rule in policy.rules:
+            part = rules[rules["rule"] == rule.id] if len(rules) else rules
+            rule_rows.append(
+                {
+                    "id": rule.id,
+                    "enforce": rule.enforce,
+                    "metric": LABELS.get(rule.metric, rule.metric),
+                    "compare": rule.compare,
+                    "limits": rule.limits_text(),
+                    "why": rule.why,
+                    "passed": int((part["status"] == "pass").sum()) if len(part) else 0,
+                    "breached": int((part["status"] == "breach").sum()) if len(part) else 0,
+                    "small": int((part["status"] == "too small to assess").sum())
+                    if len(part)
+                    else 0,
+                }
+            )
+        enforced = rules[rules["enforce"].astype(bool)] if len(rules) else rules
+        breaches = [
+            {
+                "rule": r.rule,
+                "attribute": r.attribute,
+                "group": r.group,
+                "reference_group": r.reference_group,
+                "value": _interval(r.statistic, r.ci_low, r.ci_high),
+                "limits": r.limits,
+                "n": r.n,
+                "events": r.events,
+            }
+            for r in map(_ns, _records(enforced[enforced["status"] == "breach"]))
+        ]
+        small = [
+            f"{r.rule}: {r.attribute} = {r.group} — {r.note}"
+            for r in enforced[enforced["status"] == "too small to assess"].itertuples()
+        ]
+        run_views.append(
+            {
+                "label": WORDS[against],
+                "verdict": verdicts[against],
+                "rule_rows": rule_rows,
+                "breaches": breaches,
+                "small": small,
+                "table_rows": [
+                    {c: _fmt(row.get(c)) for c in TABLE_COLUMNS} for row in _records(table)
+                ],
+            }
+        )
+    attributes = list(dict.fromkeys(frames[deciding][0]["attribute"]))
+    charts = [_chart({k: v[0] for k, v in frames.items()}, a) for a in attributes]
+    verdict_text = verdict
+    if override:
+        verdict_text = f"{verdict} — released by override ({override['approver']})"
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            verdict_text=verdict_text,
+            verdict_class="override" if override else verdict,
+            context=context,
+            policy=policy,
+            policy_hash=policy_hash,
+            operating_point=operating_point,
+            override=override,
+            summary=_summary(frames, deciding),
+            comparison=_comparison(frames) if len(frames) > 1 else None,
+            runs=run_views,
+            charts=charts,
+            table_columns=TABLE_COLUMNS,
+        )
+    )
