@@ -206,8 +206,9 @@ def audit_table(
 ) -> None:
     """Audit any predictions table — another tool's output too; exit 0 pass, 1 breach, 2 error.
 
-    Writes by_group.csv, by_group.json, rules.csv and report.html. Calibration and AUC
-    need --score to be a probability in [0, 1].
+    Writes by_group.csv, by_group.json, rules.csv and report.html. The policy's rules
+    apply to every --sensitive column; calibration and AUC need --score to be a
+    probability in [0, 1].
     """
     import numpy as np
     import pandas as pd
@@ -272,8 +273,14 @@ def audit_table(
         )
     except AuditError as exc:
         fail(str(exc))
+    # the policy's limits apply to every --sensitive column given
     local = policy.model_copy(
-        update={"attributes": columns, "reference": refs, "intersections": []}
+        update={
+            "attributes": columns,
+            "reference": refs,
+            "intersections": [],
+            "rules": [r.model_copy(update={"attributes": "all"}) for r in policy.rules],
+        }
     )
     rules = check_rules(table, local)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,198 @@
+"""`vru fairness gate` and `vru promote` on a registered model (a private copy of the registry)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fairness.policy import DEFAULT_POLICY
+from tests.model.conftest import Trained
+from vru.cli import app
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
+runner = CliRunner()
+
+
+@pytest.fixture
+def registry(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> mlflow.MlflowClient:
+    """A copy of the trained registry: tags set here never reach other tests."""
+    source = Path(trained.tracking_uri.removeprefix("sqlite:///"))
+    shutil.copy(source, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("VRU_PROJECT_DIR", str(tmp_path))
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient()
+
+
+def _policy(tmp_path: Path, low: float, high: float) -> Path:
+    """The shipped policy with the calibration limits changed (a forced pass or fail)."""
+    raw = yaml.safe_load(DEFAULT_POLICY.read_text())
+    raw["rules"][0].update(low=low, high=high)
+    raw["min_group_size"], raw["min_events"], raw["bootstrap_samples"] = 100, 5, 20
+    path = tmp_path / f"policy-{low}-{high}.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def _gate(tmp_path: Path, policy: Path, *extra: str) -> object:
+    return runner.invoke(
+        app,
+        [
+            "fairness",
+            "gate",
+            "--outcome",
+            "victim",
+            "--policy",
+            str(policy),
+            "--out",
+            str(tmp_path / "report"),
+            *extra,
+        ],
+    )
+
+
+def test_gate_records_verdict_policy_hash_and_report(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    policy = _policy(tmp_path, 0.0, 1e9)
+    result = _gate(tmp_path, policy)
+    assert result.exit_code == 0, result.output
+    assert "verdict: PASS" in result.output
+    assert "report:" in result.output
+    version = trained.result.registered_version
+    tags = registry.get_model_version("vru-victim", version).tags
+    assert tags["fairness_gate"] == "pass"
+    assert tags["fairness_policy_sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
+    assert tags["fairness_report"].endswith("fairness/recorded/report.html")
+    run = registry.get_model_version("vru-victim", version).run_id
+    logged = {a.path for a in registry.list_artifacts(run, "fairness/recorded")}
+    assert {
+        "fairness/recorded/report.html",
+        "fairness/recorded/by_group_recorded.csv",
+        "fairness/recorded/policy.json",
+        "fairness/recorded/verdict.json",
+    } <= logged
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Summary for the ethics panel" in html
+    assert "calibration-within-groups" in html
+
+
+def test_a_breach_exits_1_names_the_rule_and_blocks_promotion(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    result = _gate(tmp_path, _policy(tmp_path, 0.999, 1.001))
+    assert result.exit_code == 1, result.output
+    assert "verdict: FAIL" in result.output
+    assert "breach — calibration-within-groups" in result.output
+    promoted = runner.invoke(app, ["promote", "--outcome", "victim"])
+    assert promoted.exit_code == 1
+    assert "fairness verdict 'fail'" in promoted.output
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        registry.get_model_version_by_alias("vru-victim", "champion")
+
+
+def test_promotion_needs_a_gate_run_even_with_an_override(
+    registry: mlflow.MlflowClient,
+) -> None:
+    plain = runner.invoke(app, ["promote", "--outcome", "victim"])
+    assert plain.exit_code == 1
+    assert "'not run'" in plain.output
+    forced = runner.invoke(
+        app,
+        [
+            "promote",
+            "--outcome",
+            "victim",
+            "--override",
+            "--approver",
+            "A. Lead",
+            "--reason",
+            "testing",
+        ],
+    )
+    assert forced.exit_code == 1
+    assert "has not been audited" in forced.output
+
+
+def test_override_records_who_and_why_in_tags_and_report(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    assert _gate(tmp_path, _policy(tmp_path, 0.999, 1.001)).exit_code == 1
+    missing = runner.invoke(app, ["promote", "--outcome", "victim", "--override"])
+    assert missing.exit_code == 2
+    assert "--approver NAME and --reason TEXT" in missing.output
+    result = runner.invoke(
+        app,
+        [
+            "promote",
+            "--outcome",
+            "victim",
+            "--override",
+            "--approver",
+            "Dr R. Patel",
+            "--reason",
+            "Ethics panel accepted the calibration gap for 18-24 pending retraining",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "now champion (fairness: override, approved by Dr R. Patel)" in result.output
+    version = trained.result.registered_version
+    champion = registry.get_model_version_by_alias("vru-victim", "champion")
+    assert str(champion.version) == version
+    tags = champion.tags
+    assert tags["fairness_override_approver"] == "Dr R. Patel"
+    assert "pending retraining" in tags["fairness_override_reason"]
+    local = mlflow.artifacts.download_artifacts(
+        run_id=champion.run_id,
+        artifact_path="fairness/recorded/report.html",
+        dst_path=str(tmp_path / "dl"),
+    )
+    html = Path(local).read_text()
+    assert "Dr R. Patel" in html
+    assert "pending retraining" in html
+
+
+def test_malformed_policy_exits_2_and_changes_nothing(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_POLICY.read_text().replace("low: 0.8", "low: 3.0", 1))
+    before = dict(registry.get_model_version("vru-victim", trained.result.registered_version).tags)
+    result = _gate(tmp_path, bad)
+    assert result.exit_code == 2
+    assert "policy refused" in result.output
+    assert "low 3.0 is above high" in result.output
+    after = dict(registry.get_model_version("vru-victim", trained.result.registered_version).tags)
+    assert after == before
+    assert not (tmp_path / "report").exists()
+
+
+def test_against_truth_shows_both_audits_and_needs_the_truth(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    result = _gate(tmp_path, _policy(tmp_path, 0.0, 1e9), "--against", "truth")
+    assert result.exit_code == 0, result.output
+    assert "against the truth outcomes" in result.output
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Recorded outcomes against true outcomes" in html
+    assert (tmp_path / "report" / "by_group_truth.csv").exists()
+    tags = registry.get_model_version("vru-victim", trained.result.registered_version).tags
+    assert tags["fairness_gate_truth"] == "pass"
+    assert tags["fairness_gate"] == "pass"
+    no_truth = tmp_path / "raw-only"
+    shutil.copytree(trained.data_dir / "raw", no_truth / "raw")
+    refused = _gate(
+        tmp_path, _policy(tmp_path, 0.0, 1e9), "--against", "truth", "--data", str(no_truth)
+    )
+    assert refused.exit_code == 2
+    assert "only synthetic data carry the truth" in refused.output
