@@ -9,7 +9,13 @@ and made ``champion``, the 2025-01-01 feature snapshot written with
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,4 +116,88 @@ def build_stack(root: Path, people: int = 30_000, seed: int = 11) -> Stack:
         ("ada", "admin", None),
     ):
         stack.tokens[user] = store.add(user, role, la)
+    (root / "stack.json").write_text(
+        json.dumps({"versions": stack.versions, "tokens": stack.tokens}), encoding="utf-8"
+    )
     return stack
+
+
+def load_or_build_stack(root: Path) -> Stack:
+    """A stack built earlier in ``root`` (its ``stack.json``), or a new one there."""
+    saved = root / "stack.json"
+    if not saved.exists():
+        return build_stack(root)
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    return Stack(
+        root=root,
+        tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        snapshot=root / "features.parquet",
+        tokens_path=root / "tokens.json",
+        access_log=root / "access-log.sqlite",
+        versions=data["versions"],
+        tokens=data["tokens"],
+    )
+
+
+@dataclass
+class Server:
+    """A running ``bentoml serve`` subprocess (stop it with :meth:`stop`)."""
+
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(stack: Stack, log: Path, port: int | None = None, timeout: float = 120) -> Server:
+    """``bentoml serve serving.service:VruRisk`` on a free loopback port; waits for /readyz."""
+    import httpx
+
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "serving.service:VruRisk",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=stack.env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends the workers too
+        )
+    server = Server(url, log, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"bentoml serve not ready after {timeout} s:\n{log.read_text()[-3000:]}")

@@ -1,0 +1,69 @@
+"""One serving stack and one ``bentoml serve`` subprocess per test session.
+
+Tests that use :func:`server` are marked ``xdist_group("serving")`` so one worker
+trains the models (about 1.5 minutes for both outcomes on 30k people) and owns
+the server. The server's output goes to a file: an undrained pipe hangs it, and
+the file lets a test check that application logs carry no person_id.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.serving.stack import Server, Stack, build_stack, load_or_build_stack, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+#: screenshots and reports kept after a run (build/ is ignored by git)
+ARTIFACTS = Path(os.environ.get("VRU_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+
+
+@dataclass(frozen=True)
+class People:
+    """Person ids chosen from the snapshot for the tests."""
+
+    flagged_bristol: str  # the highest victim estimate in Bristol: has reasons to show
+    other_bristol: str
+    somerset: str
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    # VRU_TEST_SERVING_STACK=DIR reuses (or first builds) a stack there: for quick local
+    # iterations only; CI always builds a fresh one
+    reuse = os.environ.get("VRU_TEST_SERVING_STACK")
+    if reuse:
+        return load_or_build_stack(Path(reuse))
+    return build_stack(tmp_path_factory.mktemp("serving"))
+
+
+@pytest.fixture(scope="session")
+def people(stack: Stack) -> People:
+    import mlflow
+
+    mlflow.set_tracking_uri(stack.tracking_uri)
+    mlflow.set_registry_uri(stack.tracking_uri)
+    frame = pd.read_parquet(stack.snapshot)
+    model = mlflow.pyfunc.load_model(
+        f"models:/vru-victim/{stack.versions['victim']}"
+    ).unwrap_python_model()
+    bristol = frame[frame["local_authority"] == "Bristol"].reset_index(drop=True)
+    scores = model.predict(None, bristol)["probability"]
+    flagged = str(bristol.loc[scores.idxmax(), "person_id"])
+    other = str(bristol.loc[scores.idxmin(), "person_id"])
+    somerset = str(frame.loc[frame["local_authority"] == "Somerset", "person_id"].iloc[0])
+    return People(flagged, other, somerset)
+
+
+@pytest.fixture(scope="session")
+def server(stack: Stack) -> Iterator[Server]:
+    running = start_server(stack, stack.root / "server.log")
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,300 @@
+"""The service over real HTTP: a ``bentoml serve`` subprocess on a free loopback port.
+
+BentoML's own client for the happy path; raw HTTP (httpx) for every refusal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import bentoml
+import httpx
+import pandas as pd
+import pytest
+
+from models.risk_model import BAND_ORDER
+from serving.access_log import AccessLog
+from tests.serving.conftest import People
+from tests.serving.stack import Server, Stack
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("serving"),
+    # bentoml 1.4.40 imports pathspec's deprecated 'gitwildmatch' when its client loads;
+    # not ours to fix (drop when bentoml moves to 'gitignore')
+    pytest.mark.filterwarnings("ignore:GitWildMatchPattern:DeprecationWarning"),
+    # ... and its client builds models with a pydantic hook deprecated in pydantic 2.11
+    pytest.mark.filterwarnings("ignore:The `__get_pydantic_core_schema__` method"),
+]
+
+
+def post(server: Server, path: str, body: object, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{server.url}{path}", json=body, headers=headers, timeout=30)
+
+
+def rows_of(log: Path, **match: object) -> list[dict[str, object]]:
+    return [r for r in AccessLog(log).rows() if all(r[k] == v for k, v in match.items())]
+
+
+@contextlib.contextmanager
+def bento_client(server: Server, token: str) -> Iterator[bentoml.SyncHTTPClient]:
+    """BentoML's client; its scratch folder is removed here (the client leaves it to GC)."""
+    client = bentoml.SyncHTTPClient(server.url, token=token)
+    try:
+        yield client
+    finally:
+        client.close()
+        client._temp_dir.cleanup()
+
+
+def test_explain_happy_path_with_bentoml_client(
+    server: Server, stack: Stack, people: People
+) -> None:
+    with bento_client(server, stack.tokens["pat"]) as client:
+        answer = client.explain(person_id=people.flagged_bristol, purpose="panel preparation")
+    assert answer["person_id"] == people.flagged_bristol
+    assert answer["local_authority"] == "Bristol"
+    assert answer["snapshot_as_of"] == "2025-01-01"
+    assert set(answer["outcomes"]) == {"victim", "perpetrator"}
+    for outcome, item in answer["outcomes"].items():
+        assert item["model_version"] == stack.versions[outcome]
+        assert item["fairness_verdict"] == "pass"
+        assert item["band"] in BAND_ORDER
+        assert 0 < item["probability"] < 1
+        assert "young people with similar records" in item["band_meaning"]
+        assert set(item["data_as_of"]) == {"school_events", "agency_contacts", "incidents"}
+        assert all(day < "2025-01-01" for day in item["data_as_of"].values())
+        assert "not a decision" in item["caveat"]
+    victim = answer["outcomes"]["victim"]
+    # the most flagged young person in Bristol has recorded reasons, each a sentence
+    assert victim["reasons"], victim
+    assert all(r["contribution"] > 0 and r["sentence"] for r in victim["reasons"])
+    assert all(r["contribution"] < 0 for r in victim["protective"])
+    # the same number the model gives in-process: no second scoring path
+    frame = pd.read_parquet(stack.snapshot)
+    row = frame[frame["person_id"] == people.flagged_bristol]
+    record = {
+        k: (None if pd.isna(v) else float(v))
+        for k, v in row[_features(stack)].iloc[0].to_dict().items()
+    }
+    with bento_client(server, stack.tokens["ann"]) as client:
+        scored = client.score(rows=[record])
+    assert scored["results"][0]["scores"]["victim"]["probability"] == pytest.approx(
+        victim["probability"], rel=1e-9
+    )
+    assert scored["model_versions"] == stack.versions
+
+
+def _features(stack: Stack) -> list[str]:
+    from features.registry import model_inputs
+
+    return model_inputs()
+
+
+def test_every_endpoint_but_health_needs_a_token(server: Server, stack: Stack) -> None:
+    for path in ("/livez", "/readyz", "/healthz"):
+        assert httpx.get(server.url + path).status_code == 200
+    for path in ("/metrics", "/docs.json", "/model_card"):
+        refused = httpx.get(server.url + path)
+        assert refused.status_code == 401, path
+        assert "bearer token" in refused.json()["error"]
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert (
+            httpx.get(
+                server.url + path, headers={"Authorization": f"Bearer {stack.tokens['ann']}"}
+            ).status_code
+            == 200
+        ), path
+    before = len(rows_of(stack.access_log, decision="unauthenticated"))
+    for token in (None, "not-a-token"):
+        refused = post(server, "/explain", {"person_id": "YP0000001", "purpose": "x"}, token)
+        assert refused.status_code == 401
+    assert len(rows_of(stack.access_log, decision="unauthenticated")) == before + 2
+
+
+def test_practitioner_sees_only_their_local_authority(
+    server: Server, stack: Stack, people: People
+) -> None:
+    body = {"person_id": people.somerset, "purpose": "checking a referral"}
+    denied = post(server, "/explain", body, stack.tokens["pat"])  # Bristol practitioner
+    assert denied.status_code == 403
+    assert "own local authority (Bristol)" in denied.json()["error"]
+    logged = rows_of(stack.access_log, person_id=people.somerset, decision="denied")
+    assert logged
+    assert logged[-1]["user"] == "pat"
+    assert logged[-1]["purpose"] == body["purpose"]
+    assert logged[-1]["detail"] == "person recorded in Somerset"
+    # Somerset's practitioner and a hub analyst may
+    assert post(server, "/explain", body, stack.tokens["sam"]).status_code == 200
+    assert post(server, "/explain", body, stack.tokens["ann"]).status_code == 200
+    # feedback about someone else's young person is refused the same way
+    feedback = {
+        "person_id": people.somerset,
+        "outcome": "victim",
+        "agrees": True,
+        "reason_code": "other",
+    }
+    assert post(server, "/feedback", feedback, stack.tokens["pat"]).status_code == 403
+    # practitioners explain people; scoring raw rows is for panels, analysts and admins
+    refused = post(server, "/score", {"rows": [{}]}, stack.tokens["pat"])
+    assert refused.status_code == 403
+    assert rows_of(stack.access_log, action="score", decision="denied", user="pat")
+
+
+def test_unknown_person_is_a_404_with_a_clear_message(server: Server, stack: Stack) -> None:
+    answer = post(server, "/explain", {"person_id": "NOBODY", "purpose": "x"}, stack.tokens["ann"])
+    assert answer.status_code == 404
+    assert (
+        "no young person with this person_id on the snapshot of 2025-01-01"
+        in (answer.json()["error"])
+    )
+    assert rows_of(stack.access_log, person_id="NOBODY", decision="not found")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fields"),
+    [
+        ("/explain", {"person_id": "YP0000001"}, ["purpose"]),
+        ("/explain", {"person_id": "YP0000001", "purpose": "   "}, ["purpose"]),
+        ("/explain", {"purpose": "x", "person_id": ""}, ["person_id"]),
+        (
+            "/feedback",
+            {"person_id": "YP1", "outcome": "both", "agrees": "maybe", "reason_code": "meh"},
+            ["outcome", "agrees", "reason_code"],
+        ),
+        ("/score", {"rows": []}, ["rows"]),
+        ("/score", {"rows": [{"demo_asof_age_years": True}]}, ["rows.0.demo_asof_age_years"]),
+    ],
+)
+def test_invalid_bodies_are_422_naming_the_fields(
+    server: Server, stack: Stack, path: str, body: object, fields: list[str]
+) -> None:
+    answer = post(server, path, body, stack.tokens["ann"])
+    assert answer.status_code == 422, answer.text
+    named = answer.json()["fields"]
+    for field in fields:
+        assert any(n == field or n.startswith(field + ".") for n in named), (field, named)
+        assert field.split(".")[0] in answer.json()["error"]
+
+
+def test_score_names_the_rows_that_do_not_match_the_features(server: Server, stack: Stack) -> None:
+    frame = pd.read_parquet(stack.snapshot).head(3)
+    rows = list(frame[_features(stack)].astype(float).to_dict("records"))
+    rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows]
+    good = post(server, "/score", {"rows": rows}, stack.tokens["pia"])
+    assert good.status_code == 200
+    assert [r["row"] for r in good.json()["results"]] == [0, 1, 2]
+    rows[1] = {k: v for k, v in rows[1].items() if k != "demo_asof_age_years"}
+    rows[2] = {**rows[2], "shoe_size": 9}
+    bad = post(server, "/score", {"rows": rows}, stack.tokens["pia"])
+    assert bad.status_code == 422
+    assert bad.json()["fields"] == ["row 1", "row 2"]
+    assert "row 1: missing 1 feature(s): demo_asof_age_years" in bad.json()["error"]
+    assert "row 2: unknown field(s): shoe_size" in bad.json()["error"]
+
+
+def test_feedback_is_stored_with_its_access_row(
+    server: Server, stack: Stack, people: People
+) -> None:
+    body = {
+        "person_id": people.other_bristol,
+        "outcome": "perpetrator",
+        "agrees": False,
+        "reason_code": "information out of date",
+        "text": "moved school in December",
+    }
+    answer = post(server, "/feedback", body, stack.tokens["pat"])
+    assert answer.status_code == 200, answer.text
+    receipt = answer.json()
+    assert receipt["stored"]
+    assert receipt["model_version"] == stack.versions["perpetrator"]
+    stored = {r["id"]: r for r in AccessLog(stack.access_log).feedback()}[receipt["feedback_id"]]
+    assert stored["person_id"] == people.other_bristol
+    assert (stored["agrees"], stored["reason_code"], stored["text"]) == (
+        0,
+        "information out of date",
+        "moved school in December",
+    )
+    access = {r["id"]: r for r in AccessLog(stack.access_log).rows()}[stored["access_id"]]
+    assert (access["action"], access["user"], access["outcome"]) == (
+        "feedback",
+        "pat",
+        "perpetrator",
+    )
+
+
+def test_model_card_reports_the_pinned_versions(server: Server, stack: Stack) -> None:
+    answer = httpx.get(
+        server.url + "/model_card", headers={"Authorization": f"Bearer {stack.tokens['pat']}"}
+    )
+    assert answer.status_code == 200
+    for outcome, card in answer.json()["outcomes"].items():
+        assert card["model_version"] == stack.versions[outcome]
+        assert card["fairness_verdict"] == "pass"
+        assert [b["name"] for b in card["bands"]] == list(BAND_ORDER)
+        assert "vru-" + outcome in card["card_markdown"] or card["card_markdown"].startswith("#")
+
+
+def test_openapi_declares_auth_and_refusals(server: Server, stack: Stack) -> None:
+    spec = httpx.get(
+        server.url + "/docs.json", headers={"Authorization": f"Bearer {stack.tokens['ann']}"}
+    ).json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path in ("/explain", "/score", "/feedback"):
+        assert {"401", "403", "422"} <= set(spec["paths"][path]["post"]["responses"])
+    assert "get" in spec["paths"]["/model_card"]
+    record = spec["components"]["schemas"]["FeatureRecord"]
+    assert record["required"] == _features(stack)
+    assert record["additionalProperties"] is False
+
+
+def test_access_log_chain_verifies_and_tampering_is_found(
+    server: Server, stack: Stack, people: People, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from vru.cli import app
+
+    # make sure there are rows, then check the live log through the CLI
+    post(server, "/explain", {"person_id": people.flagged_bristol, "purpose": "audit"},
+         stack.tokens["pat"])  # fmt: skip
+    env = {"VRU_ACCESS_LOG_PATH": str(stack.access_log)}
+    verified = CliRunner().invoke(app, ["access-log", "verify"], env=env)
+    assert verified.exit_code == 0, verified.output
+    assert "access log intact" in verified.output
+    exported = CliRunner().invoke(app, ["access-log", "export", "--since", "2020-01-01"], env=env)
+    assert exported.exit_code == 0
+    assert people.flagged_bristol in exported.output
+    assert "audit" in exported.output
+
+    # a copy (the server keeps writing the original), edited around the triggers
+    copy = tmp_path / "copy.sqlite"
+    with sqlite3.connect(stack.access_log) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    count = len(AccessLog(copy).rows())
+    assert count >= 5
+    victim_row = 3
+    with sqlite3.connect(copy) as con:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("UPDATE access_log SET purpose = 'nothing to see' WHERE id = 3")
+        con.execute("DROP TRIGGER access_log_no_update")
+        con.execute("UPDATE access_log SET purpose = 'nothing to see' WHERE id = ?", (victim_row,))
+    result = AccessLog(copy).verify()
+    assert result.first_broken == victim_row
+    assert "edited" in (result.reason or "")
+    broken = CliRunner().invoke(
+        app, ["access-log", "verify"], env={"VRU_ACCESS_LOG_PATH": str(copy)}
+    )
+    assert broken.exit_code == 1
+    assert f"broken at row {victim_row}" in broken.output
+
+
+def test_application_logs_carry_no_person_id(server: Server, people: People) -> None:
+    text = server.log.read_text(errors="replace")
+    assert "Service vru_risk initialized" in text  # the log is the server's
+    for person in (people.flagged_bristol, people.other_bristol, people.somerset, "NOBODY"):
+        assert person not in text
