@@ -622,6 +622,7 @@ def score_panels(
         current_parts.append(_list_rows(listed, explanations, freshness))
         say(STAGES[3], i + 1, len(outcomes))
     current = pd.concat(current_parts, ignore_index=True)
+    recover(out_dir)  # first, so that a folder set aside by a dead run is the baseline
     baseline_as_of, baseline = find_baseline(out_dir, as_of)
     baseline = baseline[baseline["outcome"].isin(outcomes)]
     lists = _sort_lists(
@@ -631,7 +632,6 @@ def score_panels(
 
     authorities = sorted(capacity)
     say(STAGES[4], 0, len(authorities))
-    recover(out_dir)
     counts: dict[str, dict[str, dict[str, int]]] = {}
     files: list[str] = []
     packs: dict[str, str] = {}

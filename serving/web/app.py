@@ -65,7 +65,7 @@ def domain_bars(domains: dict[str, float]) -> list[dict[str, Any]]:
             "domain": name,
             "value": value,
             "width": round(50 * abs(value) / largest, 1),
-            "direction": "raises" if value > 0 else "lowers",
+            "direction": "raises" if value >= 0.005 else "lowers" if value <= -0.005 else "none",
         }
         for name, value in domains.items()
     ]
