@@ -1,0 +1,179 @@
+"""Benchmark of `vru score`: the monthly panel batch on the default population.
+
+The default population (``GeneratorSettings()``, 313,000 resident at any month)
+is generated once into a temporary folder. Training at that size takes about six
+minutes per outcome (see the Training section) and is not what is measured here,
+so both outcomes are trained on a 30,000-person population from the same
+generator and promoted (champion, fairness verdict ``pass``) in a temporary
+MLflow store; the models score the large population's features, which have the
+same columns. Each scoring run is a fresh ``vru score`` process into a new
+output folder (the first month: no earlier list), timed end to end (start-up,
+imports and model loading included); the manifest gives each stage's time and
+``wait4`` the process's peak resident memory.
+
+Run alone: ``python benchmarks/scoring.py --repeats 3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from synthetic.config import GeneratorSettings
+from synthetic.generate import generate, write_dataset
+
+TRAIN_PEOPLE = 30_000
+AS_OF = "2025-01-01"
+AUTHORITIES = (
+    "Bath and North East Somerset",
+    "Bristol",
+    "North Somerset",
+    "Somerset",
+    "South Gloucestershire",
+)
+
+
+def _release_models(root: Path, uri: str) -> None:
+    from mlflow import MlflowClient
+
+    from training.train import OUTCOMES, train_outcome
+
+    train_dir = write_dataset(
+        generate(GeneratorSettings(people=TRAIN_PEOPLE, seed=20241)), root / "train-pop"
+    )
+    client = MlflowClient(uri, uri)
+    for outcome in OUTCOMES:
+        result = train_outcome(
+            train_dir,
+            outcome,
+            capacity=dict.fromkeys(AUTHORITIES, 50),
+            tracking_uri=uri,
+            experiment="bench-train",
+            artifact_dir=root / "mlartifacts",
+            project_dir=root,
+            n_boot=10,
+        )
+        name, version = f"vru-{outcome}", str(result.registered_version)
+        client.set_model_version_tag(name, version, "fairness_gate", "pass")
+        client.set_registered_model_alias(name, "champion", version)
+
+
+def _score_once(root: Path, data_dir: Path, uri: str, outcome: str, k: int) -> dict[str, object]:
+    """One fresh `vru score` process: wall seconds, peak MiB and the manifest."""
+    out = root / f"panels-{outcome}-{k}"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "VRU_EXPERIMENT": "bench-score",
+        "VRU_PROJECT_DIR": str(root),
+    }
+    vru = str(Path(sys.executable).parent / "vru")
+    args = ["score", "--data", str(data_dir), "--as-of", AS_OF, "--out", str(out)]
+    began = time.perf_counter()
+    with (root / "score.log").open("a") as log:
+        process = subprocess.Popen(
+            [vru, *args, "--outcome", outcome], env=env, stdout=log, stderr=log
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"vru score failed; see {root / 'score.log'}")
+    manifest = json.loads((out / "manifest.json").read_text())
+    shutil.rmtree(out)
+    return {"wall": wall, "peak_mib": usage.ru_maxrss / 1024, "manifest": manifest}
+
+
+def bench(repeats: int) -> list[str]:
+    """`vru score` for both outcomes and for one, default population; stage shares, peak RSS."""
+    root = Path(tempfile.mkdtemp(prefix="vru-bench-scoring-"))
+    try:
+        settings = GeneratorSettings()
+        data_dir = write_dataset(generate(settings), root / "pop")
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+        _release_models(root, uri)
+        runs: dict[str, list[dict[str, object]]] = {"both": [], "victim": []}
+        for k in range(repeats):
+            for outcome in runs:  # interleaved, so machine noise hits both alike
+                runs[outcome].append(_score_once(root, data_dir, uri, outcome, k))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    def median(outcome: str, key: str) -> float:
+        return statistics.median(float(r[key]) for r in runs[outcome])  # type: ignore[arg-type]
+
+    rows = []
+    for outcome, label in (
+        ("both", "both outcomes (the monthly batch)"),
+        ("victim", "victim only"),
+    ):
+        manifest = runs[outcome][0]["manifest"]
+        assert isinstance(manifest, dict)
+        listed = sum(c[o]["listed"] for c in manifest["counts"].values() for o in c)
+        walls = ", ".join(f"{float(r['wall']):.1f}" for r in runs[outcome])  # type: ignore[arg-type]
+        rows.append(
+            f"| {label} | {manifest['people_scored']:,} | {listed:,} | "
+            f"{median(outcome, 'wall'):.1f} | {walls} | {median(outcome, 'peak_mib'):,.0f} |"
+        )
+    stages = list(runs["both"][0]["manifest"]["durations"])  # type: ignore[index]
+    stage_medians = {
+        s: statistics.median(
+            float(r["manifest"]["durations"][s])  # type: ignore[index]
+            for r in runs["both"]
+        )
+        for s in stages
+    }
+    wall_both = median("both", "wall")
+    outside = wall_both - sum(stage_medians.values())
+    stage_rows = [
+        f"| {s} | {t:.1f} | {t / wall_both:.0%} |"
+        for s, t in sorted(stage_medians.items(), key=lambda kv: -kv[1])
+    ]
+    stage_rows.append(
+        f"| start-up, imports, model loading, checks | {outside:.1f} | {outside / wall_both:.0%} |"
+    )
+    ratio = wall_both / median("victim", "wall")
+    return [
+        "## Batch scoring for referral panels",
+        "",
+        f"`vru score --as-of {AS_OF}` on the default population ({settings.people:,} resident "
+        "at any month), capacity 50 per local authority, each run a fresh process into a new "
+        "output folder. Models: both outcomes trained on a "
+        f"{TRAIN_PEOPLE:,}-person population from the same generator (training at full size "
+        "takes minutes per outcome and is measured in the Training section), then promoted in "
+        f"a temporary store. Median of {repeats} run{'s' if repeats > 1 else ''}, both kinds "
+        "interleaved; wall time includes start-up.",
+        "",
+        "| run | people scored | listed | median s | runs (s) | peak RSS MiB |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        "Where the time goes (both outcomes, medians):",
+        "",
+        "| stage | s | share of wall time |",
+        "| --- | --- | --- |",
+        *stage_rows,
+        "",
+        f"- Both outcomes ÷ one outcome, same run: **{ratio:.2f}×** (features and loading are "
+        "shared; scoring, explanations and cards are per outcome).",
+        "- Listed = each panel's capacity plus everyone else at or above the 'high' band; only "
+        "the capacity get a card with a chart in the pack, the rest a table row.",
+        "",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    print("\n".join(bench(parser.parse_args().repeats)))
+
+
+if __name__ == "__main__":
+    main()
