@@ -91,10 +91,20 @@ def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Cham
             ) from None
         if getattr(model, "bundle", None) is None:
             raise CannotStartError(f"{name} version {mv.version} is not a RiskModel with a bundle")
+        _one_thread_per_request(model)
         champions[outcome] = Champion(
             outcome, name, str(mv.version), verdict, model, _model_card(client, mv.run_id)
         )
     return champions
+
+
+def _one_thread_per_request(model: Any) -> None:
+    """Predict each request on one thread: the service runs requests in parallel, and for a
+    one-row prediction LightGBM's OpenMP start-up costs more than the trees (several ms on a
+    busy machine). Outputs are unchanged."""
+    booster_model = getattr(model.bundle.estimator, "model_", None)
+    if booster_model is not None and hasattr(booster_model, "set_params"):
+        booster_model.set_params(n_jobs=1)
 
 
 def _model_card(client: Any, run_id: str | None) -> str:
@@ -129,12 +139,29 @@ class Snapshot:
     """The latest as-of of a feature table, indexed by person, with per-source freshness."""
 
     def __init__(self, path: Path, frame: pd.DataFrame, as_of: dt.date) -> None:
+        from features.registry import support_columns
+
         self.path = path
-        self.frame = frame.reset_index(drop=True)
         self.as_of = as_of
-        self.positions = {str(p): i for i, p in enumerate(self.frame["person_id"])}
-        self.areas = self.frame["local_authority"].astype(str).to_numpy()
-        self.freshness = _freshness(self.frame, as_of)
+        frame = frame.reset_index(drop=True)
+        self.person_ids = frame["person_id"].astype(str).to_numpy(dtype=object)
+        self.positions = {p: i for i, p in enumerate(self.person_ids)}
+        self.areas = frame["local_authority"].astype(str).to_numpy(dtype=object)
+        self.freshness = _freshness(frame, as_of)
+        # one float matrix of what explanations read (inputs and the dates behind them):
+        # a one-row frame cut from it costs microseconds, not the milliseconds of slicing a
+        # wide frame of nullable and Arrow-backed columns
+        support = set(support_columns())
+        self.columns = [
+            c
+            for c in frame.columns
+            if c not in KEY_COLUMNS and (c in support or pd.api.types.is_numeric_dtype(frame[c]))
+        ]
+        self.values = frame[self.columns].to_numpy(dtype=float, na_value=np.nan)
+        self._as_of = pd.Timestamp(as_of)
+
+    def __len__(self) -> int:
+        return len(self.person_ids)
 
     @classmethod
     def load(cls, path: Path, features: Sequence[str]) -> Snapshot:
@@ -173,7 +200,12 @@ class Snapshot:
     def row(self, person_id: str) -> pd.DataFrame | None:
         """The person's row as a one-row frame, or ``None`` if they are not on the snapshot."""
         position = self.positions.get(person_id)
-        return None if position is None else self.frame.iloc[[position]]
+        if position is None:
+            return None
+        row = pd.DataFrame(self.values[position : position + 1], columns=self.columns)
+        row.insert(0, "as_of", [self._as_of])
+        row.insert(0, "person_id", [person_id])
+        return row
 
     def area(self, person_id: str) -> str | None:
         position = self.positions.get(person_id)

@@ -1,0 +1,190 @@
+"""Serving benchmark: ``/explain`` against the service's own no-op floor, over loopback.
+
+One run builds a serving stack (30k synthetic people, both outcomes trained and
+promoted, a snapshot, tokens), starts ``bentoml serve`` (one worker) on a free
+loopback port and drives it with ``wrk`` (bounded: fixed duration per point, one
+load thread). At 1, 8 and 32 concurrent connections it measures ``/ping`` (an
+authenticated no-op endpoint of the same service: the framework's floor) and
+``/explain`` (both outcomes' TreeSHAP explanations and an access-log row) side by
+side, alternating within each repeat; figures are medians over repeats. Memory is
+the server's resident set (all its processes) before and after the load.
+
+Run alone: ``.venv/bin/python benchmarks/serving.py [--repeats 3]``. Set
+``VRU_BENCH_STACK=DIR`` to reuse a stack built earlier in DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+CONCURRENCY = (1, 8, 32)
+SECONDS = 5
+AIM_THROUGHPUT = 0.5  # /explain throughput at least half the floor's
+AIM_LATENCY = 3.0  # /explain p50 within 3x the floor's
+
+_LUA = """
+wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"errors": %d, "non2xx": %d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def _wrk(url: str, script: Path, connections: int) -> dict[str, float]:
+    run = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{SECONDS}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=SECONDS + 60,
+    )
+    line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    seconds = result["duration_us"] / 1e6
+    return {
+        "rps": result["requests"] / seconds,
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "errors": result["errors"] + result["non2xx"],
+        "requests": result["requests"],
+    }
+
+
+def _rss_mib(pid: int) -> float:
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _importable_tests() -> None:
+    """The stack builder lives with the service tests (one recipe for both)."""
+    import sys
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def _stack(root: Path):  # type: ignore[no-untyped-def]
+    from tests.serving.stack import load_or_build_stack
+
+    reuse = os.environ.get("VRU_BENCH_STACK")
+    return load_or_build_stack(Path(reuse) if reuse else root)
+
+
+def bench(repeats: int) -> list[str]:
+    """Markdown lines for BENCHMARKS.md (title ``## Serving``)."""
+    import pandas as pd
+
+    _importable_tests()
+    from tests.serving.stack import start_server
+
+    if shutil.which("wrk") is None:
+        return ["## Serving", "", "Not measured: `wrk` is not installed (apt-get install wrk)."]
+    with tempfile.TemporaryDirectory(prefix="vru-bench-serving-") as tmp_name:
+        tmp = Path(tmp_name)
+        stack = _stack(tmp / "stack")
+        frame = pd.read_parquet(stack.snapshot, columns=["person_id", "local_authority"])
+        person = str(frame.loc[frame["local_authority"] == "Bristol", "person_id"].iloc[0])
+        token = stack.tokens["pat"]  # a Bristol practitioner explaining a Bristol young person
+        scripts = {}
+        for name, body in (
+            ("floor", "{}"),
+            ("explain", json.dumps({"person_id": person, "purpose": "benchmark"})),
+        ):
+            scripts[name] = tmp / f"{name}.lua"
+            scripts[name].write_text(_LUA.format(body=body, token=token))
+        server = start_server(stack, tmp / "server.log")
+        try:
+            urls = {"floor": f"{server.url}/ping", "explain": f"{server.url}/explain"}
+            for name in urls:  # warm up both paths (first calls build caches)
+                _wrk(urls[name], scripts[name], 1)
+            memory_before = _rss_mib(server.process.pid)
+            runs: dict[tuple[str, int], list[dict[str, float]]] = {}
+            for connections in CONCURRENCY:
+                for _ in range(repeats):
+                    for name in ("floor", "explain"):
+                        runs.setdefault((name, connections), []).append(
+                            _wrk(urls[name], scripts[name], connections)
+                        )
+            memory_after = _rss_mib(server.process.pid)
+        finally:
+            server.stop()
+
+    def med(name: str, c: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[(name, c)])
+
+    lines = [
+        "## Serving",
+        "",
+        f"`bentoml serve` (1 worker, 4 threads) on loopback, driven by `wrk` (1 thread, "
+        f"{SECONDS} s per point, medians of {repeats} repeats, alternating endpoints). "
+        "Floor: `/ping`, an authenticated no-op endpoint of the same service; `/explain`: "
+        "a practitioner's request (token check, both outcomes' TreeSHAP explanation, one "
+        "hash-chained access-log row). Aim: `/explain` throughput ≥ "
+        f"{AIM_THROUGHPUT:.0%} of the floor's and p50 ≤ {AIM_LATENCY:g}× the floor's.",
+        "",
+        "| clients | floor req/s | explain req/s | ratio | floor p50 / p99 ms | "
+        "explain p50 / p99 ms | p50 ratio | errors | aim met |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    for c in CONCURRENCY:
+        f_rps, e_rps = med("floor", c, "rps"), med("explain", c, "rps")
+        f50, e50 = med("floor", c, "p50_ms"), med("explain", c, "p50_ms")
+        errors = int(sum(r["errors"] for n in ("floor", "explain") for r in runs[(n, c)]))
+        met = e_rps >= AIM_THROUGHPUT * f_rps and e50 <= AIM_LATENCY * f50 and errors == 0
+        lines.append(
+            f"| {c} | {f_rps:,.0f} | {e_rps:,.0f} | {e_rps / f_rps:.2f} | "
+            f"{f50:.1f} / {med('floor', c, 'p99_ms'):.1f} | "
+            f"{e50:.1f} / {med('explain', c, 'p99_ms'):.1f} | {e50 / f50:.1f}× | {errors} | "
+            f"{'yes' if met else 'no'} |"
+        )
+    total = int(sum(r["requests"] for rs in runs.values() for r in rs))
+    lines += [
+        "",
+        f"Server memory (resident, all processes): {memory_before:,.0f} MiB before the load, "
+        f"{memory_after:,.0f} MiB after {total:,} requests "
+        f"({memory_after - memory_before:+,.0f} MiB).",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    print("\n".join(bench(parser.parse_args().repeats)))
