@@ -60,6 +60,8 @@ class CandidateResult:
     probability: np.ndarray
     area: np.ndarray
     bundle: ModelBundle
+    #: fairness gaps at capacity (filled when a mitigation is compared)
+    fairness: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,8 +101,14 @@ def run_fold(
     capacity: Mapping[str, int],
     n_boot: int,
     data_dir: Path | None,
+    mitigate_by: str | None = None,
 ) -> list[CandidateResult]:
-    """Fit, calibrate and test every candidate on one fold (no MLflow here)."""
+    """Fit, calibrate and test every candidate on one fold (no MLflow here).
+
+    With ``mitigate_by`` (an audit-only column), each candidate also gets a
+    ``<name>+threshold`` row: fairlearn's ThresholdOptimizer fitted on the validation
+    slice, scored on the same test slice.
+    """
     label = OUTCOMES[outcome]
     as_of = table["as_of"].dt.date
     train = _labelled(table[as_of.isin(fold.train)], label)
@@ -161,7 +169,56 @@ def run_fold(
         results.append(
             CandidateResult(fold.name, name, method, metrics, true, y_test, p_test, area, bundle)
         )
+        if mitigate_by is not None:
+            results.append(
+                _mitigated(
+                    bundle,
+                    valid,
+                    y_valid,
+                    test,
+                    y_test,
+                    p_test,
+                    area,
+                    capacity,
+                    n_boot,
+                    mitigate_by,
+                    fold.name,
+                    method,
+                )
+            )
     return results
+
+
+def _mitigated(
+    bundle: ModelBundle,
+    valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    test: pd.DataFrame,
+    y_test: np.ndarray,
+    p_test: np.ndarray,
+    area: np.ndarray,
+    capacity: Mapping[str, int],
+    n_boot: int,
+    by: str,
+    fold: str,
+    method: str,
+) -> CandidateResult:
+    from training.mitigate import fit_threshold, mitigated_metrics
+
+    optimizer = fit_threshold(bundle, valid, y_valid, by)
+    metrics, gaps = mitigated_metrics(optimizer, test, y_test, p_test, area, capacity, by, n_boot)
+    return CandidateResult(
+        fold,
+        f"{bundle.candidate_name}+threshold",
+        method,
+        metrics,
+        {},
+        y_test,
+        p_test,
+        area,
+        bundle,
+        gaps,
+    )
 
 
 def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
@@ -177,13 +234,15 @@ def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
             row[m] = interval.text(4 if m == "brier" else 3)
         for m, v in r.truth.items():
             row[m] = round(v, 3)
+        for m, v in r.fairness.items():
+            row[m] = round(v, 3)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def choose(results: Sequence[CandidateResult], last_fold: str) -> CandidateResult:
     """Best PR AUC on the latest fold (ties go to the tree model, which TreeSHAP explains)."""
-    latest = [r for r in results if r.fold == last_fold]
+    latest = [r for r in results if r.fold == last_fold and r.candidate in CANDIDATES]
     return max(
         latest, key=lambda r: (round(r.metrics["pr_auc"].value, 4), r.candidate == "lightgbm")
     )
@@ -213,6 +272,7 @@ def train_outcome(
     n_boot: int = 100,
     first_year: int | None = None,
     progress: Callable[[str], None] | None = None,
+    mitigate_by: str | None = None,
 ) -> TrainResult:
     """Train, evaluate and register one outcome's model; log everything to MLflow."""
     from training.model_card import frame_to_markdown, model_card
@@ -252,12 +312,15 @@ def train_outcome(
                 "panel_capacity": json.dumps(dict(capacity)),
                 "data_end": end.isoformat(),
                 "data_dir": str(data_dir),
+                "mitigation": f"threshold by {mitigate_by}" if mitigate_by else "none",
                 **{f"lightgbm_{k}": v for k, v in LightGBMCandidate().params().items()},
             }
         )
         for fold in folds:
             say(f"fold {fold.name}: training {', '.join(CANDIDATES)}")
-            fold_results = run_fold(fold, table, outcome, features, capacity, n_boot, data_dir)
+            fold_results = run_fold(
+                fold, table, outcome, features, capacity, n_boot, data_dir, mitigate_by
+            )
             results.extend(fold_results)
             with mlflow.start_run(run_name=fold.name, nested=True):
                 mlflow.log_params(
@@ -269,12 +332,20 @@ def train_outcome(
                     }
                 )
                 for r in fold_results:
+                    for m, v in r.fairness.items():
+                        mlflow.log_metric(f"{r.candidate.replace('+', '_with_')}_{m}", v)
                     for m, interval in r.metrics.items():
-                        mlflow.log_metric(f"{r.candidate}_{m}", interval.value)
-                        mlflow.log_metric(f"{r.candidate}_{m}_ci_low", interval.low)
-                        mlflow.log_metric(f"{r.candidate}_{m}_ci_high", interval.high)
+                        mlflow.log_metric(
+                            f"{r.candidate.replace('+', '_with_')}_{m}", interval.value
+                        )
+                        mlflow.log_metric(
+                            f"{r.candidate.replace('+', '_with_')}_{m}_ci_low", interval.low
+                        )
+                        mlflow.log_metric(
+                            f"{r.candidate.replace('+', '_with_')}_{m}_ci_high", interval.high
+                        )
                     for m, v in r.truth.items():
-                        mlflow.log_metric(f"{r.candidate}_{m}", v)
+                        mlflow.log_metric(f"{r.candidate.replace('+', '_with_')}_{m}", v)
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
         for m, interval in chosen.metrics.items():
@@ -287,7 +358,7 @@ def train_outcome(
             tmp = Path(tmp_name)
             comparison.to_csv(tmp / "comparison.csv", index=False)
             (tmp / "comparison.md").write_text(frame_to_markdown(comparison) + "\n")
-            latest = [r for r in results if r.fold == folds[-1].name]
+            latest = [r for r in results if r.fold == folds[-1].name and r.candidate in CANDIDATES]
             save_plots(
                 latest, chosen, table[table["as_of"].dt.date == folds[-1].test], capacity, tmp
             )

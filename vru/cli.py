@@ -293,6 +293,18 @@ def train(
     bootstrap: Annotated[
         int | None, typer.Option("--bootstrap", help="Resamples for the 95% intervals.")
     ] = None,
+    mitigate: Annotated[
+        str | None,
+        typer.Option(
+            "--mitigate",
+            help="threshold: also fit fairlearn's ThresholdOptimizer (equalised odds) on the "
+            "validation slice and show its cost beside each candidate (reported, never "
+            "registered).",
+        ),
+    ] = None,
+    mitigate_by: Annotated[
+        str, typer.Option("--mitigate-by", help="Audit-only column the mitigation equalises.")
+    ] = "ethnicity",
 ) -> None:
     """Train, compare and register the model for one outcome; log everything to MLflow.
 
@@ -310,6 +322,12 @@ def train(
     require_outcome(outcome, OUTCOMES)
     if bootstrap is not None and bootstrap < 10:
         fail(f"--bootstrap must be at least 10, got {bootstrap}")
+    if mitigate is not None and mitigate != "threshold":
+        fail(f"--mitigate must be threshold, got {mitigate!r}")
+    from features.registry import AUDIT_ONLY
+
+    if mitigate is not None and mitigate_by not in AUDIT_ONLY:
+        fail(f"--mitigate-by must be one of {', '.join(AUDIT_ONLY)}, got {mitigate_by!r}")
     folder = settings.resolve(data)
     require_raw(folder)
     began = time.perf_counter()
@@ -326,6 +344,7 @@ def train(
                 n_boot=bootstrap or settings.bootstrap_samples,
                 first_year=first_year,
                 progress=lambda message: status.update(message),
+                mitigate_by=mitigate_by if mitigate else None,
             )
     except ContractError as exc:
         fail(f"input refused — {exc}")
@@ -341,6 +360,8 @@ def train(
         "pr_auc",
         "precision_at_capacity",
         "ratio_to_bayes_auc",
+        "eo_gap_at_capacity_unmitigated",
+        "eo_gap_at_capacity",
     ]
     columns = [c for c in shown if c in result.comparison.columns]
     for c in columns:
