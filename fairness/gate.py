@@ -309,6 +309,52 @@ def record(result: GateResult, client: Any, run_id: str, out_dir: Path) -> None:
         tags[GATE_TAG] = result.runs["recorded"].rules.verdict
     for key, value in tags.items():
         client.set_model_version_tag(name, result.version, key, value)
+    _update_model_card(result, run_id, artifact_path)
+
+
+def fairness_section(result: GateResult, artifact_path: str) -> str:
+    """The model card's fairness section after a gate run."""
+    lines = [
+        f"**Verdict: {result.verdict}** against the {result.deciding.against} outcomes "
+        f"(policy {result.policy.policy_version}, SHA-256 {result.policy_hash[:16]}…; operating "
+        f"point: {result.operating_point}; held-out snapshot {result.as_of}).",
+        "",
+    ]
+    for against, run in result.runs.items():
+        rules = run.rules
+        lines.append(
+            f"- Against the {against} outcomes: {len(rules.breaches)} breaches of "
+            f"{len(rules.enforced)} enforced checks; {len(rules.too_small)} too small to assess."
+        )
+        lines.extend(f"  - {line}" for line in rules.summary())
+    lines += ["", f"Full report: `{artifact_path}/report.html` in this run."]
+    return "\n".join(lines)
+
+
+def _update_model_card(result: GateResult, run_id: str, artifact_path: str) -> None:
+    """Replace the card's "not yet audited" paragraph with the verdict (when present)."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path="model_card.md", dst_path=tmp
+                )
+            )
+        except Exception:  # a run without a card (e.g. another tool's model): nothing to update
+            return
+        text = local.read_text()
+        start = text.find("## Fairness")
+        end = text.find("\n## ", start + 1)
+        if start < 0 or end < 0:
+            return
+        section = "## Fairness\n\n" + fairness_section(result, artifact_path) + "\n"
+        local.write_text(text[:start] + section + text[end:])
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifact(str(local))
 
 
 def write_outputs(result: GateResult, out_dir: Path) -> Path:

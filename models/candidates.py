@@ -106,6 +106,15 @@ class LogisticCandidate:
         return self.pipeline_.decision_function(_as_float(X[self.features_]))
 
 
+#: below this many rows, one thread: starting OpenMP's team costs more than the trees
+SMALL_BATCH = 2_000
+
+
+def threads_for(rows: int) -> int:
+    """LightGBM ``num_threads`` for a prediction of ``rows`` rows (0 = its default)."""
+    return 1 if rows < SMALL_BATCH else 0
+
+
 class LightGBMCandidate:
     """Gradient-boosted trees with early stopping on a later validation slice."""
 
@@ -174,6 +183,9 @@ class LightGBMCandidate:
         """Margin (log-odds) of the booster at the best iteration."""
         return np.asarray(
             self.model_.predict(
-                _as_float(X[self.features_]), raw_score=True, num_iteration=self.best_iteration_
+                _as_float(X[self.features_]),
+                raw_score=True,
+                num_iteration=self.best_iteration_,
+                num_threads=threads_for(len(X)),
             )
         )

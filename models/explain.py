@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline, _as_float
+from models.candidates import (
+    LightGBMCandidate,
+    LogisticCandidate,
+    RulesBaseline,
+    _as_float,
+    threads_for,
+)
 
 ADDITIVITY_TOLERANCE = 1e-6
 METHODS = ("native", "shap")
@@ -62,7 +68,11 @@ def tree_contributions(
     booster = candidate.model_.booster_
     iteration = candidate.best_iteration_
     if method == "native":
-        raw = np.asarray(booster.predict(data, pred_contrib=True, num_iteration=iteration))
+        raw = np.asarray(
+            booster.predict(
+                data, pred_contrib=True, num_iteration=iteration, num_threads=threads_for(len(data))
+            )
+        )
         values, base = raw[:, :-1], raw[:, -1]
     else:
         import shap

@@ -105,9 +105,11 @@ class RiskModel(PythonModel):
 
     def __init__(self, bundle: ModelBundle | None = None) -> None:
         self.bundle = bundle
+        self._registry: dict[str, dict[str, object]] | None = None
 
     def load_context(self, context: PythonModelContext) -> None:
         self.bundle = joblib.load(context.artifacts["bundle"])
+        self._registry = None
 
     def _bundle(self) -> ModelBundle:
         if self.bundle is None:
@@ -136,6 +138,9 @@ class RiskModel(PythonModel):
         """Registry entries of the model's features (live entries fill gaps in old bundles)."""
         from features.registry import REGISTRY
 
+        cached = getattr(self, "_registry", None)
+        if cached is not None:
+            return cached
         bundle = self._bundle()
         merged: dict[str, dict[str, object]] = {}
         for name in bundle.features:
@@ -145,6 +150,7 @@ class RiskModel(PythonModel):
                 for key in ("domain", "template", "source", "latest_from", "absent"):
                     entry.setdefault(key, getattr(live, key))
             merged[name] = entry
+        self._registry = merged
         return merged
 
     def contributions(self, rows: pd.DataFrame, method: str = "native") -> Contributions:
@@ -167,12 +173,16 @@ class RiskModel(PythonModel):
         """
         bundle = self._bundle()
         contrib = self.contributions(rows, method)
-        probability = bundle.probability(rows)
+        # the margin the contributions add up to is the score the calibrator maps
+        probability = bundle.calibrator.predict(contrib.margin)
         bands = bundle.band_of(probability)
         meanings = {b.name: b.meaning(bundle.outcome) for b in bundle.bands}
         registry = self.registry()
+        # row by row from one object matrix: to_dict("records") copies column by column
+        names_in = [str(c) for c in rows.columns]
         records: list[dict[str, object]] = [
-            {str(k): v for k, v in r.items()} for r in rows.to_dict("records")
+            dict(zip(names_in, values, strict=True))
+            for values in rows.to_numpy(dtype=object).tolist()
         ]
         values = contrib.values.to_numpy()
         names = list(contrib.values.columns)

@@ -82,6 +82,12 @@ def test_gate_records_verdict_policy_hash_and_report(
         "fairness/recorded/policy.json",
         "fairness/recorded/verdict.json",
     } <= logged
+    card = mlflow.artifacts.download_artifacts(
+        run_id=run, artifact_path="model_card.md", dst_path=str(tmp_path / "card")
+    )
+    card_text = Path(card).read_text()
+    assert "**Verdict: pass** against the recorded outcomes" in card_text
+    assert "Not yet audited" not in card_text
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Summary for the ethics panel" in html
     assert "calibration-within-groups" in html
