@@ -12,10 +12,10 @@ DEMO_PEOPLE ?= 30000
 .PHONY: install demo test test-fast lint format bench calibrate clean help
 
 help:
-	@echo "make demo    generate a small synthetic population, build a feature snapshot, print summaries"
+	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs; prints how to serve"
 	@echo "make test    run the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy"
-	@echo "make bench   time the generator; writes BENCHMARKS.md"
+	@echo "make bench   generator, features, training, explanations, serving, scoring; writes BENCHMARKS.md"
 	@echo "make calibrate  check the synthetic data against every published target"
 
 install: $(STAMP)
@@ -30,12 +30,30 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install
 	$(BIN)/vru synth --people $(DEMO_PEOPLE) --seed 20241 --out $(DEMO_DIR) --overwrite
-	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2024-01-01 --out $(DEMO_DIR)/features.parquet --overwrite
+	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2025-01-01 --out $(DEMO_DIR)/features.parquet --overwrite
 	$(BIN)/vru train --data $(DEMO_DIR) --outcome victim
 	$(BIN)/vru train --data $(DEMO_DIR) --outcome perpetrator
 	$(BIN)/vru explain --data $(DEMO_DIR) --outcome victim --as-of 2025-01-01 --top 1
 	$(BIN)/vru explain --data $(DEMO_DIR) --outcome perpetrator --as-of 2025-01-01 --top 1
-	@echo "Open the experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
+	@# the fairness gate: exit 1 is a verdict (shown, then handled below); exit 2 stops the demo
+	$(BIN)/vru fairness gate --outcome victim --against truth || [ $$? -eq 1 ]
+	$(BIN)/vru fairness gate --outcome perpetrator --against truth || [ $$? -eq 1 ]
+	@# champion only after a pass; a failed gate is released here by a recorded override
+	@for outcome in victim perpetrator; do \
+	  $(BIN)/vru promote --outcome $$outcome 2>/dev/null || $(BIN)/vru promote --outcome $$outcome --override \
+	    --approver "make demo" --reason "synthetic demonstration data: released so the service and panel packs can be shown; not for use with real people" || exit 2; \
+	done
+	$(BIN)/vru score --data $(DEMO_DIR) --as-of 2024-12-01 --out $(DEMO_DIR)/panels --outcome both
+	$(BIN)/vru score --data $(DEMO_DIR) --as-of 2025-01-01 --out $(DEMO_DIR)/panels --outcome both
+	@$(BIN)/vru tokens revoke demo >/dev/null 2>&1 || true
+	@$(BIN)/vru tokens add demo --role practitioner --la Bristol > $(DEMO_DIR)/demo-token.txt
+	@echo
+	@echo "Fairness reports: reports/fairness/victim-v*-truth/report.html, reports/fairness/perpetrator-v*-truth/report.html"
+	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"
+	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
+	@$(BIN)/python -c "import pandas as pd; f = pd.read_parquet('$(DEMO_DIR)/features.parquet', columns=['person_id', 'local_authority']); print('A Bristol young person to look up:', f.loc[f.local_authority == 'Bristol', 'person_id'].iloc[0])"
+	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet"
+	@echo "Then open http://127.0.0.1:3000/ui/ and sign in with the demo token (practitioner, Bristol): $$(cat $(DEMO_DIR)/demo-token.txt)"
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -53,10 +71,11 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python benchmarks/run.py --output BENCHMARKS.md
+	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "wrk not installed: the serving section will say so"
+	$(BIN)/python -m benchmarks.run --output BENCHMARKS.md
 
 calibrate: install
 	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration-table.md
 
 clean:
-	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
+	rm -rf $(VENV) data/demo data/serving reports .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts

@@ -368,13 +368,15 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--only", choices=("generator", "features", "training", "explanations"), default=None
+        "--only",
+        choices=("generator", "features", "training", "explanations", "serving", "scoring"),
+        default=None,
     )
     args = parser.parse_args()
     header = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`benchmarks/run.py`); do not edit by hand. Medians of "
+        "Written by `make bench` (`python -m benchmarks.run`); do not edit by hand. Medians of "
         f"{args.repeats} runs; ratios are between figures of the same run.",
         "",
         f"- date: {dt.date.today().isoformat()}",
@@ -391,10 +393,22 @@ def main() -> None:
         body += bench_training(args.repeats)
     if args.only in (None, "explanations"):
         body += bench_explanations(args.repeats)
+    if args.only in (None, "serving"):
+        body += _section("serving")(args.repeats)
+    if args.only in (None, "scoring"):
+        body += _section("scoring")(args.repeats)
     if args.only and args.output.exists():
         body = _merge(args.output.read_text(), body)
     args.output.write_text("\n".join(header + body))
     print("\n".join(header + body))
+
+
+def _section(name: str) -> Callable[[int], list[str]]:
+    """``bench`` of benchmarks/<name>.py (run as ``python -m benchmarks.run``: ``serving``
+    is also a package, so this folder must not be first on the path)."""
+    import importlib
+
+    return importlib.import_module(f"benchmarks.{name}").bench  # type: ignore[no-any-return]
 
 
 def _merge(existing: str, fresh: list[str]) -> list[str]:
