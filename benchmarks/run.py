@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthetic.config import DEFAULT_PEOPLE, GeneratorSettings
+from synthetic.config import DEFAULT_PEOPLE, LOCAL_AUTHORITIES, GeneratorSettings
 from synthetic.generate import generate, write_dataset
 
 MONTHLY_2024 = [dt.date(2024, m, 1) for m in range(1, 13)]
@@ -184,16 +184,7 @@ def _train_run(args: tuple[str, str, int]) -> tuple[float, float, list[tuple[str
     train_outcome(
         Path(folder),
         outcome,
-        capacity=dict.fromkeys(
-            (
-                "Bath and North East Somerset",
-                "Bristol",
-                "North Somerset",
-                "Somerset",
-                "South Gloucestershire",
-            ),
-            50,
-        ),
+        capacity=dict.fromkeys(LOCAL_AUTHORITIES, 50),
         tracking_uri=f"sqlite:///{root / f'mlflow-{outcome}.db'}",
         experiment="bench",
         artifact_dir=root / "mlartifacts",

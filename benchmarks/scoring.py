@@ -27,43 +27,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from synthetic.config import GeneratorSettings
+from synthetic.config import LOCAL_AUTHORITIES, GeneratorSettings
 from synthetic.generate import generate, write_dataset
 
 TRAIN_PEOPLE = 30_000
 AS_OF = "2025-01-01"
-AUTHORITIES = (
-    "Bath and North East Somerset",
-    "Bristol",
-    "North Somerset",
-    "Somerset",
-    "South Gloucestershire",
-)
 
 
-def _release_models(root: Path, uri: str) -> None:
-    from mlflow import MlflowClient
+def _release_models(root: Path) -> str:
+    """Train both outcomes on a 30,000-person population and release them; the URI."""
+    from tests.released import train_released
 
-    from training.train import OUTCOMES, train_outcome
-
-    train_dir = write_dataset(
-        generate(GeneratorSettings(people=TRAIN_PEOPLE, seed=20241)), root / "train-pop"
+    _, uri, _ = train_released(
+        root / "train",
+        people=TRAIN_PEOPLE,
+        seed=20241,
+        capacity=dict.fromkeys(LOCAL_AUTHORITIES, 50),
+        experiment="bench-train",
     )
-    client = MlflowClient(uri, uri)
-    for outcome in OUTCOMES:
-        result = train_outcome(
-            train_dir,
-            outcome,
-            capacity=dict.fromkeys(AUTHORITIES, 50),
-            tracking_uri=uri,
-            experiment="bench-train",
-            artifact_dir=root / "mlartifacts",
-            project_dir=root,
-            n_boot=10,
-        )
-        name, version = f"vru-{outcome}", str(result.registered_version)
-        client.set_model_version_tag(name, version, "fairness_gate", "pass")
-        client.set_registered_model_alias(name, "champion", version)
+    return uri
 
 
 def _score_once(root: Path, data_dir: Path, uri: str, outcome: str, k: int) -> dict[str, object]:
@@ -97,8 +79,7 @@ def bench(repeats: int) -> list[str]:
     try:
         settings = GeneratorSettings()
         data_dir = write_dataset(generate(settings), root / "pop")
-        uri = f"sqlite:///{root / 'mlflow.db'}"
-        _release_models(root, uri)
+        uri = _release_models(root)
         runs: dict[str, list[dict[str, object]]] = {"both": [], "victim": []}
         for k in range(repeats):
             for outcome in runs:  # interleaved, so machine noise hits both alike

@@ -51,24 +51,20 @@ class Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
-    metric: Literal[
-        "selection_rate",
-        "tpr",
-        "fpr",
-        "fnr",
-        "precision",
-        "mean_predicted",
-        "observed_rate",
-        "calibration",
-        "auc",
-        "equalised_odds",
-    ]
+    metric: str
     compare: Literal["ratio", "difference"]
     low: float | None = None
     high: float | None = None
     attributes: list[str] | Literal["all"] = "all"
     enforce: bool = True
     why: str = Field(min_length=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in RULE_METRICS:
+            raise ValueError(f"unknown metric {value!r}; one of {', '.join(RULE_METRICS)}")
+        return value
 
     @model_validator(mode="after")
     def _limits(self) -> Rule:

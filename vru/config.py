@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from synthetic.config import LOCAL_AUTHORITIES
+
 
 class Settings(BaseSettings):
     """Project-wide settings (paths, tracking store)."""
@@ -27,16 +29,7 @@ class Settings(BaseSettings):
     )
 
     panel_capacity: dict[str, int] = Field(
-        default_factory=lambda: dict.fromkeys(
-            (
-                "Bath and North East Somerset",
-                "Bristol",
-                "North Somerset",
-                "Somerset",
-                "South Gloucestershire",
-            ),
-            50,
-        ),
+        default_factory=lambda: dict.fromkeys(LOCAL_AUTHORITIES, 50),
         description="young people each spoke's referral panel can review per list",
     )
     bootstrap_samples: int = Field(100, ge=10, description="resamples for metric intervals")

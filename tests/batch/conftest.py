@@ -12,20 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from synthetic.config import GeneratorSettings
-from synthetic.generate import generate, write_dataset
-from training.train import OUTCOMES, train_outcome
+from synthetic.config import LOCAL_AUTHORITIES
+from tests.released import train_released
 
-AUTHORITIES = (
-    "Bath and North East Somerset",
-    "Bristol",
-    "North Somerset",
-    "Somerset",
-    "South Gloucestershire",
-)
+AUTHORITIES = LOCAL_AUTHORITIES
 #: small capacities (10 cards per outcome) keep the packs quick to draw
 CAPACITY = {la: 10 + 2 * i for i, la in enumerate(AUTHORITIES)}
 FIRST_AS_OF = "2024-12-01"
@@ -55,24 +47,7 @@ class Released:
 @pytest.fixture(scope="session")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     root = tmp_path_factory.mktemp("batch")
-    data_dir = write_dataset(generate(GeneratorSettings(people=30_000, seed=11)), root / "pop")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    client = MlflowClient(uri, uri)
-    for outcome in OUTCOMES:
-        result = train_outcome(
-            data_dir,
-            outcome,
-            capacity=CAPACITY,
-            tracking_uri=uri,
-            experiment="train",
-            artifact_dir=root / "mlartifacts",
-            project_dir=root,
-            n_boot=10,
-            first_year=2020,
-        )
-        name, version = f"vru-{outcome}", str(result.registered_version)
-        client.set_model_version_tag(name, version, "fairness_gate", "pass")
-        client.set_registered_model_alias(name, "champion", version)
+    data_dir, uri, _ = train_released(root, capacity=CAPACITY, first_year=2020)
     return Released(root, data_dir, uri)
 
 

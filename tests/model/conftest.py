@@ -7,20 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from synthetic.config import GeneratorSettings
+from synthetic.config import LOCAL_AUTHORITIES, GeneratorSettings
 from synthetic.generate import generate, write_dataset
 from training.train import TrainResult, train_outcome
 
-CAPACITY = dict.fromkeys(
-    (
-        "Bath and North East Somerset",
-        "Bristol",
-        "North Somerset",
-        "Somerset",
-        "South Gloucestershire",
-    ),
-    25,
-)
+CAPACITY = dict.fromkeys(LOCAL_AUTHORITIES, 25)
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synthetic.config import GeneratorSettings
-
 SNAPSHOT_AS_OF = dt.date(2025, 1, 1)
-CAPACITY = dict.fromkeys(
-    (
-        "Bath and North East Somerset",
-        "Bristol",
-        "North Somerset",
-        "Somerset",
-        "South Gloucestershire",
-    ),
-    25,
-)
 
 
 @dataclass
@@ -60,41 +48,16 @@ class Stack:
         }
 
 
-def promote(tracking_uri: str, outcome: str, version: str) -> None:
-    """Tag a version as passing the fairness gate and make it champion (as the lead's brief)."""
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    name = f"vru-{outcome}"
-    client.set_model_version_tag(name, version, "fairness_gate", "pass")
-    client.set_registered_model_alias(name, "champion", version)
-
-
 def build_stack(root: Path, people: int = 30_000, seed: int = 11) -> Stack:
     """Generate, train both outcomes, promote, write the snapshot and issue tokens."""
     from features.build import build_feature_table, write_feature_table
     from features.schemas import data_end, load_raw
     from serving.auth import TokenStore
-    from synthetic.generate import generate, write_dataset
-    from training.train import OUTCOMES, train_outcome
+    from tests.released import train_released
 
-    root.mkdir(parents=True, exist_ok=True)
-    data_dir = write_dataset(generate(GeneratorSettings(people=people, seed=seed)), root / "pop")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    versions = {}
-    for outcome in OUTCOMES:
-        result = train_outcome(
-            data_dir,
-            outcome,
-            capacity=CAPACITY,
-            tracking_uri=uri,
-            experiment="serving-test",
-            artifact_dir=root / "mlartifacts",
-            project_dir=root,
-            n_boot=10,
-        )
-        promote(uri, outcome, result.registered_version)
-        versions[outcome] = result.registered_version
+    data_dir, uri, versions = train_released(
+        root, people=people, seed=seed, experiment="serving-test", first_year=2020
+    )
     tables = load_raw(data_dir)
     snapshot = write_feature_table(
         build_feature_table(tables, [SNAPSHOT_AS_OF], data_end(tables)), root / "features.parquet"
