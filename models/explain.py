@@ -13,6 +13,7 @@ beside the explanation; the explanation itself is of the margin.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -90,8 +91,24 @@ def tree_contributions(
                 explainer = shap.TreeExplainer(lgb.Booster(model_str=trimmed))
             values = np.asarray(explainer.shap_values(data))
         base = np.full(len(data), float(np.ravel(explainer.expected_value)[-1]))
-    margin = candidate.score(X)
-    return Contributions(base, pd.DataFrame(values, columns=features, index=X.index), margin)
+    # the margin straight from the booster (what ``candidate.score`` returns, without
+    # scikit-learn's input checks: a one-row explanation is dominated by them)
+    margin = np.asarray(
+        booster.predict(
+            data, raw_score=True, num_iteration=iteration, num_threads=threads_for(len(data))
+        )
+    )
+    return Contributions(base, _frame(values, features, X.index), margin)
+
+
+@functools.lru_cache(maxsize=32)
+def _columns(features: tuple[str, ...]) -> pd.Index:
+    return pd.Index(features)
+
+
+def _frame(values: np.ndarray, features: list[str], index: pd.Index) -> pd.DataFrame:
+    """Contributions as a frame; the column index is built once per feature list."""
+    return pd.DataFrame(values, columns=_columns(tuple(features)), index=index, copy=False)
 
 
 def linear_contributions(candidate: LogisticCandidate, X: pd.DataFrame) -> Contributions:
@@ -101,14 +118,15 @@ def linear_contributions(candidate: LogisticCandidate, X: pd.DataFrame) -> Contr
     data = _as_float(X[candidate.features_])
     z = scaler.transform(imputer.transform(transform.transform(data)))
     parts = z * model.coef_[0]
+    # the model's own decision function on the same standardised inputs
+    margin = np.asarray(model.decision_function(z))
     n = len(candidate.features_)
     values = parts[:, :n].copy()
     if imputer.indicator_ is not None:
         for j, source in enumerate(imputer.indicator_.features_):
             values[:, source] += parts[:, n + j]
     base = np.full(len(data), float(model.intercept_[0]))
-    frame = pd.DataFrame(values, columns=candidate.features_, index=X.index)
-    return Contributions(base, frame, candidate.score(X))
+    return Contributions(base, _frame(values, candidate.features_, X.index), margin)
 
 
 def rules_contributions(candidate: RulesBaseline, X: pd.DataFrame) -> Contributions:
