@@ -51,7 +51,7 @@ demo: install
 	@echo "Fairness reports: reports/fairness/victim-v*-truth/report.html, reports/fairness/perpetrator-v*-truth/report.html"
 	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"
 	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
-	@$(BIN)/python -c "import pandas as pd; f = pd.read_parquet('$(DEMO_DIR)/features.parquet', columns=['person_id', 'local_authority']); print('A Bristol young person to look up:', f.loc[f.local_authority == 'Bristol', 'person_id'].iloc[0])"
+	@$(BIN)/python -c "import pandas as pd; f = pd.read_csv('$(DEMO_DIR)/panels/panel_bristol.csv'); print('Top of the Bristol panel list, to look up:', f.loc[0, 'person_id'], '(' + f.loc[0, 'outcome'] + ')')"
 	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet"
 	@echo "Then open http://127.0.0.1:3000/ui/ and sign in with the demo token (practitioner, Bristol): $$(cat $(DEMO_DIR)/demo-token.txt)"
 
