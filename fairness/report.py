@@ -153,8 +153,10 @@ def _summary(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], deciding: st
             lines.append(f"… and {len(breaches) - 8} more breaches (see the table below).")
     if len(runs) > 1:
         lines.append(
-            f"The verdict is decided against the {WORDS[deciding]} outcomes. Where the two audits "
-            "disagree, the difference is recording bias in the labels, not the model."
+            f"The verdict is decided against the {WORDS[deciding]} outcomes. Both audits judge the "
+            "same model on the same people, so where they disagree the difference lies in the "
+            "labels: recording bias, or chance in a small group (the intervals show which is "
+            "plausible)."
         )
     return lines
 
