@@ -61,8 +61,9 @@ def test_bad_arguments_give_one_line_and_exit_2(
 def test_mlflow_run_train_entry_point(data_dir: Path, tmp_path: Path) -> None:
     """`mlflow run . -e train --env-manager local` uses the same CLI and logs one run."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # a clean MLflow environment: earlier tests in this worker may have set an experiment
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "VRU_"))},
         "MLFLOW_TRACKING_URI": uri,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
