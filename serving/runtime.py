@@ -159,6 +159,9 @@ class Snapshot:
         ]
         self.values = frame[self.columns].to_numpy(dtype=float, na_value=np.nan)
         self._as_of = pd.Timestamp(as_of)
+        # the column index built once (object dtype: a one-row frame on Arrow-string columns,
+        # pandas 3's default, costs half as much again to build)
+        self._columns = pd.Index(self.columns, dtype=object)
 
     def __len__(self) -> int:
         return len(self.person_ids)
@@ -202,7 +205,7 @@ class Snapshot:
         position = self.positions.get(person_id)
         if position is None:
             return None
-        row = pd.DataFrame(self.values[position : position + 1], columns=self.columns)
+        row = pd.DataFrame(self.values[position : position + 1], columns=self._columns)
         row.insert(0, "as_of", [self._as_of])
         row.insert(0, "person_id", [person_id])
         return row
