@@ -390,7 +390,7 @@ def main() -> None:
         body += _section("scoring")(args.repeats)
     if args.only and args.output.exists():
         body = _merge(args.output.read_text(), body)
-    args.output.write_text("\n".join(header + body))
+    args.output.write_text("\n".join(header + body).rstrip("\n") + "\n")
     print("\n".join(header + body))
 
 
@@ -399,7 +399,13 @@ def _section(name: str) -> Callable[[int], list[str]]:
     is also a package, so this folder must not be first on the path)."""
     import importlib
 
-    return importlib.import_module(f"benchmarks.{name}").bench  # type: ignore[no-any-return]
+    bench = importlib.import_module(f"benchmarks.{name}").bench
+
+    def section(repeats: int) -> list[str]:
+        lines = list(bench(repeats))
+        return lines if lines and lines[-1] == "" else [*lines, ""]
+
+    return section
 
 
 def _merge(existing: str, fresh: list[str]) -> list[str]:
