@@ -200,7 +200,7 @@ class Gatekeeper:
             return
         practice = self.practice()
         if practice is None:
-            await _json(send, 503, {"error": "the service is starting; try again shortly"})
+            await send_json(send, 503, {"error": "the service is starting; try again shortly"})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if practice.tokens.lookup(bearer_token(headers)) is None:
@@ -208,24 +208,34 @@ class Gatekeeper:
                 from serving.access_log import Entry
 
                 practice.log.record(Entry(path.strip("/"), "unauthenticated", "-", "-", "-"))
-            await _json(send, 401, {"error": UNAUTHENTICATED}, [(b"www-authenticate", b"Bearer")])
+            challenge = [(b"www-authenticate", b"Bearer")]
+            await send_json(send, 401, {"error": UNAUTHENTICATED}, challenge)
             return
         await self.app(scope, receive, send)
 
 
-async def _json(
-    send: Any, status: int, body: dict[str, object], extra: list[tuple[bytes, bytes]] | None = None
+async def send_bytes(
+    send: Any, status: int, payload: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    payload = json.dumps(body).encode("utf-8")
+    """Answer an ASGI request directly with a JSON payload (used by every middleware)."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
+                *(headers or []),
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
-                *(extra or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def send_json(
+    send: Any,
+    status: int,
+    body: dict[str, object],
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send_bytes(send, status, json.dumps(body).encode("utf-8"), headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 
@@ -21,15 +21,6 @@ __all__ = [
 ]
 
 #: why a practitioner agrees or disagrees; a fixed list so feedback can be counted
-REASON_CODES = (
-    "matches professional judgement",
-    "information out of date",
-    "information incorrect",
-    "already known and supported",
-    "disagree with risk level",
-    "important context not recorded",
-    "other",
-)
 ReasonCode = Literal[
     "matches professional judgement",
     "information out of date",
@@ -39,6 +30,7 @@ ReasonCode = Literal[
     "important context not recorded",
     "other",
 ]
+REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
 Outcome = Literal["victim", "perpetrator"]
 # "contains a non-blank character": the same rule in pydantic and in the OpenAPI schema
 PersonId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")]

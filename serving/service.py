@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar, cast
 import bentoml
 from pydantic import Field
 
-from serving.auth import Gatekeeper, bearer_token
+from serving.auth import Gatekeeper, bearer_token, send_bytes, send_json
 from serving.runtime import MAX_SCORE_ROWS, CannotStartError, Practice, RefusalError
 from serving.schemas import (
     ExplainResponse,
@@ -249,7 +249,7 @@ class HonestErrors:
             await self._docs(scope, receive, send)
         elif method == "POST" and path in API_PATHS:
             if not _is_json(scope):
-                await _send_json(send, 415, {"error": UNSUPPORTED})
+                await send_json(send, 415, {"error": UNSUPPORTED})
                 return
             await self._api(scope, receive, send)
         else:
@@ -259,12 +259,12 @@ class HonestErrors:
         if self._spec is None:
             status, body = await _capture(self.app, scope, receive)
             if status != 200:
-                await _send_json(send, status, {"error": "no OpenAPI document"})
+                await send_json(send, status, {"error": "no OpenAPI document"})
                 return
             practice = _practice()
             features = practice.features if practice is not None else []
             self._spec = json.dumps(_document(json.loads(body), features)).encode("utf-8")
-        await _send_bytes(send, 200, self._spec)
+        await send_bytes(send, 200, self._spec)
 
     async def _api(self, scope: Any, receive: Any, send: Any) -> None:
         held: dict[str, Any] = {}
@@ -294,7 +294,7 @@ class HonestErrors:
                     for k, v in start.get("headers", [])
                     if k.lower() not in (b"content-length", b"content-type")
                 ]
-                await _send_json(send, status, body, keep)
+                await send_json(send, status, body, keep)
 
         await self.app(scope, receive, relay)
 
@@ -312,32 +312,6 @@ async def _capture(app: Any, scope: Any, receive: Any) -> tuple[int, bytes]:
 
     await app(scope, receive, keep)
     return status, b"".join(chunks)
-
-
-async def _send_bytes(
-    send: Any, status: int, payload: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                *(headers or []),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def _send_json(
-    send: Any,
-    status: int,
-    body: dict[str, object],
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    await _send_bytes(send, status, json.dumps(body).encode("utf-8"), headers)
 
 
 # outermost first: the Gatekeeper refuses before anything else runs (the cached

@@ -353,8 +353,6 @@ def promote(
     except PromotionRefusedError as exc:
         err.print(f"refused: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
-    if verdict == "override":
-        _note_override(client, outcome, str(mv.version))
     out.print(
         f"vru-{outcome} version {mv.version} is now champion (fairness: {verdict}"
         + (f", approved by {approver.strip()}" if verdict == "override" and approver else "")
@@ -362,69 +360,6 @@ def promote(
         highlight=False,
         markup=False,
     )
-
-
-def _note_override(client: Any, outcome: str, version: str) -> None:
-    """Re-render the gate's report with the override section and log it beside the original."""
-    import tempfile
-
-    import mlflow
-    import pandas as pd
-
-    from fairness.policy import Policy
-    from fairness.report import render_report
-    from fairness.status import APPROVER_TAG, REASON_TAG, REPORT_TAG
-
-    mv = client.get_model_version(f"vru-{outcome}", version)
-    tags = dict(mv.tags)
-    report_uri = tags.get(REPORT_TAG, "")
-    prefix = f"runs:/{mv.run_id}/"
-    if not report_uri.startswith(prefix):
-        return
-    artifact_dir = report_uri.removeprefix(prefix).rsplit("/", 1)[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(
-            mlflow.artifacts.download_artifacts(
-                run_id=mv.run_id, artifact_path=artifact_dir, dst_path=tmp
-            )
-        )
-        verdict = json.loads((local / "verdict.json").read_text())
-        policy = Policy.model_validate_json((local / "policy.json").read_text())
-        runs = {
-            against: (
-                pd.read_csv(local / f"by_group_{against}.csv"),
-                pd.read_csv(local / f"rules_{against}.csv"),
-            )
-            for against in ("recorded", "truth")
-            if (local / f"by_group_{against}.csv").exists()
-        }
-        for table, _ in runs.values():
-            table["is_reference"] = table["is_reference"].astype(bool)
-        override = {
-            "approver": tags[APPROVER_TAG],
-            "reason": tags[REASON_TAG],
-            "at": tags.get("fairness_override_at", ""),
-        }
-        (local / "report.html").write_text(
-            render_report(
-                title=f"Fairness audit — vru-{outcome} version {version}",
-                runs=runs,
-                policy=policy,
-                policy_hash=verdict["policy_sha256"],
-                operating_point=verdict["operating_point"],
-                context={
-                    "Model": f"vru-{outcome} version {version}",
-                    "Held-out snapshot": verdict["held_out_as_of"],
-                    "Verdict": verdict["verdict"],
-                },
-                override=override,
-            )
-        )
-        (local / "override.json").write_text(json.dumps(override, indent=1) + "\n")
-        with mlflow.start_run(run_id=mv.run_id):
-            mlflow.log_artifact(str(local / "report.html"), artifact_path=artifact_dir)
-            mlflow.log_artifact(str(local / "override.json"), artifact_path=artifact_dir)
-            mlflow.set_tags({"fairness_override_approver": override["approver"]})
 
 
 def register(app: typer.Typer) -> None:

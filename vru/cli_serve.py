@@ -24,6 +24,21 @@ tokens_app = typer.Typer(help="Bearer tokens of the service (stored as hashes on
 log_app = typer.Typer(help="The service's hash-chained access log (for the DPO).")
 
 
+def bentoml_command(host: str, port: int) -> list[str]:
+    """The ``bentoml serve`` command line for the service (used by the tests too)."""
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:VruRisk",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
 def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default 127.0.0.1: this machine only).")
@@ -74,17 +89,7 @@ def serve(
         "stop with Ctrl+C",
         highlight=False,
     )
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "serving.service:VruRisk",
-        "--host",
-        settings.serve_host,
-        "--port",
-        str(settings.serve_port),
-    ]
+    command = bentoml_command(settings.serve_host, settings.serve_port)
     try:
         code = subprocess.call(command, env=env)
     except KeyboardInterrupt:

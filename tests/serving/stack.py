@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,22 +129,14 @@ def start_server(stack: Stack, log: Path, port: int | None = None, timeout: floa
     """``bentoml serve serving.service:VruRisk`` on a free loopback port; waits for /readyz."""
     import httpx
 
+    from vru.cli_serve import bentoml_command
+
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "serving.service:VruRisk",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            bentoml_command("127.0.0.1", port),
             env=stack.env(),
             stdout=sink,
             stderr=subprocess.STDOUT,
