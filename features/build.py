@@ -107,7 +107,8 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     for name in nullable_columns():
         frame[name] = frame[name].astype("Int64")
     for name in LABELS:
-        frame[name] = frame[name].astype("Int8")
+        if name in frame.columns:
+            frame[name] = frame[name].astype("Int8")
     return frame
 
 

@@ -16,8 +16,10 @@ import pandas as pd
 
 from features._engine import memtable
 from features.spine import Spine
+from features.vocabulary import OUTCOMES
 
-LABELS = {"sv_victim_12m": "victim", "sv_perpetrator_12m": "suspect"}
+#: label column → the incidents role that makes it 1 (from the outcome table)
+LABELS = {o.label: o.role for o in OUTCOMES.values()}
 HORIZON_MONTHS = 12
 
 

@@ -18,20 +18,18 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synthetic.config import (
-    ETHNICITIES,
-    ETHNICITY_DETAIL,
-    LOCAL_AUTHORITIES,
-    SEN_STATUSES,
-    SEXES,
-)
-from synthetic.simulate import (
+from features.vocabulary import (
     AGENCIES,
     CONTACT_TYPES,
+    ETHNICITIES,
+    ETHNICITY_CODES,
+    LOCAL_AUTHORITIES,
     OFFENCE_GROUPS,
     ROLES,
     SCHOOL_EVENT_TYPES,
     SCHOOL_REASONS,
+    SEN_STATUSES,
+    SEXES,
 )
 
 RAW_TABLES = ("people", "school_events", "agency_contacts", "incidents")
@@ -51,7 +49,6 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 EARLIEST_DATE = pd.Timestamp("1980-01-01")
 LATEST_DATE = pd.Timestamp("2100-01-01")
-ETHNICITY_CODES = tuple(code for group in ETHNICITY_DETAIL.values() for code, _ in group)
 EXAMPLES = 3
 
 MSG_MISSING_FILE = "{table}: file {path} is missing"

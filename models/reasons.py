@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from features.vocabulary import OUTCOMES, SOURCE_TITLES
+
 CAVEAT = (
     "This is a prompt for professional review, not a decision. It rests on recorded "
     "information, which can be incomplete, out of date or biased, and most young people "
@@ -30,15 +32,6 @@ NO_FACTORS = (
 #: contributions smaller than this (log-odds) are not worth a sentence
 MIN_CONTRIBUTION = 0.02
 HORIZON = "12 months"
-OUTCOME_TITLES = {
-    "victim": "being the victim of serious violence",
-    "perpetrator": "being involved in serious violence as a suspect",
-}
-SOURCE_TITLES = {
-    "school_events": "school records",
-    "agency_contacts": "multi-agency records",
-    "incidents": "police records",
-}
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ class Explanation:
     def text(self) -> str:
         """Plain text for a panel pack or a terminal."""
         lines = [
-            f"Risk of {OUTCOME_TITLES[self.outcome]} within {self.horizon}: band "
+            f"{OUTCOMES[self.outcome].heading} within {self.horizon}: band "
             f"'{self.band}' ({self.probability:.1%}) — {self.band_meaning}.",
         ]
         if self.reasons:

@@ -17,16 +17,14 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
+from features.vocabulary import OUTCOMES
 from models.calibration import Calibrator
 from models.explain import Contributions, contributions
 from models.reasons import Explanation, build_explanation
 
-OUTCOME_WORDS = {
-    "victim": "were victims of serious violence",
-    "perpetrator": "were recorded as suspects in serious violence",
-}
 #: share of the calibration slice above each band's lower edge, highest band first
 BAND_SHARES = (("very high", 0.005), ("high", 0.025), ("raised", 0.10))
 BAND_ORDER = ("low", "raised", "high", "very high")
@@ -52,7 +50,7 @@ class Band:
         else:
             amount = "fewer than 1 in 1,000"
         return (
-            f"{amount} young people with similar records {OUTCOME_WORDS[outcome]} within 12 months"
+            f"{amount} young people with similar records {OUTCOMES[outcome].observed} within 12 months"
         )
 
 
@@ -86,9 +84,6 @@ class ModelBundle:
     registry: dict[str, dict[str, object]] = field(default_factory=dict)
     trained_on: dict[str, object] = field(default_factory=dict)
 
-    def probability(self, X: pd.DataFrame) -> np.ndarray:
-        return self.calibrator.predict(self.estimator.score(X[self.features]))
-
     def band_of(self, probability: np.ndarray) -> np.ndarray:
         names = np.full(len(probability), BAND_ORDER[0], dtype=object)
         for band in self.bands[1:]:
@@ -98,6 +93,28 @@ class ModelBundle:
     def save(self, path: Path) -> Path:
         joblib.dump(self, path)
         return path
+
+
+class ExplanationMismatchError(RuntimeError):
+    """The contributions do not add up to the score the probability came from."""
+
+
+def model_signature(features: list[str], *, nullable: list[str]) -> ModelSignature:
+    """The pyfunc's signature, with the feature table's real types.
+
+    Counts and flags are integers (``long``); "days since" and "first age" are
+    integers that may be missing, which pandas holds as ``Int64`` or as floats
+    with ``NaN`` — declared ``Any`` so that both pass. Extra columns (keys,
+    labels, audit columns) are ignored by MLflow.
+    """
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    missing_ok = set(nullable)
+    inputs = Schema(
+        [ColSpec(AnyType() if f in missing_ok else "long", f) for f in features]  # type: ignore[arg-type]
+    )
+    outputs = Schema([ColSpec("double", "probability"), ColSpec("string", "band")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 class RiskModel(PythonModel):
@@ -122,13 +139,29 @@ class RiskModel(PythonModel):
         if missing:
             raise KeyError(f"feature rows lack {len(missing)} model feature(s): {missing[:5]}")
 
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input columns of ``frame``, numeric (extra columns are ignored).
+
+        MLflow hands integer columns with missing values over as objects holding
+        ``pd.NA``; those become floats with ``NaN``, which every candidate reads.
+        """
+        self.check_columns(frame)
+        rows = frame[self._bundle().features]
+        loose = [c for c, dtype in rows.dtypes.items() if dtype == object]
+        if loose:
+            rows = rows.astype(dict.fromkeys(loose, "float64"))
+        return rows
+
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """``probability`` (calibrated, 12-month horizon) and ``band`` for every row."""
+        """``probability`` (calibrated, 12-month horizon) and ``band`` for every row.
+
+        The one scoring path: training, the fairness gate, the batch, the service
+        and explanations all take their probability from here.
+        """
         bundle = self._bundle()
-        self.check_columns(model_input)
-        probability = bundle.probability(model_input)
+        probability = bundle.calibrator.predict(bundle.estimator.score(self.inputs(model_input)))
         return pd.DataFrame(
             {"probability": probability, "band": bundle.band_of(probability)},
             index=model_input.index,
@@ -156,8 +189,7 @@ class RiskModel(PythonModel):
     def contributions(self, rows: pd.DataFrame, method: str = "native") -> Contributions:
         """Additive log-odds contributions of every model input (checked)."""
         bundle = self._bundle()
-        self.check_columns(rows)
-        return contributions(bundle.estimator, rows[bundle.features], method)
+        return contributions(bundle.estimator, self.inputs(rows), method)
 
     def explain(
         self,
@@ -172,10 +204,17 @@ class RiskModel(PythonModel):
         ``as_of`` and the support columns that date each reason.
         """
         bundle = self._bundle()
+        scored = self.predict(None, rows)
+        probability = scored["probability"].to_numpy(dtype=float)
+        bands = scored["band"].to_numpy(dtype=object)
         contrib = self.contributions(rows, method)
-        # the margin the contributions add up to is the score the calibrator maps
-        probability = bundle.calibrator.predict(contrib.margin)
-        bands = bundle.band_of(probability)
+        # the contributions explain the very score that gave the probability
+        from_margin = bundle.calibrator.predict(contrib.margin)
+        if not np.allclose(from_margin, probability, rtol=1e-6, atol=1e-9):
+            worst = float(np.max(np.abs(from_margin - probability)))
+            raise ExplanationMismatchError(
+                f"explanation margin disagrees with the model's probability by {worst:.2e}"
+            )
         meanings = {b.name: b.meaning(bundle.outcome) for b in bundle.bands}
         registry = self.registry()
         # row by row from one object matrix: to_dict("records") copies column by column

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.reasons import SOURCE_TITLES, Explanation
+from features.vocabulary import SOURCE_TITLES
+from models.reasons import Explanation
 
 #: stages reported to ``progress`` in this order
 STAGES = ("loading data", "building features", "scoring", "explaining", "writing packs")

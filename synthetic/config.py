@@ -21,6 +21,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.vocabulary import ETHNICITIES, ETHNICITY_DETAIL_CODES, LOCAL_AUTHORITIES
+
 #: Avon and Somerset local authorities with their approximate population aged 10–24
 #: (Census 2021, see SYNTHETIC_DATA.md "Scale").
 LOCAL_AUTHORITY_POPULATION: dict[str, int] = {
@@ -30,20 +32,20 @@ LOCAL_AUTHORITY_POPULATION: dict[str, int] = {
     "Somerset": 89_000,
     "South Gloucestershire": 49_000,
 }
-LOCAL_AUTHORITIES: tuple[str, ...] = tuple(LOCAL_AUTHORITY_POPULATION)
+assert tuple(LOCAL_AUTHORITY_POPULATION) == LOCAL_AUTHORITIES
 DEFAULT_PEOPLE: int = sum(LOCAL_AUTHORITY_POPULATION.values())  # 313,000
 
-SEXES: tuple[str, ...] = ("female", "male")
-ETHNICITIES: tuple[str, ...] = ("White", "Mixed", "Asian", "Black", "Other")
-SEN_STATUSES: tuple[str, ...] = ("none", "sen_support", "ehcp")
-
-#: ONS 18-group ethnicity (2011 classification) with DfE census codes, by 5-group.
+#: Share of each ONS 18-group ethnicity (the contract's codes) within its 5-group.
+ETHNICITY_DETAIL_SHARES: dict[str, tuple[float, ...]] = {
+    "White": (0.905, 0.01, 0.006, 0.079),
+    "Mixed": (0.36, 0.12, 0.26, 0.26),
+    "Asian": (0.30, 0.28, 0.12, 0.12, 0.18),
+    "Black": (0.62, 0.22, 0.16),
+    "Other": (0.30, 0.70),
+}
 ETHNICITY_DETAIL: dict[str, tuple[tuple[str, float], ...]] = {
-    "White": (("WBRI", 0.905), ("WIRI", 0.01), ("WIRT", 0.006), ("WOTH", 0.079)),
-    "Mixed": (("MWBC", 0.36), ("MWBA", 0.12), ("MWAS", 0.26), ("MOTH", 0.26)),
-    "Asian": (("AIND", 0.30), ("APKN", 0.28), ("ABAN", 0.12), ("CHNE", 0.12), ("AOTH", 0.18)),
-    "Black": (("BAFR", 0.62), ("BCRB", 0.22), ("BOTH", 0.16)),
-    "Other": (("OARA", 0.30), ("OOTH", 0.70)),
+    group: tuple(zip(ETHNICITY_DETAIL_CODES[group], ETHNICITY_DETAIL_SHARES[group], strict=True))
+    for group in ETHNICITIES
 }
 
 #: Share of each 5-group ethnicity among young people, by local authority

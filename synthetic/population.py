@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.vocabulary import ETHNICITIES, LOCAL_AUTHORITIES
 from synthetic.config import (
-    ETHNICITIES,
     ETHNICITY_DETAIL,
     ETHNICITY_MIX,
     IMD_MIX,
-    LOCAL_AUTHORITIES,
     LOCAL_AUTHORITY_POPULATION,
     GeneratorSettings,
 )

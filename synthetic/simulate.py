@@ -27,47 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synthetic.config import ETHNICITIES, BiasSettings, GeneratorSettings
+from features.vocabulary import AGENCIES, CONTACT_TYPES, ETHNICITIES, OFFENCE_GROUPS
+from synthetic.config import BiasSettings, GeneratorSettings
 from synthetic.population import Population
 
-# --- codes shared with synthetic.tables -------------------------------------------------
-SCHOOL_EVENT_TYPES = ("suspension", "permanent_exclusion")
-SCHOOL_REASONS = (
-    "physical_assault_pupil",
-    "physical_assault_adult",
-    "persistent_disruption",
-    "offensive_weapon",
-    "drugs",
-    "other",
-)
-AGENCIES = ("social_care", "police", "health", "camhs", "youth_justice", "housing")
-CONTACT_TYPES = (
-    "referral",
-    "child_in_need",
-    "child_in_need_end",
-    "child_protection_plan",
-    "child_protection_plan_end",
-    "looked_after_start",
-    "looked_after_end",
-    "missing_episode",
-    "ae_assault_attendance",
-    "stop_and_search",
-    "yot_order",
-    "homelessness_presentation",
-)
-ROLES = ("victim", "suspect", "witness")
-OFFENCE_GROUPS = (
-    "homicide",
-    "violence_with_injury",
-    "robbery",
-    "violence_without_injury",
-    "possession_of_weapons",
-    "drug_offences",
-    "theft",
-    "criminal_damage",
-    "public_order",
-)
-SERIOUS_OFFENCES = frozenset({"homicide", "violence_with_injury", "robbery"})
 TRUE_EVENT_KINDS = (
     "cin_start",
     "cin_end",

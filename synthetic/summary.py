@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from synthetic.config import LOCAL_AUTHORITIES
+from features.vocabulary import LOCAL_AUTHORITIES
 
 SUMMARY_COLUMNS = (
     "local_authority",

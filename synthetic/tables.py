@@ -13,19 +13,22 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from synthetic.config import ETHNICITIES, LOCAL_AUTHORITIES, SEN_STATUSES, SEXES, GeneratorSettings
-from synthetic.population import Population
-from synthetic.simulate import (
+from features.vocabulary import (
     AGENCIES,
     CONTACT_TYPES,
+    ETHNICITIES,
+    LOCAL_AUTHORITIES,
     OFFENCE_GROUPS,
     ROLES,
     SCHOOL_EVENT_TYPES,
     SCHOOL_REASONS,
+    SEN_STATUSES,
     SERIOUS_OFFENCES,
-    TRUE_EVENT_KINDS,
-    SimulationResult,
+    SEXES,
 )
+from synthetic.config import GeneratorSettings
+from synthetic.population import Population
+from synthetic.simulate import TRUE_EVENT_KINDS, SimulationResult
 
 #: median and spread (log-normal sigma) of the recording lag in days, per agency
 RECORDING_LAG_DAYS: dict[str, tuple[float, float]] = {

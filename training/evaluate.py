@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from features.labels import label_window_end
+from features.vocabulary import OUTCOMES
 
 METRICS = (
     "roc_auc",
@@ -63,34 +64,27 @@ def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def top_k_by_area(score: np.ndarray, area: np.ndarray, capacity: Mapping[str, int]) -> np.ndarray:
-    """Boolean mask of the ``capacity[area]`` highest scores within each area."""
-    chosen = np.zeros(len(score), dtype=bool)
-    for name in np.unique(area):
-        idx = np.flatnonzero(area == name)
-        k = min(int(capacity.get(str(name), 0)), idx.size)
-        if k:
-            top = idx[np.argsort(-score[idx], kind="stable")[:k]]
-            chosen[top] = True
-    return chosen
-
-
-def point_metrics(
-    y: np.ndarray, p: np.ndarray, area: np.ndarray, capacity: Mapping[str, int]
-) -> dict[str, float]:
-    """All metrics once, no interval."""
-    chosen = top_k_by_area(p, area, capacity)
+def point_metrics(y: np.ndarray, p: np.ndarray, chosen: np.ndarray) -> dict[str, float]:
+    """All metrics once, no interval; ``chosen`` marks the panels' lists within capacity
+    (:func:`models.panels.within_capacity`)."""
     base = y.mean()
     precision = y[chosen].mean() if chosen.any() else 0.0
+    return {
+        **ranking_metrics(y, p),
+        "precision_at_capacity": float(precision),
+        "recall_at_capacity": float(y[chosen].sum() / max(y.sum(), 1)),
+        "lift_at_capacity": float(precision / base) if base > 0 else float("nan"),
+    }
+
+
+def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC, Brier and ECE (the metrics that need no list)."""
     both = len(np.unique(y)) == 2
     return {
         "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
         "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
         "brier": float(brier_score_loss(y, p)),
         "ece": expected_calibration_error(y, p),
-        "precision_at_capacity": float(precision),
-        "recall_at_capacity": float(y[chosen].sum() / max(y.sum(), 1)),
-        "lift_at_capacity": float(precision / base) if base > 0 else float("nan"),
     }
 
 
@@ -110,8 +104,7 @@ CAPACITY_METRICS = ("precision_at_capacity", "recall_at_capacity", "lift_at_capa
 def bootstrap_metrics(
     y: np.ndarray,
     p: np.ndarray,
-    area: np.ndarray,
-    capacity: Mapping[str, int],
+    chosen: np.ndarray,
     n_boot: int = 100,
     seed: int = 0,
 ) -> dict[str, Interval]:
@@ -119,24 +112,24 @@ def bootstrap_metrics(
 
     Ranking and calibration metrics use percentile intervals from ``n_boot`` row
     resamples (rows of one test slice are one per young person, so this resamples
-    people). The panel-list metrics use Wilson intervals on the counts: resampling
-    duplicates people inside a top-*k* list and would bias precision upwards.
+    people). The panel-list metrics (``chosen``: each panel's list within capacity)
+    use Wilson intervals on the counts: resampling duplicates people inside a top-*k*
+    list and would bias precision upwards.
     """
-    point = point_metrics(y, p, area, capacity)
+    point = point_metrics(y, p, chosen)
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {m: [] for m in METRICS if m not in CAPACITY_METRICS}
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
         if y[idx].sum() == 0:
             continue
-        sample = point_metrics(y[idx], p[idx], area[idx], capacity)
+        sample = ranking_metrics(y[idx], p[idx])
         for m in draws:
             draws[m].append(sample[m])
     out = {
         m: Interval(point[m], *(np.nanpercentile(v, [2.5, 97.5]) if v else (np.nan, np.nan)))
         for m, v in draws.items()
     }
-    chosen = top_k_by_area(p, area, capacity)
     hits, k, positives = int(y[chosen].sum()), int(chosen.sum()), int(y.sum())
     base = y.mean()
     low, high = wilson_interval(hits, k)
@@ -149,13 +142,13 @@ def bootstrap_metrics(
 
 
 def capacity_by_area(
-    y: np.ndarray, p: np.ndarray, area: np.ndarray, capacity: Mapping[str, int]
+    y: np.ndarray, p: np.ndarray, area: np.ndarray, chosen: np.ndarray, capacity: Mapping[str, int]
 ) -> pd.DataFrame:
     """Precision, recall and lift at capacity within each area (for the plot and card)."""
     rows = []
     for name in sorted(np.unique(area)):
         inside = area == name
-        m = point_metrics(y[inside], p[inside], area[inside], capacity)
+        m = point_metrics(y[inside], p[inside], chosen[inside])
         rows.append(
             {
                 "local_authority": name,
@@ -172,9 +165,6 @@ def capacity_by_area(
 
 
 # --------------------------------------------------------------------- truth (evaluation only)
-
-TRUE_KINDS = {"victim": "sv_victimisation", "perpetrator": "sv_perpetration"}
-TRUE_PROBABILITY = {"victim": "p_sv_victim", "perpetrator": "p_sv_perpetrator"}
 
 
 def truth_for(
@@ -193,11 +183,11 @@ def truth_for(
     events = pq.read_table(
         truth / "events.parquet",
         columns=["person_id", "event_date", "kind"],
-        filters=[("kind", "=", TRUE_KINDS[outcome])],
+        filters=[("kind", "=", OUTCOMES[outcome].truth_kind)],
     ).to_pandas()
     when = pd.to_datetime(events["event_date"])
     involved = set(events.loc[(when >= start) & (when < stop), "person_id"])
-    column = TRUE_PROBABILITY[outcome]
+    column = OUTCOMES[outcome].truth_probability
     months = pq.read_table(
         truth / "person_months.parquet",
         columns=["person_id", "month", column],

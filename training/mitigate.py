@@ -18,7 +18,9 @@ from fairlearn.metrics import equalized_odds_difference
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator
 
-from training.evaluate import Interval, bootstrap_metrics, top_k_by_area
+from models.panels import within_capacity
+from models.risk_model import RiskModel
+from training.evaluate import Interval, bootstrap_metrics
 
 METHODS = ("threshold",)
 #: metrics that mean nothing for a randomised decision rule (it is not a probability)
@@ -36,7 +38,7 @@ class _Prefit(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.bundle.probability(X))
+        return RiskModel(self.bundle).predict(None, X)["probability"].to_numpy(dtype=float)
 
 
 def fit_threshold(bundle: Any, valid: pd.DataFrame, y: np.ndarray, by: str) -> ThresholdOptimizer:
@@ -62,21 +64,30 @@ def mitigated_metrics(
     test: pd.DataFrame,
     y: np.ndarray,
     probability: np.ndarray,
-    area: np.ndarray,
+    chosen: np.ndarray,
     capacity: Mapping[str, int],
     by: str,
     n_boot: int,
 ) -> tuple[dict[str, Interval], dict[str, float]]:
-    """Ranking and capacity metrics of the mitigated rule, and both rules' fairness gaps."""
+    """Ranking and capacity metrics of the mitigated rule, and both rules' fairness gaps.
+
+    ``chosen`` is the unmitigated model's panel lists within capacity; the mitigated
+    rule's lists come from the same selection function on its own ranking.
+    """
     flag = flag_probability(optimizer, test, by)
     # rank by the chance of being flagged; the calibrated estimate breaks ties within a tier
     score = (flag + 1e-6 * probability) / (1 + 1e-6)
-    metrics = bootstrap_metrics(y, score, area, capacity, n_boot=n_boot)
+    after = within_capacity(
+        test["person_id"].to_numpy(dtype=object),
+        test["local_authority"].to_numpy(dtype=object),
+        score,
+        capacity,
+    )
+    metrics = bootstrap_metrics(y, score, after, n_boot=n_boot)
     for name in NOT_PROBABILITIES:
         metrics[name] = Interval(float("nan"), float("nan"), float("nan"))
     groups = test[by].astype(str).to_numpy()
-    before = top_k_by_area(probability, area, capacity)
-    after = top_k_by_area(score, area, capacity)
+    before = chosen
     gaps = {
         "eo_gap_at_capacity": float(equalized_odds_difference(y, after, sensitive_features=groups)),
         "eo_gap_at_capacity_unmitigated": float(

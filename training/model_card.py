@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from features.vocabulary import OUTCOMES
 from models.risk_model import RiskModel
 
 if TYPE_CHECKING:
+    from training.results import CandidateResult
     from training.splits import Fold
-    from training.train import CandidateResult
 
 
 def frame_to_markdown(frame: pd.DataFrame) -> str:
@@ -22,10 +23,6 @@ def frame_to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-OUTCOME_TEXT = {
-    "victim": "being recorded as the victim of a serious-violence incident",
-    "perpetrator": "being recorded as a suspect in a serious-violence incident",
-}
 
 
 def model_card(
@@ -42,9 +39,9 @@ def model_card(
     bands = RiskModel(chosen.bundle).band_table()
     fold = folds[-1]
     lines = [
-        f"# Model card — vru-{outcome}",
+        f"# Model card — {OUTCOMES[outcome].registry_name}",
         "",
-        f"**Outcome:** {OUTCOME_TEXT[outcome]} within 12 months of the assessment date.",
+        f"**Outcome:** {OUTCOMES[outcome].definition} within 12 months of the assessment date.",
         f"**Chosen candidate:** {chosen.candidate} (best precision–recall AUC on the latest "
         f"fold), calibrated with {chosen.calibration} on {fold.calib}.",
         "",

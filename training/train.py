@@ -15,67 +15,38 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 
-from features.build import build_feature_table, to_frame
+from features.build import nullable_columns
 from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
-from features.schemas import data_end, load_raw
+from features.snapshot import build_snapshot, load_tables
+from features.vocabulary import OUTCOMES
 from models.calibration import Calibrator, choose_method
 from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
-from models.risk_model import ModelBundle, RiskModel, fit_bands
+from models.panels import within_capacity
+from models.registry import Registry, configure_tracking, model_name
+from models.risk_model import ModelBundle, RiskModel, fit_bands, model_signature
 from training.evaluate import (
-    Interval,
     bootstrap_metrics,
     calibration_curve,
     capacity_by_area,
     truth_for,
     truth_metrics,
 )
+from training.results import CandidateResult, TrainResult
 from training.splits import Fold, make_folds, yearly_as_of
-from training.tracking import configure, data_fingerprint, git_commit
+from training.tracking import git_commit
 
-OUTCOMES = {"victim": "sv_victim_12m", "perpetrator": "sv_perpetrator_12m"}
+__all__ = ["CANDIDATES", "comparison_table", "default_dates", "run_fold", "train_outcome"]
+
 CANDIDATES = ("rules", "logistic", "lightgbm")
 PYFUNC_ENTRY = Path(__file__).resolve().parents[1] / "models" / "_pyfunc_entry.py"
-
-
-@dataclass
-class CandidateResult:
-    """One candidate on one fold's test snapshot."""
-
-    fold: str
-    candidate: str
-    calibration: str
-    metrics: dict[str, Interval]
-    truth: dict[str, float]
-    y: np.ndarray
-    probability: np.ndarray
-    area: np.ndarray
-    bundle: ModelBundle
-    #: fairness gaps at capacity (filled when a mitigation is compared)
-    fairness: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced."""
-
-    outcome: str
-    run_id: str
-    model_uri: str
-    registered_version: str
-    chosen: str
-    comparison: pd.DataFrame
-    folds: list[Fold]
-    results: list[CandidateResult] = field(default_factory=list)
 
 
 def _fit_candidate(
@@ -109,7 +80,7 @@ def run_fold(
     ``<name>+threshold`` row: fairlearn's ThresholdOptimizer fitted on the validation
     slice, scored on the same test slice.
     """
-    label = OUTCOMES[outcome]
+    label = OUTCOMES[outcome].label
     as_of = table["as_of"].dt.date
     train = _labelled(table[as_of.isin(fold.train)], label)
     valid = _labelled(table[as_of == fold.valid], label)
@@ -121,6 +92,7 @@ def run_fold(
     y_calib = calib[label].to_numpy(dtype=int)
     y_test = test[label].to_numpy(dtype=int)
     area = test["local_authority"].to_numpy(dtype=object)
+    people = test["person_id"].to_numpy(dtype=object)
     truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
     results = []
     for name in CANDIDATES:
@@ -157,8 +129,9 @@ def run_fold(
                 "calibration": method,
             },
         )
-        p_test = bundle.probability(test)
-        metrics = bootstrap_metrics(y_test, p_test, area, capacity, n_boot=n_boot)
+        p_test = RiskModel(bundle).predict(None, test)["probability"].to_numpy(dtype=float)
+        chosen = within_capacity(people, area, p_test, capacity)
+        metrics = bootstrap_metrics(y_test, p_test, chosen, n_boot=n_boot)
         true = (
             truth_metrics(
                 truth["true_outcome"].to_numpy(), truth["oracle_probability"].to_numpy(), p_test
@@ -167,7 +140,9 @@ def run_fold(
             else {}
         )
         results.append(
-            CandidateResult(fold.name, name, method, metrics, true, y_test, p_test, area, bundle)
+            CandidateResult(
+                fold.name, name, method, metrics, true, y_test, p_test, area, chosen, bundle
+            )
         )
         if mitigate_by is not None:
             results.append(
@@ -179,6 +154,7 @@ def run_fold(
                     y_test,
                     p_test,
                     area,
+                    chosen,
                     capacity,
                     n_boot,
                     mitigate_by,
@@ -197,6 +173,7 @@ def _mitigated(
     y_test: np.ndarray,
     p_test: np.ndarray,
     area: np.ndarray,
+    chosen: np.ndarray,
     capacity: Mapping[str, int],
     n_boot: int,
     by: str,
@@ -206,7 +183,9 @@ def _mitigated(
     from training.mitigate import fit_threshold, mitigated_metrics
 
     optimizer = fit_threshold(bundle, valid, y_valid, by)
-    metrics, gaps = mitigated_metrics(optimizer, test, y_test, p_test, area, capacity, by, n_boot)
+    metrics, gaps = mitigated_metrics(
+        optimizer, test, y_test, p_test, chosen, capacity, by, n_boot
+    )
     return CandidateResult(
         fold,
         f"{bundle.candidate_name}+threshold",
@@ -216,6 +195,7 @@ def _mitigated(
         y_test,
         p_test,
         area,
+        chosen,
         bundle,
         gaps,
     )
@@ -273,22 +253,29 @@ def train_outcome(
     first_year: int | None = None,
     progress: Callable[[str], None] | None = None,
     mitigate_by: str | None = None,
+    launched_experiment_id: str | None = None,
 ) -> TrainResult:
-    """Train, evaluate and register one outcome's model; log everything to MLflow."""
+    """Train, evaluate and register one outcome's model; log everything to MLflow.
+
+    ``launched_experiment_id`` is the experiment of a run ``mlflow run`` created
+    (the settings read it); the training run then logs into it.
+    """
     from training.model_card import frame_to_markdown, model_card
     from training.plots import save_plots
 
     say = progress or (lambda message: None)
     began = time.perf_counter()
-    tables = load_raw(data_dir)
-    end = data_end(tables)
+    data = load_tables(data_dir)
+    end = data.end
     dates, test_dates = default_dates(end, first_year)
     folds = make_folds(dates, test_dates)
     say(f"building features for {len(dates)} as-of dates")
-    table = to_frame(build_feature_table(tables, dates, end))
+    table = build_snapshot(data, dates, labels=True).frame
     features = model_inputs()
-    configure(tracking_uri, experiment, artifact_dir)
-    fingerprint = data_fingerprint(data_dir)
+    configure_tracking(
+        tracking_uri, experiment, artifact_dir, launched_experiment_id=launched_experiment_id
+    )
+    fingerprint = data.fingerprint
     commit = git_commit(project_dir)
     results: list[CandidateResult] = []
     with mlflow.start_run(run_name=f"train-{outcome}") as parent:
@@ -304,7 +291,7 @@ def train_outcome(
         mlflow.log_params(
             {
                 "outcome": outcome,
-                "label": OUTCOMES[outcome],
+                "label": OUTCOMES[outcome].label,
                 "as_of_dates": ",".join(d.isoformat() for d in dates),
                 "folds": len(folds),
                 "n_features": len(features),
@@ -362,7 +349,9 @@ def train_outcome(
             save_plots(
                 latest, chosen, table[table["as_of"].dt.date == folds[-1].test], capacity, tmp
             )
-            by_area = capacity_by_area(chosen.y, chosen.probability, chosen.area, capacity)
+            by_area = capacity_by_area(
+                chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity
+            )
             by_area.to_csv(tmp / "capacity_by_area.csv", index=False)
             calibration_curve(chosen.y, chosen.probability).to_csv(
                 tmp / "calibration_curve.csv", index=False
@@ -373,23 +362,23 @@ def train_outcome(
             )
             mlflow.log_artifacts(str(tmp))
             bundle_path = chosen.bundle.save(tmp / "bundle.joblib")
+            # the example is a slice of the project's own feature table, dtypes and all
             example = table.loc[table["as_of"].dt.date == folds[-1].test, features].head(5)
-            example = example.astype("float64")
-            prediction = RiskModel(chosen.bundle).predict(None, example)
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(PYFUNC_ENTRY),
                 artifacts={"bundle": str(bundle_path)},
-                input_example=example,
-                signature=infer_signature(example, prediction),
-                registered_model_name=f"vru-{outcome}",
+                input_example=example.astype(dict.fromkeys(nullable_columns(), "float64")),
+                signature=model_signature(features, nullable=nullable_columns()),
+                registered_model_name=model_name(outcome),
             )
-        client = mlflow.MlflowClient()
         version = str(info.registered_model_version)
-        client.set_registered_model_alias(f"vru-{outcome}", "candidate", version)
-        client.set_model_version_tag(f"vru-{outcome}", version, "candidate_name", chosen.candidate)
-        client.set_model_version_tag(f"vru-{outcome}", version, "data_fingerprint", fingerprint)
-        client.set_model_version_tag(f"vru-{outcome}", version, "fairness_gate", "not run")
+        Registry(tracking_uri).register(
+            outcome,
+            info.model_uri,
+            version,
+            {"candidate_name": chosen.candidate, "data_fingerprint": fingerprint},
+        )
         mlflow.log_metric("training_seconds", time.perf_counter() - began)
     return TrainResult(
         outcome,

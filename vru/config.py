@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from synthetic.config import LOCAL_AUTHORITIES
+from features.vocabulary import LOCAL_AUTHORITIES
 
 
 class Settings(BaseSettings):
@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     )
     serve_host: str = Field("127.0.0.1", description="address `vru serve` binds")
     serve_port: int = Field(3000, ge=1, le=65535, description="port `vru serve` listens on")
+
+    # set by `mlflow run` in the environment of the command it launches
+    mlflow_run_id: str | None = Field(None, validation_alias="MLFLOW_RUN_ID")
+    mlflow_experiment_id: str | None = Field(None, validation_alias="MLFLOW_EXPERIMENT_ID")
+
+    def launched_experiment_id(self) -> str | None:
+        """The experiment of the run ``mlflow run`` created, when launched by it."""
+        return self.mlflow_experiment_id if self.mlflow_run_id else None
 
     def tracking_uri(self) -> str:
         """``MLFLOW_TRACKING_URI`` if set, else settings, else SQLite in the project folder."""

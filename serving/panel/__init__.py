@@ -23,7 +23,8 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from models.reasons import CAVEAT, NO_FACTORS, OUTCOME_TITLES
+from features.vocabulary import OUTCOMES
+from models.reasons import CAVEAT, NO_FACTORS
 
 TEMPLATE = "pack.html.j2"
 #: matplotlib settings that make SVG output small and byte-for-byte reproducible
@@ -197,7 +198,7 @@ def _section(
     cut = float(within["probability"].min()) if len(within) else None
     return {
         "outcome": outcome,
-        "title": OUTCOME_TITLES[outcome],
+        "title": OUTCOMES[outcome].title,
         "model": f"{panel_model.name} version {panel_model.version}",
         "candidate": model.bundle.candidate_name,
         "verdict": panel_model.verdict,

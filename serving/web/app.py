@@ -19,19 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from features.vocabulary import OUTCOMES, SOURCE_TITLES
 from serving.schemas import REASON_CODES, ModelCardResponse
 
 HERE = Path(__file__).parent
 COOKIE = "vru_session"
-OUTCOME_TITLES = {
-    "victim": "Risk of being the victim of serious violence",
-    "perpetrator": "Risk of involvement in serious violence as a suspect",
-}
-SOURCE_TITLES = {
-    "school_events": "School records",
-    "agency_contacts": "Multi-agency records",
-    "incidents": "Police records",
-}
+OUTCOME_TITLES = {key: o.heading for key, o in OUTCOMES.items()}
 
 web = FastAPI(title="vru-risk web", docs_url=None, redoc_url=None, openapi_url=None)
 web.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,0 +1,293 @@
+"""The one gateway to the MLflow registry: names, loading, release status, promotion.
+
+Training registers through it, the fairness gate records its verdict through it,
+and the service, the monthly batch and the command line load released models
+through it — so a model is named ``vru-<outcome>`` in one place, and the rule
+"only a pass or a named override reaches people" is written once
+(:func:`release_verdict`).
+
+The release status is carried by model-version tags (the contract between the
+gate, which writes them, and everything that uses a model's output).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from features.vocabulary import outcome as outcome_named
+
+__all__ = [
+    "CANDIDATE",
+    "CHAMPION",
+    "GATE_TAG",
+    "RELEASABLE",
+    "TRUTH_GATE_TAG",
+    "PromotionRefusedError",
+    "Registry",
+    "RegistryError",
+    "Released",
+    "configure_tracking",
+    "model_name",
+    "release_verdict",
+    "releasable",
+]
+
+CANDIDATE = "candidate"
+CHAMPION = "champion"
+#: model-version tag holding the gate's verdict: "not run", "pass", "fail" (or "error")
+GATE_TAG = "fairness_gate"
+#: the same gate against the synthetic truth, where one was run: a failure there also blocks
+TRUTH_GATE_TAG = "fairness_gate_truth"
+POLICY_VERSION_TAG = "fairness_policy_version"
+POLICY_HASH_TAG = "fairness_policy_sha256"
+REPORT_TAG = "fairness_report"
+APPROVER_TAG = "fairness_override_approver"
+REASON_TAG = "fairness_override_reason"
+OVERRIDE_TAG = "fairness_override"
+OVERRIDE_AT_TAG = "fairness_override_at"
+PROMOTED_AT_TAG = "promoted_at"
+#: verdicts that allow a version to become champion and to score people
+RELEASABLE = ("pass", "override")
+#: the MLflow UI opens classic-ML experiments on runs and models, not its GenAI overview
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+class RegistryError(RuntimeError):
+    """A model or version cannot be found or loaded (one line naming it)."""
+
+
+class PromotionRefusedError(RuntimeError):
+    """The version may not become champion (one line saying why)."""
+
+
+def model_name(outcome: str) -> str:
+    """Registered name of an outcome's model: ``vru-victim``, ``vru-perpetrator``."""
+    return outcome_named(outcome).registry_name
+
+
+def release_verdict(tags: Mapping[str, str]) -> str:
+    """``pass``, ``override`` (a failure released by a named approver), ``fail`` or ``not run``.
+
+    A pass against the recorded outcomes does not count when the same model failed
+    against the synthetic truth: recording bias can make a biased model look fair.
+    """
+    gate = tags.get(GATE_TAG, "not run")
+    if tags.get(TRUTH_GATE_TAG) in ("fail", "error") and gate == "pass":
+        gate = tags[TRUTH_GATE_TAG]
+    if gate == "pass":
+        return "pass"
+    if tags.get(OVERRIDE_TAG) == "true" and tags.get(APPROVER_TAG) and tags.get(REASON_TAG):
+        return "override"
+    return gate if gate in ("fail", "error") else "not run"
+
+
+def releasable(tags: Mapping[str, str]) -> bool:
+    """May this version's output reach practitioners and panels?"""
+    return release_verdict(tags) in RELEASABLE
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def configure_tracking(
+    tracking_uri: str,
+    experiment: str,
+    artifact_dir: Path,
+    *,
+    launched_experiment_id: str | None = None,
+) -> str:
+    """Point MLflow at the store and make sure the experiment exists; return its id.
+
+    ``launched_experiment_id`` is the experiment of a run that ``mlflow run``
+    created (its ``MLFLOW_EXPERIMENT_ID``, read by the settings): log into it.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    if launched_experiment_id:
+        return launched_experiment_id
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        mlflow.set_experiment(experiment)
+        return str(found.experiment_id)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    experiment_id = mlflow.create_experiment(
+        experiment, artifact_location=artifact_dir.as_uri(), tags=EXPERIMENT_KIND
+    )
+    mlflow.set_experiment(experiment)
+    return str(experiment_id)
+
+
+@dataclass(frozen=True)
+class Released:
+    """A registered version of one outcome's model, loaded, with its release status."""
+
+    outcome: str
+    name: str
+    version: str
+    verdict: str
+    model: Any  # models.risk_model.RiskModel
+    run_id: str | None
+    tags: Mapping[str, str]
+
+    @property
+    def label(self) -> str:
+        """``vru-victim/3``."""
+        return f"{self.name}/{self.version}"
+
+    @property
+    def releasable(self) -> bool:
+        return self.verdict in RELEASABLE
+
+
+class Registry:
+    """The registry of one tracking store (``sqlite:///…`` or a server URI)."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        import mlflow
+
+        self.tracking_uri = tracking_uri
+        self.client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    # ------------------------------------------------------------ finding versions
+
+    def version(self, outcome: str, *, version: str | None = None, alias: str = CHAMPION) -> Any:
+        """The MLflow model version (pinned, or by alias); :class:`RegistryError` if absent."""
+        name = model_name(outcome)
+        try:
+            if version is not None:
+                return self.client.get_model_version(name, str(version))
+            return self.client.get_model_version_by_alias(name, alias)
+        except Exception as exc:  # MLflow raises several types for a missing model or alias
+            which = f"version {version}" if version is not None else f"@{alias}"
+            raise RegistryError(f"no registered model {name} {which} ({_first_line(exc)})") from None
+
+    def tags(self, outcome: str, version: str) -> dict[str, str]:
+        return dict(self.version(outcome, version=version).tags)
+
+    def verdict(self, outcome: str, version: str) -> str:
+        """The release verdict of a version (see :func:`release_verdict`)."""
+        return release_verdict(self.tags(outcome, version))
+
+    def load(
+        self, outcome: str, *, version: str | None = None, alias: str = CHAMPION
+    ) -> Released:
+        """Load a version's :class:`~models.risk_model.RiskModel` with its release status."""
+        mv = self.version(outcome, version=version, alias=alias)
+        name = model_name(outcome)
+        try:
+            model = self._load_pyfunc(name, str(mv.version)).unwrap_python_model()
+        except Exception as exc:  # a broken artifact, an unreadable store
+            raise RegistryError(
+                f"cannot load {name} version {mv.version}: {_first_line(exc)}"
+            ) from None
+        if getattr(model, "bundle", None) is None:
+            raise RegistryError(f"{name} version {mv.version} is not a RiskModel with a bundle")
+        tags = dict(mv.tags)
+        return Released(
+            outcome=outcome,
+            name=name,
+            version=str(mv.version),
+            verdict=release_verdict(tags),
+            model=model,
+            run_id=mv.run_id,
+            tags=tags,
+        )
+
+    def _load_pyfunc(self, name: str, version: str) -> Any:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+
+    def model_card(self, released: Released) -> str:
+        """The training run's model card (Markdown), or a line saying why there is none."""
+        import tempfile
+
+        if not released.run_id:
+            return "No model card: the version has no training run."
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = self.client.download_artifacts(released.run_id, "model_card.md", tmp)
+                return Path(path).read_text(encoding="utf-8")
+        except Exception as exc:
+            return f"No model card found in training run {released.run_id} ({_first_line(exc)})."
+
+    # ------------------------------------------------------------ writing status
+
+    def register(self, outcome: str, model_uri: str, version: str, tags: Mapping[str, str]) -> None:
+        """Give a freshly registered version the ``candidate`` alias and its first tags."""
+        name = model_name(outcome)
+        self.client.set_registered_model_alias(name, CANDIDATE, version)
+        for key, value in {**tags, GATE_TAG: "not run"}.items():
+            self.client.set_model_version_tag(name, version, key, value)
+
+    def set_tags(self, outcome: str, version: str, tags: Mapping[str, str]) -> None:
+        """Write release-status tags on a version (the gate's verdict, an override)."""
+        name = model_name(outcome)
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
+
+    def promote(
+        self,
+        outcome: str,
+        version: str,
+        *,
+        approver: str | None = None,
+        reason: str | None = None,
+    ) -> str:
+        """Move ``champion`` to ``version`` if its verdict allows; an override needs who and why.
+
+        Returns the verdict that allowed it (``pass`` or ``override``).
+
+        Raises
+        ------
+        PromotionRefusedError
+            No pass and no complete override; an override of a pass or of an
+            unaudited version.
+        """
+        name = model_name(outcome)
+        verdict = self.verdict(outcome, version)
+        if approver is not None or reason is not None:
+            if not (approver and approver.strip()) or not (reason and reason.strip()):
+                raise PromotionRefusedError("an override needs both --approver and --reason")
+            if verdict == "pass":
+                raise PromotionRefusedError(
+                    f"{name} version {version} passed; no override is needed"
+                )
+            if verdict == "not run":
+                raise PromotionRefusedError(
+                    f"{name} version {version} has not been audited: run vru fairness gate first "
+                    "(an override releases a known failure, never an unknown one)"
+                )
+            self.set_tags(
+                outcome,
+                version,
+                {
+                    OVERRIDE_TAG: "true",
+                    APPROVER_TAG: approver.strip(),
+                    REASON_TAG: reason.strip(),
+                    OVERRIDE_AT_TAG: _now(),
+                },
+            )
+            verdict = "override"
+        elif verdict not in RELEASABLE:
+            raise PromotionRefusedError(
+                f"{name} version {version} has fairness verdict '{verdict}'; promotion needs a "
+                "pass (vru fairness gate) or --override --approver NAME --reason TEXT"
+            )
+        self.client.set_registered_model_alias(name, CHAMPION, version)
+        self.set_tags(outcome, version, {PROMOTED_AT_TAG: _now()})
+        return verdict
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,51 @@
+"""What training produces: one candidate on one fold, and a whole training run.
+
+Kept apart from :mod:`training.train` so that the model card and the plots read
+results without importing the training loop (no import circle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.risk_model import ModelBundle
+from training.evaluate import Interval
+from training.splits import Fold
+
+__all__ = ["CandidateResult", "TrainResult"]
+
+
+@dataclass
+class CandidateResult:
+    """One candidate on one fold's test snapshot."""
+
+    fold: str
+    candidate: str
+    calibration: str
+    metrics: dict[str, Interval]
+    truth: dict[str, float]
+    y: np.ndarray
+    probability: np.ndarray
+    area: np.ndarray
+    #: each panel's list within capacity (:func:`models.panels.within_capacity`)
+    chosen: np.ndarray
+    bundle: ModelBundle
+    #: fairness gaps at capacity (filled when a mitigation is compared)
+    fairness: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    outcome: str
+    run_id: str
+    model_uri: str
+    registered_version: str
+    chosen: str
+    comparison: pd.DataFrame
+    folds: list[Fold]
+    results: list[CandidateResult] = field(default_factory=list)
