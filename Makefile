@@ -14,7 +14,7 @@ DEMO_PEOPLE ?= 30000
 help:
 	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs; prints how to serve"
 	@echo "make test    run the whole test suite (what CI runs)"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff + mypy + import-linter (the layers of DESIGN.md)"
 	@echo "make bench   generator, features, training, explanations, serving, scoring; writes BENCHMARKS.md"
 	@echo "make calibrate  check the synthetic data against every published target"
 
@@ -65,6 +65,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

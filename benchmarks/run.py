@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthetic.config import DEFAULT_PEOPLE, LOCAL_AUTHORITIES, GeneratorSettings
+from features.vocabulary import LOCAL_AUTHORITIES
+from synthetic.config import DEFAULT_PEOPLE, GeneratorSettings
 from synthetic.generate import generate, write_dataset
 
 MONTHLY_2024 = [dt.date(2024, m, 1) for m in range(1, 13)]

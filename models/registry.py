@@ -166,8 +166,8 @@ class Registry:
                 return self.client.get_model_version(name, str(version))
             return self.client.get_model_version_by_alias(name, alias)
         except Exception as exc:  # MLflow raises several types for a missing model or alias
-            which = f"version {version}" if version is not None else f"@{alias}"
-            raise RegistryError(f"no registered model {name} {which} ({_first_line(exc)})") from None
+            which = f"{name} version {version}" if version is not None else f"{name}@{alias}"
+            raise RegistryError(f"cannot load {which}: {_first_line(exc)}") from None
 
     def tags(self, outcome: str, version: str) -> dict[str, str]:
         return dict(self.version(outcome, version=version).tags)

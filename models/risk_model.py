@@ -149,7 +149,9 @@ class RiskModel(PythonModel):
         rows = frame[self._bundle().features]
         loose = [c for c, dtype in rows.dtypes.items() if dtype == object]
         if loose:
-            rows = rows.astype(dict.fromkeys(loose, "float64"))
+            rows = rows.assign(
+                **{c: rows[c].to_numpy(dtype=float, na_value=np.nan) for c in loose}
+            )
         return rows
 
     def predict(

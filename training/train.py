@@ -364,12 +364,13 @@ def train_outcome(
             bundle_path = chosen.bundle.save(tmp / "bundle.joblib")
             # the example is a slice of the project's own feature table, dtypes and all
             example = table.loc[table["as_of"].dt.date == folds[-1].test, features].head(5)
+            nullable = [c for c in nullable_columns() if c in features]
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(PYFUNC_ENTRY),
                 artifacts={"bundle": str(bundle_path)},
-                input_example=example.astype(dict.fromkeys(nullable_columns(), "float64")),
-                signature=model_signature(features, nullable=nullable_columns()),
+                input_example=example.astype(dict.fromkeys(nullable, "float64")),
+                signature=model_signature(features, nullable=nullable),
                 registered_model_name=model_name(outcome),
             )
         version = str(info.registered_model_version)

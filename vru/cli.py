@@ -206,8 +206,9 @@ def features(
     data), and the audit-only columns (sex, ethnicity, SEN, IMD decile, free school
     meals, local authority), which are not model inputs.
     """
-    from features.build import build_feature_table, to_frame, write_feature_table
-    from features.schemas import ContractError, data_end, feature_table_schema, load_raw
+    from features.build import write_feature_table
+    from features.schemas import ContractError, feature_table_schema
+    from features.snapshot import build_snapshot, load_tables
 
     settings = load_settings()
     dates = parse_dates(as_of)
@@ -224,26 +225,26 @@ def features(
         fail(f"cannot write to {target.parent}: {probe} is not a folder")
     require_raw(folder)
     try:
-        tables = load_raw(folder)
+        data = load_tables(folder)
     except ContractError as exc:
         fail(f"input refused — {exc}")
-    end = data_end(tables)
-    late = [d for d in dates if d > end]
-    if late:
-        fail(f"--as-of {late[0]} is after the data ends ({end}); nothing would be visible later")
+    end = data.end
 
     began = time.perf_counter()
-    with progress() as bar:
-        task = bar.add_task("building features", total=None)
+    try:
+        with progress() as bar:
+            task = bar.add_task("building features", total=None)
 
-        def report(done: int, total: int, stage: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"built {stage}")
+            def report(done: int, total: int, stage: str) -> None:
+                bar.update(task, completed=done, total=total, description=f"built {stage}")
 
-        table = build_feature_table(tables, dates, end, progress=report)
-    frame = to_frame(table)
+            snapshot = build_snapshot(data, dates, labels=True, progress=report)
+    except ContractError as exc:
+        fail(str(exc))
+    frame = snapshot.frame
     feature_table_schema().validate(frame)
     try:
-        write_feature_table(table, target)
+        write_feature_table(snapshot.table, target)
     except OSError as exc:
         fail(f"could not write {target}: {exc.strerror or exc}")
     elapsed = time.perf_counter() - began
@@ -314,8 +315,10 @@ def train(
     The best on the latest fold is registered as vru-<outcome> with alias `candidate`.
     """
     from features.schemas import ContractError
+    from features.vocabulary import OUTCOMES
+    from models.registry import model_name
     from training.splits import SplitError
-    from training.train import OUTCOMES, train_outcome
+    from training.train import train_outcome
 
     quiet_mlflow()
     settings = load_settings()
@@ -345,13 +348,14 @@ def train(
                 first_year=first_year,
                 progress=lambda message: status.update(message),
                 mitigate_by=mitigate_by if mitigate else None,
+                launched_experiment_id=settings.launched_experiment_id(),
             )
     except ContractError as exc:
         fail(f"input refused — {exc}")
     except SplitError as exc:
         fail(str(exc))
     view = Table(
-        title=f"vru-{outcome}: candidates on held-out test as-of dates (95% bootstrap intervals)"
+        title=f"{model_name(outcome)}: candidates on held-out test as-of dates (95% bootstrap intervals)"
     )
     shown = [
         "fold",
@@ -371,7 +375,7 @@ def train(
     fit_width()
     out.print(view)
     out.print(
-        f"registered vru-{outcome} version {result.registered_version} ({result.chosen}) with "
+        f"registered {model_name(outcome)} version {result.registered_version} ({result.chosen}) with "
         f"alias 'candidate'; run {result.run_id} in {time.perf_counter() - began:.0f}s",
         highlight=False,
     )
@@ -403,9 +407,10 @@ def explain(
     known on the as-of date and prints the explanation. Output is a prompt for
     professional review, never a decision.
     """
-    from features.build import build_feature_table, source_freshness, to_frame
-    from features.schemas import ContractError, data_end, load_raw
-    from training.train import OUTCOMES
+    from features.schemas import ContractError
+    from features.snapshot import SnapshotError, build_snapshot
+    from features.vocabulary import OUTCOMES
+    from models.registry import model_name
 
     settings = load_settings()
     require_outcome(outcome, OUTCOMES)
@@ -416,13 +421,12 @@ def explain(
     require_raw(folder)
     model, _ = load_registered(settings.tracking_uri(), outcome, alias)
     try:
-        tables = load_raw(folder)
+        snapshot = build_snapshot(folder, [when])
+    except SnapshotError as exc:
+        fail(str(exc))
     except ContractError as exc:
         fail(f"input refused — {exc}")
-    end = data_end(tables)
-    if when > end:
-        fail(f"--as-of {when} is after the data ends ({end})")
-    frame = to_frame(build_feature_table(tables, [when], end))
+    frame = snapshot.frame
     if person is not None:
         rows = frame[frame["person_id"] == person]
         if rows.empty:
@@ -430,9 +434,9 @@ def explain(
     else:
         scored = model.predict(None, frame)
         rows = frame.loc[scored["probability"].nlargest(top).index]
-    fresh = source_freshness(tables, when)
-    for explanation in model.explain(rows, data_as_of=fresh):
-        out.rule(f"{explanation.person_id} — as of {explanation.as_of} — vru-{outcome}@{alias}")
+    for explanation in model.explain(rows, data_as_of=snapshot.freshness):
+        heading = f"{explanation.person_id} — as of {explanation.as_of} — {model_name(outcome)}"
+        out.rule(f"{heading}@{alias}")
         out.print(explanation.text(), highlight=False, markup=False)
 
 

@@ -81,15 +81,11 @@ def parse_dates(text: str) -> list[dt.date]:
 def load_registered(tracking_uri: str, outcome: str, alias: str = "champion") -> tuple[Any, str]:
     """The RiskModel registered as ``vru-<outcome>@<alias>`` and its version (or exit 2)."""
     quiet_mlflow()
-    import mlflow
+    from models.registry import Registry, RegistryError
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    name = f"vru-{outcome}"
     try:
-        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
-    except Exception as exc:  # MLflow raises several types for a missing model or alias
+        released = Registry(tracking_uri).load(outcome, alias=alias)
+    except RegistryError as exc:
         hint = "train one with vru train" if alias == "candidate" else "see vru promote"
-        fail(f"cannot load {name}@{alias}: {str(exc).splitlines()[0]} ({hint})")
-    return model, str(version)
+        fail(f"{exc} ({hint})")
+    return released.model, released.version

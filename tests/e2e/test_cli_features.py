@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from features.build import table_columns
-from synthetic.config import LOCAL_AUTHORITIES
+from features.vocabulary import LOCAL_AUTHORITIES
 from vru.cli import app
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from synthetic.config import LOCAL_AUTHORITIES
+from features.vocabulary import LOCAL_AUTHORITIES
 from vru.cli import app
 
 runner = CliRunner()

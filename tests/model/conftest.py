@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from synthetic.config import LOCAL_AUTHORITIES, GeneratorSettings
+from features.vocabulary import LOCAL_AUTHORITIES
+from synthetic.config import GeneratorSettings
 from synthetic.generate import generate, write_dataset
-from training.train import TrainResult, train_outcome
+from training.results import TrainResult
+from training.train import train_outcome
 
 CAPACITY = dict.fromkeys(LOCAL_AUTHORITIES, 25)
 

@@ -12,11 +12,11 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import brier_score_loss
 
-from features.build import build_feature_table, to_frame
-from features.schemas import data_end, load_raw
+from features.build import write_feature_table
+from features.snapshot import build_snapshot
 from models.calibration import Calibrator
 from models.candidates import MONOTONE_UP
-from models.risk_model import BAND_ORDER
+from models.risk_model import BAND_ORDER, RiskModel
 from tests.model.conftest import Trained
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
@@ -24,10 +24,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 
 @pytest.fixture(scope="module")
 def test_rows(trained: Trained) -> pd.DataFrame:
-    tables = load_raw(trained.data_dir)
-    fold = trained.result.folds[-1]
-    frame = to_frame(build_feature_table(tables, [fold.test], data_end(tables)))
-    return frame[frame["sv_victim_12m"].notna()]
+    return _rows_for(trained, trained.result.folds[-1].test)
+
+
+def _probability(bundle, rows: pd.DataFrame) -> np.ndarray:
+    return RiskModel(bundle).predict(None, rows)["probability"].to_numpy()
 
 
 def _result(trained: Trained, candidate: str, fold: int = -1):
@@ -43,11 +44,32 @@ def test_registry_round_trip_gives_identical_probabilities(
     loaded = mlflow.pyfunc.load_model("models:/vru-victim@candidate")
     chosen = _result(trained, trained.result.chosen)
     features = chosen.bundle.features
-    got = loaded.predict(test_rows[features].astype("float64"))
-    expected = chosen.bundle.probability(test_rows)
+    got = loaded.predict(test_rows[features])
+    expected = _probability(chosen.bundle, test_rows)
     np.testing.assert_array_equal(got["probability"].to_numpy(), expected)
     assert set(got["band"]) <= set(BAND_ORDER)
     assert list(got.columns) == ["probability", "band"]
+
+
+def test_the_registered_model_takes_the_projects_own_feature_tables(
+    trained: Trained, test_rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    """What MLflow documents, on what the project writes: the `vru features` Parquet read
+    back with pandas (integers, floats with NaN, keys, labels and audit columns beside the
+    inputs) and the in-memory snapshot (nullable Int64) both score, extra columns ignored."""
+    mlflow.set_tracking_uri(trained.tracking_uri)
+    mlflow.set_registry_uri(trained.tracking_uri)
+    loaded = mlflow.pyfunc.load_model("models:/vru-victim@candidate")
+    snapshot = build_snapshot(trained.data_dir, [trained.result.folds[-1].test], labels=True)
+    path = write_feature_table(snapshot.table, tmp_path / "features.parquet")
+    from_disk = pd.read_parquet(path)
+    assert (from_disk.dtypes == "int64").any() and (from_disk.dtypes == "float64").any()
+    assert from_disk.isna().any().any(), "some days-since columns are missing on disk"
+    expected = _probability(_result(trained, trained.result.chosen).bundle, snapshot.frame)
+    for frame in (from_disk, snapshot.frame):
+        got = loaded.predict(frame)
+        assert len(got) == len(snapshot.frame)
+        np.testing.assert_allclose(got["probability"].to_numpy(), expected, rtol=0, atol=1e-12)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -83,8 +105,7 @@ def test_calibration_never_costs_much_on_held_out_data(trained: Trained) -> None
 
 
 def _rows_for(trained: Trained, as_of: dt.date) -> pd.DataFrame:
-    tables = load_raw(trained.data_dir)
-    frame = to_frame(build_feature_table(tables, [as_of], data_end(tables)))
+    frame = build_snapshot(trained.data_dir, [as_of], labels=True).frame
     return frame[frame["sv_victim_12m"].notna()]
 
 
@@ -100,13 +121,13 @@ def test_more_recent_serious_violence_never_lowers_risk(
     trained: Trained, test_rows: pd.DataFrame
 ) -> None:
     bundle = _result(trained, "lightgbm").bundle
-    before = bundle.probability(test_rows)
+    before = _probability(bundle, test_rows)
     for feature in ("incidents_365d_sv_victim_count", "incidents_365d_sv_suspect_count"):
         assert feature in MONOTONE_UP
         more = test_rows.copy()
         more[feature] = more[feature] + 1
         more[feature.replace("365d", "all")] += 1
-        after = bundle.probability(more)
+        after = _probability(bundle, more)
         assert np.all(after >= before - 1e-12), feature
         assert after.mean() > before.mean(), f"{feature} should raise some risks"
 
@@ -229,3 +250,26 @@ def test_vru_explain_prints_reasons_for_a_person(
     )
     assert missing.exit_code == 2
     assert "is not on the" in missing.stderr
+
+
+def test_explanations_carry_the_probability_of_predict_and_check_their_margin(
+    trained: Trained, test_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One decision path: an explanation states exactly the probability `predict` gives,
+    and refuses to explain when its contributions do not add up to the scored margin."""
+    import copy
+
+    from models.risk_model import ExplanationMismatchError
+
+    for candidate in ("logistic", "lightgbm"):
+        bundle = copy.deepcopy(_result(trained, candidate).bundle)
+        model = RiskModel(bundle)
+        rows = test_rows.head(40)
+        predicted = model.predict(None, rows)
+        explained = model.explain(rows)
+        assert [e.probability for e in explained] == predicted["probability"].tolist()
+        assert [e.band for e in explained] == predicted["band"].tolist()
+        scored = bundle.estimator.score
+        monkeypatch.setattr(bundle.estimator, "score", lambda X, f=scored: f(X) + 0.5)
+        with pytest.raises(ExplanationMismatchError, match="disagrees"):
+            model.explain(rows)

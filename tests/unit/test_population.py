@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthetic.config import LOCAL_AUTHORITIES, LOCAL_AUTHORITY_POPULATION, GeneratorSettings
+from features.vocabulary import LOCAL_AUTHORITIES
+from synthetic.config import LOCAL_AUTHORITY_POPULATION, GeneratorSettings
 from synthetic.population import AGE_FROM_MONTHS, AGE_UNTIL_MONTHS, Population, generate_population
 
 

@@ -8,17 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthetic.generate import SyntheticDataset
-from synthetic.simulate import (
+from features.vocabulary import (
     AGENCIES,
     CONTACT_TYPES,
+    ETHNICITIES,
     OFFENCE_GROUPS,
     ROLES,
     SCHOOL_EVENT_TYPES,
     SCHOOL_REASONS,
     SERIOUS_OFFENCES,
+)
+from synthetic.config import BiasSettings
+from synthetic.generate import SyntheticDataset
+from synthetic.simulate import (
     _bernoulli,
     _excite,
+    exclusion_multiplier,
+    stop_search_multiplier,
+    suspension_multiplier,
 )
 from synthetic.tables import extract_date
 
@@ -215,9 +222,6 @@ def test_manifest_is_deterministic_and_names_the_extract(small_dataset: Syntheti
 
 
 def test_b5_multipliers_apply_to_the_named_groups_only() -> None:
-    from synthetic.config import BiasSettings
-    from synthetic.simulate import exclusion_multiplier, suspension_multiplier
-
     detail = np.array(["BCRB", "MWBC", "WBRI", "WIRT", "BAFR"], dtype=object)
     assert exclusion_multiplier(detail, BiasSettings()).tolist() == [1.7, 1.6, 1.0, 1.0, 1.0]
     assert suspension_multiplier(detail, BiasSettings()).tolist() == [1.0, 1.0, 1.0, 3.0, 1.0]
@@ -226,9 +230,6 @@ def test_b5_multipliers_apply_to_the_named_groups_only() -> None:
 
 
 def test_b1_multiplier_targets_black_and_mixed_young_people() -> None:
-    from synthetic.config import ETHNICITIES, BiasSettings
-    from synthetic.simulate import stop_search_multiplier
-
     codes = np.arange(len(ETHNICITIES))
     got = dict(zip(ETHNICITIES, stop_search_multiplier(codes, BiasSettings()), strict=True))
     assert got == {"White": 1.0, "Mixed": 2.0, "Asian": 1.0, "Black": 4.0, "Other": 1.0}

@@ -1,0 +1,110 @@
+"""Release a trained version the way ``make demo`` does: the real fairness gate, then
+promotion — after a pass, or through an override that records who and why.
+
+:func:`release_population` is the one recipe for "a synthetic population with both
+outcomes' champions released", used by the batch and serving tests and by their
+benchmarks. Nothing here stamps a verdict: every released version carries the
+gate's own tags and report, and an override names its approver and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from features.vocabulary import LOCAL_AUTHORITIES, OUTCOMES
+
+__all__ = ["DEFAULT_APPROVER", "DEFAULT_REASON", "release_population", "release_version"]
+
+DEFAULT_APPROVER = "vru.release (tests and benchmarks)"
+DEFAULT_REASON = (
+    "synthetic test population: released so that panel lists and the service can be "
+    "exercised; not for use with real people"
+)
+
+
+def release_version(
+    tracking_uri: str,
+    data_dir: Path,
+    outcome: str,
+    version: str,
+    *,
+    capacity: Mapping[str, int],
+    report_dir: Path,
+    approver: str = DEFAULT_APPROVER,
+    reason: str = DEFAULT_REASON,
+) -> str:
+    """Gate ``version`` against the recorded outcomes and make it champion.
+
+    Returns the verdict that released it: ``pass``, or ``override`` when the gate
+    failed and ``approver`` took responsibility for ``reason``.
+    """
+    from fairness.gate import gate_model
+    from fairness.policy import load_policy
+    from fairness.recording import note_override, record, write_outputs
+    from models.registry import Registry
+
+    registry = Registry(tracking_uri)
+    released = registry.load(outcome, version=version)
+    policy, policy_hash = load_policy(None)
+    result = gate_model(
+        outcome=outcome,
+        version=released.version,
+        model=released.model,
+        data_dir=data_dir,
+        policy=policy,
+        policy_hash=policy_hash,
+        capacity=capacity,
+    )
+    out_dir = report_dir / f"{outcome}-v{released.version}-recorded"
+    write_outputs(result, out_dir)
+    record(result, registry, str(released.run_id), out_dir)
+    if result.verdict == "pass":
+        return registry.promote(outcome, released.version)
+    verdict = registry.promote(outcome, released.version, approver=approver, reason=reason)
+    note_override(registry, outcome, released.version)
+    return verdict
+
+
+def release_population(
+    root: Path,
+    *,
+    people: int = 30_000,
+    seed: int = 11,
+    capacity: Mapping[str, int] | None = None,
+    experiment: str = "train",
+    first_year: int | None = None,
+    n_boot: int = 10,
+) -> tuple[Path, str, dict[str, str]]:
+    """Generate a population under ``root``, train both outcomes and release them.
+
+    Returns the data folder, the tracking URI (SQLite under ``root``) and the
+    released version of each outcome.
+    """
+    from synthetic.config import GeneratorSettings
+    from synthetic.generate import generate, write_dataset
+    from training.train import train_outcome
+
+    capacity = dict(capacity or dict.fromkeys(LOCAL_AUTHORITIES, 25))
+    root.mkdir(parents=True, exist_ok=True)
+    data_dir = write_dataset(generate(GeneratorSettings(people=people, seed=seed)), root / "pop")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    versions = {}
+    for outcome in OUTCOMES:
+        result = train_outcome(
+            data_dir,
+            outcome,
+            capacity=capacity,
+            tracking_uri=uri,
+            experiment=experiment,
+            artifact_dir=root / "mlartifacts",
+            project_dir=root,
+            n_boot=n_boot,
+            first_year=first_year,
+        )
+        version = str(result.registered_version)
+        release_version(
+            uri, data_dir, outcome, version, capacity=capacity, report_dir=root / "reports"
+        )
+        versions[outcome] = version
+    return data_dir, uri, versions
