@@ -32,8 +32,8 @@ __all__ = [
     "Released",
     "configure_tracking",
     "model_name",
-    "release_verdict",
     "releasable",
+    "release_verdict",
 ]
 
 CANDIDATE = "candidate"
@@ -176,9 +176,7 @@ class Registry:
         """The release verdict of a version (see :func:`release_verdict`)."""
         return release_verdict(self.tags(outcome, version))
 
-    def load(
-        self, outcome: str, *, version: str | None = None, alias: str = CHAMPION
-    ) -> Released:
+    def load(self, outcome: str, *, version: str | None = None, alias: str = CHAMPION) -> Released:
         """Load a version's :class:`~models.risk_model.RiskModel` with its release status."""
         mv = self.version(outcome, version=version, alias=alias)
         name = model_name(outcome)

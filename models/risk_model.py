@@ -50,7 +50,8 @@ class Band:
         else:
             amount = "fewer than 1 in 1,000"
         return (
-            f"{amount} young people with similar records {OUTCOMES[outcome].observed} within 12 months"
+            f"{amount} young people with similar records {OUTCOMES[outcome].observed} "
+            "within 12 months"
         )
 
 
@@ -110,9 +111,7 @@ def model_signature(features: list[str], *, nullable: list[str]) -> ModelSignatu
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     missing_ok = set(nullable)
-    inputs = Schema(
-        [ColSpec(AnyType() if f in missing_ok else "long", f) for f in features]  # type: ignore[arg-type]
-    )
+    inputs = Schema([ColSpec(AnyType() if f in missing_ok else "long", f) for f in features])
     outputs = Schema([ColSpec("double", "probability"), ColSpec("string", "band")])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -147,11 +146,9 @@ class RiskModel(PythonModel):
         """
         self.check_columns(frame)
         rows = frame[self._bundle().features]
-        loose = [c for c, dtype in rows.dtypes.items() if dtype == object]
+        loose = [str(c) for c, dtype in rows.dtypes.items() if pd.api.types.is_object_dtype(dtype)]
         if loose:
-            rows = rows.assign(
-                **{c: rows[c].to_numpy(dtype=float, na_value=np.nan) for c in loose}
-            )
+            rows = rows.assign(**{c: rows[c].to_numpy(dtype=float, na_value=np.nan) for c in loose})
         return rows
 
     def predict(

@@ -23,8 +23,6 @@ def frame_to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-
-
 def model_card(
     outcome: str,
     chosen: CandidateResult,

@@ -74,9 +74,7 @@ def save_plots(
     _save(fig, out / "calibration.png")
     paths.append(out / "calibration.png")
 
-    by_area = capacity_by_area(
-        chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity
-    )
+    by_area = capacity_by_area(chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.barh(by_area["local_authority"], by_area["precision_at_capacity"], color="#4c72b0")
     for i, row in enumerate(by_area.to_dict("records")):

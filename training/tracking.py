@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 
-
 def git_commit(cwd: Path) -> str:
     """The current commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
     try:

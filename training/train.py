@@ -39,6 +39,8 @@ from training.evaluate import (
     truth_for,
     truth_metrics,
 )
+from training.model_card import frame_to_markdown
+from training.plots import save_plots
 from training.results import CandidateResult, TrainResult
 from training.splits import Fold, make_folds, yearly_as_of
 from training.tracking import git_commit
@@ -183,9 +185,7 @@ def _mitigated(
     from training.mitigate import fit_threshold, mitigated_metrics
 
     optimizer = fit_threshold(bundle, valid, y_valid, by)
-    metrics, gaps = mitigated_metrics(
-        optimizer, test, y_test, p_test, chosen, capacity, by, n_boot
-    )
+    metrics, gaps = mitigated_metrics(optimizer, test, y_test, p_test, chosen, capacity, by, n_boot)
     return CandidateResult(
         fold,
         f"{bundle.candidate_name}+threshold",
@@ -240,6 +240,69 @@ def default_dates(
     return dates, dates[-2:]
 
 
+def _log_fold(fold: Fold, fold_results: Sequence[CandidateResult]) -> None:
+    """One nested MLflow run per fold: its dates and every candidate's metrics."""
+    with mlflow.start_run(run_name=fold.name, nested=True):
+        mlflow.log_params(
+            {
+                "train_as_of": ",".join(d.isoformat() for d in fold.train),
+                "valid_as_of": fold.valid.isoformat(),
+                "calib_as_of": fold.calib.isoformat(),
+                "test_as_of": fold.test.isoformat(),
+            }
+        )
+        for r in fold_results:
+            prefix = r.candidate.replace("+", "_with_")
+            metrics: dict[str, float] = {}
+            for m, interval in r.metrics.items():
+                metrics[f"{prefix}_{m}"] = interval.value
+                metrics[f"{prefix}_{m}_ci_low"] = interval.low
+                metrics[f"{prefix}_{m}_ci_high"] = interval.high
+            for m, v in {**r.fairness, **r.truth}.items():
+                metrics[f"{prefix}_{m}"] = v
+            mlflow.log_metrics(metrics)
+
+
+def _write_review(
+    folder: Path,
+    latest: Sequence[CandidateResult],
+    chosen: CandidateResult,
+    comparison: pd.DataFrame,
+    test_rows: pd.DataFrame,
+    capacity: Mapping[str, int],
+) -> pd.DataFrame:
+    """What an analyst reviews beside the model: comparison, plots, capacity, calibration, bands.
+
+    Returns the precision at capacity by local authority (for the model card).
+    """
+    comparison.to_csv(folder / "comparison.csv", index=False)
+    (folder / "comparison.md").write_text(frame_to_markdown(comparison) + "\n")
+    save_plots(latest, chosen, test_rows, capacity, folder)
+    by_area = capacity_by_area(chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity)
+    by_area.to_csv(folder / "capacity_by_area.csv", index=False)
+    calibration_curve(chosen.y, chosen.probability).to_csv(
+        folder / "calibration_curve.csv", index=False
+    )
+    RiskModel(chosen.bundle).band_table().to_csv(folder / "bands.csv", index=False)
+    return by_area
+
+
+def _log_model(outcome: str, chosen: CandidateResult, inputs: pd.DataFrame, folder: Path) -> Any:
+    """Log and register the chosen candidate as the :class:`RiskModel` pyfunc."""
+    bundle_path = chosen.bundle.save(folder / "bundle.joblib")
+    features = list(inputs.columns)
+    # the example is a slice of the project's own feature table, dtypes and all
+    nullable = [c for c in nullable_columns() if c in features]
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(PYFUNC_ENTRY),
+        artifacts={"bundle": str(bundle_path)},
+        input_example=inputs.head(5).astype(dict.fromkeys(nullable, "float64")),
+        signature=model_signature(features, nullable=nullable),
+        registered_model_name=model_name(outcome),
+    )
+
+
 def train_outcome(
     data_dir: Path,
     outcome: str,
@@ -260,8 +323,7 @@ def train_outcome(
     ``launched_experiment_id`` is the experiment of a run ``mlflow run`` created
     (the settings read it); the training run then logs into it.
     """
-    from training.model_card import frame_to_markdown, model_card
-    from training.plots import save_plots
+    from training.model_card import model_card
 
     say = progress or (lambda message: None)
     began = time.perf_counter()
@@ -309,30 +371,7 @@ def train_outcome(
                 fold, table, outcome, features, capacity, n_boot, data_dir, mitigate_by
             )
             results.extend(fold_results)
-            with mlflow.start_run(run_name=fold.name, nested=True):
-                mlflow.log_params(
-                    {
-                        "train_as_of": ",".join(d.isoformat() for d in fold.train),
-                        "valid_as_of": fold.valid.isoformat(),
-                        "calib_as_of": fold.calib.isoformat(),
-                        "test_as_of": fold.test.isoformat(),
-                    }
-                )
-                for r in fold_results:
-                    for m, v in r.fairness.items():
-                        mlflow.log_metric(f"{r.candidate.replace('+', '_with_')}_{m}", v)
-                    for m, interval in r.metrics.items():
-                        mlflow.log_metric(
-                            f"{r.candidate.replace('+', '_with_')}_{m}", interval.value
-                        )
-                        mlflow.log_metric(
-                            f"{r.candidate.replace('+', '_with_')}_{m}_ci_low", interval.low
-                        )
-                        mlflow.log_metric(
-                            f"{r.candidate.replace('+', '_with_')}_{m}_ci_high", interval.high
-                        )
-                    for m, v in r.truth.items():
-                        mlflow.log_metric(f"{r.candidate.replace('+', '_with_')}_{m}", v)
+            _log_fold(fold, fold_results)
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
         for m, interval in chosen.metrics.items():
@@ -341,38 +380,15 @@ def train_outcome(
             mlflow.log_metric(m, v)
         mlflow.set_tag("chosen_candidate", chosen.candidate)
         say(f"chosen: {chosen.candidate}; logging plots, model card and model")
+        test_rows = table[table["as_of"].dt.date == folds[-1].test]
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            comparison.to_csv(tmp / "comparison.csv", index=False)
-            (tmp / "comparison.md").write_text(frame_to_markdown(comparison) + "\n")
             latest = [r for r in results if r.fold == folds[-1].name and r.candidate in CANDIDATES]
-            save_plots(
-                latest, chosen, table[table["as_of"].dt.date == folds[-1].test], capacity, tmp
-            )
-            by_area = capacity_by_area(
-                chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity
-            )
-            by_area.to_csv(tmp / "capacity_by_area.csv", index=False)
-            calibration_curve(chosen.y, chosen.probability).to_csv(
-                tmp / "calibration_curve.csv", index=False
-            )
-            RiskModel(chosen.bundle).band_table().to_csv(tmp / "bands.csv", index=False)
-            (tmp / "model_card.md").write_text(
-                model_card(outcome, chosen, comparison, folds, by_area, fingerprint, commit)
-            )
+            by_area = _write_review(tmp, latest, chosen, comparison, test_rows, capacity)
+            card = model_card(outcome, chosen, comparison, folds, by_area, fingerprint, commit)
+            (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))
-            bundle_path = chosen.bundle.save(tmp / "bundle.joblib")
-            # the example is a slice of the project's own feature table, dtypes and all
-            example = table.loc[table["as_of"].dt.date == folds[-1].test, features].head(5)
-            nullable = [c for c in nullable_columns() if c in features]
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_ENTRY),
-                artifacts={"bundle": str(bundle_path)},
-                input_example=example.astype(dict.fromkeys(nullable, "float64")),
-                signature=model_signature(features, nullable=nullable),
-                registered_model_name=model_name(outcome),
-            )
+            info = _log_model(outcome, chosen, test_rows[features], tmp)
         version = str(info.registered_model_version)
         Registry(tracking_uri).register(
             outcome,

@@ -51,7 +51,7 @@ def require_raw(folder: Path) -> None:
         fail(f"no raw tables in {folder} (expected {folder / 'raw'}; make one with vru synth)")
 
 
-def require_outcome(outcome: str, outcomes: Mapping[str, str]) -> None:
+def require_outcome(outcome: str, outcomes: Mapping[str, object]) -> None:
     if outcome not in outcomes:
         fail(f"--outcome must be one of {', '.join(outcomes)}, got {outcome!r}")
 

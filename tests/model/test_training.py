@@ -63,7 +63,8 @@ def test_the_registered_model_takes_the_projects_own_feature_tables(
     snapshot = build_snapshot(trained.data_dir, [trained.result.folds[-1].test], labels=True)
     path = write_feature_table(snapshot.table, tmp_path / "features.parquet")
     from_disk = pd.read_parquet(path)
-    assert (from_disk.dtypes == "int64").any() and (from_disk.dtypes == "float64").any()
+    assert (from_disk.dtypes == "int64").any()
+    assert (from_disk.dtypes == "float64").any()
     assert from_disk.isna().any().any(), "some days-since columns are missing on disk"
     expected = _probability(_result(trained, trained.result.chosen).bundle, snapshot.frame)
     for frame in (from_disk, snapshot.frame):

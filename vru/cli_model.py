@@ -1,0 +1,198 @@
+"""``vru train`` and ``vru explain``: the model stages.
+
+Training, comparison and registration of one outcome's model, and the
+explanation of a young person's estimate — a prompt for professional review.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vru.clikit import (
+    err,
+    fail,
+    fit_width,
+    load_registered,
+    out,
+    parse_dates,
+    quiet_mlflow,
+    require_outcome,
+    require_raw,
+)
+from vru.config import load_settings
+
+
+def train(
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+    ] = Path("data/synthetic"),
+    outcome: Annotated[
+        str, typer.Option("--outcome", help="victim or perpetrator (serious violence, 12 months).")
+    ] = "victim",
+    first_year: Annotated[
+        int | None,
+        typer.Option(
+            "--first-year",
+            help="First 1 January as-of date to train on (default: 8 yearly snapshots ending "
+            "at the last one whose 12-month label window is complete).",
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option("--bootstrap", help="Resamples for the 95% intervals.")
+    ] = None,
+    mitigate: Annotated[
+        str | None,
+        typer.Option(
+            "--mitigate",
+            help="threshold: also fit fairlearn's ThresholdOptimizer (equalised odds) on the "
+            "validation slice and show its cost beside each candidate (reported, never "
+            "registered).",
+        ),
+    ] = None,
+    mitigate_by: Annotated[
+        str, typer.Option("--mitigate-by", help="Audit-only column the mitigation equalises.")
+    ] = "ethnicity",
+) -> None:
+    """Train, compare and register the model for one outcome; log everything to MLflow.
+
+    Temporal folds (never random): train on earlier 1 January snapshots, stop early and
+    choose the calibration on a later one, calibrate and set bands on a later one still,
+    test on the last two. Candidates: a rules baseline, logistic regression and LightGBM.
+    The best on the latest fold is registered as vru-<outcome> with alias `candidate`.
+    """
+    from features.schemas import ContractError
+    from features.vocabulary import OUTCOMES
+    from models.registry import model_name
+    from training.splits import SplitError
+    from training.train import train_outcome
+
+    quiet_mlflow()
+    settings = load_settings()
+    require_outcome(outcome, OUTCOMES)
+    if bootstrap is not None and bootstrap < 10:
+        fail(f"--bootstrap must be at least 10, got {bootstrap}")
+    if mitigate is not None and mitigate != "threshold":
+        fail(f"--mitigate must be threshold, got {mitigate!r}")
+    from features.registry import AUDIT_ONLY
+
+    if mitigate is not None and mitigate_by not in AUDIT_ONLY:
+        fail(f"--mitigate-by must be one of {', '.join(AUDIT_ONLY)}, got {mitigate_by!r}")
+    folder = settings.resolve(data)
+    require_raw(folder)
+    began = time.perf_counter()
+    try:
+        with err.status("training…") as status:
+            result = train_outcome(
+                folder,
+                outcome,
+                capacity=settings.panel_capacity,
+                tracking_uri=settings.tracking_uri(),
+                experiment=settings.experiment,
+                artifact_dir=settings.resolve(Path("mlartifacts")),
+                project_dir=settings.project_dir,
+                n_boot=bootstrap or settings.bootstrap_samples,
+                first_year=first_year,
+                progress=lambda message: status.update(message),
+                mitigate_by=mitigate_by if mitigate else None,
+                launched_experiment_id=settings.launched_experiment_id(),
+            )
+    except ContractError as exc:
+        fail(f"input refused — {exc}")
+    except SplitError as exc:
+        fail(str(exc))
+    view = Table(
+        title=f"{model_name(outcome)}: candidates on held-out test as-of dates "
+        "(95% bootstrap intervals)"
+    )
+    shown = [
+        "fold",
+        "candidate",
+        "roc_auc",
+        "pr_auc",
+        "precision_at_capacity",
+        "ratio_to_bayes_auc",
+        "eo_gap_at_capacity_unmitigated",
+        "eo_gap_at_capacity",
+    ]
+    columns = [c for c in shown if c in result.comparison.columns]
+    for c in columns:
+        view.add_column(c.replace("_", " "))
+    for row in result.comparison[columns].itertuples(index=False):
+        view.add_row(*(str(v) for v in row))
+    fit_width()
+    out.print(view)
+    out.print(
+        f"registered {model_name(outcome)} version {result.registered_version} "
+        f"({result.chosen}) with alias 'candidate'; run {result.run_id} in "
+        f"{time.perf_counter() - began:.0f}s",
+        highlight=False,
+    )
+    out.print(
+        f"review it: mlflow ui --backend-store-uri {settings.tracking_uri()}", highlight=False
+    )
+
+
+def explain(
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+    ] = Path("data/synthetic"),
+    outcome: Annotated[str, typer.Option("--outcome", help="victim or perpetrator.")] = "victim",
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Assessment date, YYYY-MM-DD.")
+    ] = "2025-01-01",
+    person: Annotated[str | None, typer.Option("--person", help="Explain this person_id.")] = None,
+    top: Annotated[
+        int, typer.Option("--top", help="Without --person: explain the N highest estimates.")
+    ] = 1,
+    alias: Annotated[
+        str, typer.Option("--alias", help="Registered model alias to use.")
+    ] = "candidate",
+) -> None:
+    """Why is this young person flagged? Reasons, protective factors and the band's meaning.
+
+    Loads vru-<outcome>@<alias> from the MLflow registry, builds the features as they were
+    known on the as-of date and prints the explanation. Output is a prompt for
+    professional review, never a decision.
+    """
+    from features.schemas import ContractError
+    from features.snapshot import SnapshotError, build_snapshot
+    from features.vocabulary import OUTCOMES
+    from models.registry import model_name
+
+    settings = load_settings()
+    require_outcome(outcome, OUTCOMES)
+    if top < 1:
+        fail(f"--top must be at least 1, got {top}")
+    (when,) = parse_dates(as_of)
+    folder = settings.resolve(data)
+    require_raw(folder)
+    model, _ = load_registered(settings.tracking_uri(), outcome, alias)
+    try:
+        snapshot = build_snapshot(folder, [when])
+    except SnapshotError as exc:
+        fail(str(exc))
+    except ContractError as exc:
+        fail(f"input refused — {exc}")
+    frame = snapshot.frame
+    if person is not None:
+        rows = frame[frame["person_id"] == person]
+        if rows.empty:
+            fail(f"{person} is not on the {when} snapshot (not resident, or not aged 10–24)")
+    else:
+        scored = model.predict(None, frame)
+        rows = frame.loc[scored["probability"].nlargest(top).index]
+    for explanation in model.explain(rows, data_as_of=snapshot.freshness):
+        heading = f"{explanation.person_id} — as of {explanation.as_of} — {model_name(outcome)}"
+        out.rule(f"{heading}@{alias}")
+        out.print(explanation.text(), highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``vru train`` and ``vru explain`` to the ``vru`` app."""
+    app.command("train")(train)
+    app.command("explain")(explain)
