@@ -32,6 +32,18 @@ from sklearn.metrics import precision_score, roc_auc_score
 
 from fairness.policy import SEPARATOR
 
+__all__ = [
+    "LABELS",
+    "NEEDS_EVENTS",
+    "PROBABILITY_METRICS",
+    "THRESHOLD_METRICS",
+    "AuditError",
+    "AuditSettings",
+    "add_intersections",
+    "audit",
+    "intersection_reference",
+]
+
 #: metrics that need outcomes in the group to mean anything
 NEEDS_EVENTS = ("tpr", "fnr", "auc", "observed_rate", "calibration", "equalised_odds")
 THRESHOLD_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "precision")

@@ -1,19 +1,22 @@
-"""The fairness gate: audit a registered model on its held-out snapshot, apply the policy.
+"""The fairness gate's verdict: audit a registered model on its held-out snapshot.
 
-:func:`check_rules` turns the by-group table into one status per rule and group
-(pass, breach, too small to assess); :func:`gate_model` runs the whole gate for a
-registered version — rebuild the held-out test snapshot it never saw, score it at the
-policy's operating point, audit against the recorded outcomes (and, where the synthetic
-truth exists and is asked for, against the true outcomes too), write the report and
-record the verdict on the model version and its MLflow run. :func:`promote` moves the
-``champion`` alias, only for a releasable version.
+:func:`check_rules` turns a by-group table into one status per rule and group (pass,
+breach, too small to assess). :func:`operating_decision` says who the audit counts as
+flagged — by default the list each panel receives, drawn by :mod:`models.panels`, the
+same function the monthly batch uses. :func:`gate_model` runs the whole verdict for a
+registered version: build the held-out test snapshot it never saw
+(:func:`features.snapshot.build_snapshot`), score it through the one scoring path
+(``RiskModel.predict``), audit against the recorded outcomes (and, where the synthetic
+truth exists and is asked for, against the true outcomes too).
+
+Nothing here writes: :mod:`fairness.recording` writes the outputs, tags the version and
+logs to its MLflow run; promotion is :meth:`models.registry.Registry.promote`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,23 +26,48 @@ import pandas as pd
 
 from fairness.audit import AuditSettings, add_intersections, audit
 from fairness.policy import Policy, Rule
-from fairness.status import (
-    APPROVER_TAG,
-    GATE_TAG,
-    OVERRIDE_TAG,
-    POLICY_HASH_TAG,
-    POLICY_VERSION_TAG,
-    REASON_TAG,
-    REPORT_TAG,
-    TRUTH_GATE_TAG,
-    release_verdict,
-)
+from features.snapshot import build_snapshot
+from features.vocabulary import OUTCOMES
+from models.panels import PANEL_BAND, PanelError, panel_threshold, select_panel, within_capacity
+from models.registry import model_name
+from models.risk_model import RiskModel
+from training.evaluate import truth_for
+
+__all__ = [
+    "AGAINST",
+    "AGE_BANDS",
+    "MSG_AGAINST",
+    "MSG_NEEDS_TRUTH",
+    "MSG_NOT_TESTED",
+    "MSG_NO_BAND",
+    "MSG_NO_CLOSED_WINDOW",
+    "AuditRun",
+    "GateError",
+    "GateResult",
+    "RuleCheck",
+    "audit_snapshot",
+    "check_rules",
+    "gate_model",
+    "operating_decision",
+    "snapshot_groups",
+]
 
 AGE_BANDS = ((10, 13, "10–13"), (14, 17, "14–17"), (18, 24, "18–24"))
+#: the outcomes a model can be audited against
+AGAINST = ("recorded", "truth")
+
+MSG_AGAINST = "--against must be recorded or truth, got {against!r}"
+MSG_NOT_TESTED = "{name} version {version} does not record the snapshot it was tested on"
+MSG_NO_CLOSED_WINDOW = "the held-out snapshot {as_of} has no closed outcome window in {folder}"
+MSG_NEEDS_TRUTH = "--against truth needs {truth} (synthetic data only)"
+MSG_NO_BAND = "the model has no '{band}' band (its bands: {bands})"
 
 
 class GateError(ValueError):
     """The gate could not run (one line naming the problem); nothing was recorded."""
+
+
+# ------------------------------------------------------------------ rules
 
 
 @dataclass
@@ -123,6 +151,9 @@ def _check_one(rule: Rule, r: Any) -> dict[str, object]:
     }
 
 
+# ------------------------------------------------------------------ groups and decisions
+
+
 def snapshot_groups(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """The policy's attributes for each row of a feature snapshot (and intersections)."""
     age = frame["demo_asof_age_years"].astype(int)
@@ -146,21 +177,74 @@ def snapshot_groups(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return add_intersections(derived[policy.attributes], policy.intersections)
 
 
+def _band_lower(bands: Sequence[Any], name: str) -> float:
+    for band in bands:
+        if band.name == name:
+            return float(band.lower)
+    raise GateError(MSG_NO_BAND.format(band=name, bands=", ".join(b.name for b in bands)))
+
+
 def operating_decision(
-    probability: np.ndarray,
-    area: np.ndarray,
+    scored: pd.DataFrame,
     policy: Policy,
-    band_lower: Mapping[str, float],
+    bands: Sequence[Any],
     capacity: Mapping[str, int],
 ) -> tuple[np.ndarray, str]:
-    """Who is flagged at the policy's operating point, and the point in words."""
-    if policy.operating_point == "band":
-        cut = band_lower[policy.band]
-        return probability >= cut, f"estimate at or above the '{policy.band}' band ({cut:.2%})"
-    from training.evaluate import top_k_by_area
+    """Who is flagged at the policy's operating point, and the point in words.
 
-    flagged = top_k_by_area(probability, area, capacity)
-    return flagged, "each local authority's panel capacity, highest estimates first"
+    Parameters
+    ----------
+    scored
+        One row per young person: ``person_id``, ``local_authority``, ``probability``.
+    policy
+        Its ``operating_point`` decides: ``panel`` (the list each panel receives,
+        :func:`models.panels.select_panel`), ``capacity`` (each local authority's
+        capacity only) or ``band`` (at or above the lower edge of ``policy.band``).
+    bands
+        The model's absolute-risk bands (``model.bundle.bands``).
+    capacity
+        Young people each local authority's panel can review (the settings'
+        ``panel_capacity``, as for ``vru score``).
+
+    Returns
+    -------
+    A boolean array in the row order of ``scored``, and the operating point in words.
+
+    Raises
+    ------
+    GateError
+        A local authority without capacity, or a model without the band needed.
+    """
+    point = policy.operating_point
+    listed: np.ndarray
+    try:
+        if point == "panel":
+            cut = panel_threshold(bands)
+            listed = select_panel(scored, capacity, cut)["listed"].to_numpy(dtype=bool)
+            words = (
+                "each panel's list: its local authority's capacity, highest estimates first, "
+                f"plus everyone at or above the '{PANEL_BAND}' band ({cut:.2%})"
+            )
+        elif point == "capacity":
+            listed = within_capacity(
+                scored["person_id"].to_numpy(dtype=object),
+                scored["local_authority"].to_numpy(dtype=object),
+                scored["probability"].to_numpy(dtype=float),
+                capacity,
+            )
+            words = "each local authority's panel capacity, highest estimates first"
+        else:
+            cut = _band_lower(bands, policy.band)
+            # no capacity: only the threshold lists anyone
+            nobody = dict.fromkeys(scored["local_authority"].astype(str).unique(), 0)
+            listed = select_panel(scored, nobody, cut)["listed"].to_numpy(dtype=bool)
+            words = f"estimate at or above the '{policy.band}' band ({cut:.2%})"
+    except PanelError as exc:
+        raise GateError(str(exc)) from None
+    return listed, words
+
+
+# ------------------------------------------------------------------ audits and results
 
 
 @dataclass
@@ -174,14 +258,24 @@ class AuditRun:
 
 @dataclass
 class GateResult:
+    """The gate's audits of one registered version, and the verdict they give."""
+
     outcome: str
     version: str
     policy: Policy
     policy_hash: str
+    #: the operating point in words (report, verdict, model card)
     operating_point: str
     as_of: dt.date
     runs: dict[str, AuditRun] = field(default_factory=dict)
+    #: the panel capacity the operating point used
+    capacity: dict[str, int] = field(default_factory=dict)
     report: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """Registered name of the audited model (``vru-victim``)."""
+        return model_name(self.outcome)
 
     @property
     def deciding(self) -> AuditRun:
@@ -199,9 +293,11 @@ def audit_snapshot(
     decision: np.ndarray,
     y: np.ndarray,
     policy: Policy,
+    *,
     against: str,
     expected: np.ndarray | None = None,
 ) -> AuditRun:
+    """Audit one scored snapshot against one kind of outcome and apply the policy."""
     settings = AuditSettings(
         min_group_size=policy.min_group_size,
         min_events=policy.min_events,
@@ -220,11 +316,21 @@ def audit_snapshot(
     return AuditRun(against, table, check_rules(table, policy))
 
 
+def _held_out(outcome: str, as_of: dt.date, data_dir: Path) -> pd.DataFrame:
+    """The labelled rows of the held-out snapshot (people whose outcome window has closed)."""
+    frame = build_snapshot(data_dir, [as_of], labels=True).frame
+    label = OUTCOMES[outcome].label
+    frame = frame[frame[label].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise GateError(MSG_NO_CLOSED_WINDOW.format(as_of=as_of, folder=data_dir))
+    return frame
+
+
 def gate_model(
     *,
     outcome: str,
     version: str,
-    model: Any,
+    model: RiskModel,
     data_dir: Path,
     policy: Policy,
     policy_hash: str,
@@ -232,41 +338,66 @@ def gate_model(
     against: str = "recorded",
     say: Callable[[str], None] | None = None,
 ) -> GateResult:
-    """Audit a registered version on the held-out snapshot it was tested on."""
-    from features.build import build_feature_table, to_frame
-    from features.schemas import data_end, load_raw
-    from training.evaluate import truth_for
-    from training.train import OUTCOMES
+    """Audit a registered version on the held-out snapshot it was tested on.
 
+    Parameters
+    ----------
+    outcome
+        ``victim`` or ``perpetrator``.
+    version
+        The registered version (named in the result, the report and the tags).
+    model
+        The version's :class:`~models.risk_model.RiskModel` (``Registry.load(...).model``).
+    data_dir
+        Data folder holding ``raw/`` (and ``truth/`` for ``against="truth"``).
+    policy, policy_hash
+        The policy and the SHA-256 of the file it came from (:func:`fairness.policy.load_policy`).
+    capacity
+        Each local authority's panel capacity (``settings.panel_capacity``).
+    against
+        ``recorded`` (what any deployment has) or ``truth`` (synthetic data only: the
+        recorded audit runs too and the truth decides).
+    say
+        Called with a short progress message at each stage.
+
+    Raises
+    ------
+    GateError, features.schemas.ContractError
+        One line naming the problem; nothing is written.
+    """
     say = say or (lambda message: None)
+    if against not in AGAINST:
+        raise GateError(MSG_AGAINST.format(against=against))
     bundle = model.bundle
-    test = dt.date.fromisoformat(bundle.trained_on["test"])
-    tables = load_raw(data_dir)
-    end = data_end(tables)
-    say(f"building the held-out snapshot of {test}")
-    frame = to_frame(build_feature_table(tables, [test], end))
-    label = OUTCOMES[outcome]
-    frame = frame[frame[label].notna()].reset_index(drop=True)
-    if frame.empty:
-        raise GateError(f"the held-out snapshot {test} has no closed outcome window in {data_dir}")
-    probability = bundle.probability(frame)
-    decision, point = operating_decision(
-        probability,
-        frame["local_authority"].to_numpy(dtype=object),
-        policy,
-        {b.name: b.lower for b in bundle.bands},
-        capacity,
-    )
-    result = GateResult(outcome, version, policy, policy_hash, point, test)
-    say("auditing against the recorded outcomes")
-    recorded = frame[label].to_numpy(dtype=int)
-    result.runs["recorded"] = audit_snapshot(
-        frame, probability, decision, recorded, policy, "recorded"
-    )
+    tested = bundle.trained_on.get("test") if bundle is not None else None
+    if bundle is None or not tested:
+        raise GateError(MSG_NOT_TESTED.format(name=model_name(outcome), version=version))
+    as_of = dt.date.fromisoformat(str(tested))
+    say(f"building the held-out snapshot of {as_of}")
+    frame = _held_out(outcome, as_of, data_dir)
+    probability = model.predict(None, frame)["probability"].to_numpy(dtype=float)
+    truth = None
     if against == "truth":
-        truth = truth_for(data_dir, outcome, test, frame["person_id"])
+        truth = truth_for(data_dir, outcome, as_of, frame["person_id"])
         if truth is None:
-            raise GateError(f"--against truth needs {data_dir / 'truth'} (synthetic data only)")
+            raise GateError(MSG_NEEDS_TRUTH.format(truth=data_dir / "truth"))
+    scored = pd.DataFrame(
+        {
+            "person_id": frame["person_id"].to_numpy(),
+            "local_authority": frame["local_authority"].astype(str).to_numpy(),
+            "probability": probability,
+        }
+    )
+    decision, point = operating_decision(scored, policy, bundle.bands, capacity)
+    result = GateResult(
+        outcome, version, policy, policy_hash, point, as_of, capacity=dict(capacity)
+    )
+    say("auditing against the recorded outcomes")
+    recorded = frame[OUTCOMES[outcome].label].to_numpy(dtype=int)
+    result.runs["recorded"] = audit_snapshot(
+        frame, probability, decision, recorded, policy, against="recorded"
+    )
+    if truth is not None:
         say("auditing against the true outcomes")
         result.runs["truth"] = audit_snapshot(
             frame,
@@ -274,239 +405,7 @@ def gate_model(
             decision,
             truth["true_outcome"].to_numpy(dtype=int),
             policy,
-            "truth",
+            against="truth",
             expected=truth["oracle_probability"].to_numpy(dtype=float),
         )
     return result
-
-
-def record(result: GateResult, client: Any, run_id: str, out_dir: Path) -> None:
-    """Log the tables, policy, rule statuses and report to the model's run; tag the version."""
-    import mlflow
-
-    name = f"vru-{result.outcome}"
-    artifact_path = f"fairness/{'truth' if 'truth' in result.runs else 'recorded'}"
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_artifacts(str(out_dir), artifact_path=artifact_path)
-        for against, run in result.runs.items():
-            mlflow.log_metric(f"fairness_{against}_breaches", len(run.rules.breaches))
-            mlflow.log_metric(f"fairness_{against}_too_small", len(run.rules.too_small))
-        mlflow.set_tags(
-            {
-                f"fairness_{artifact_path.split('/')[1]}_verdict": result.verdict,
-                POLICY_VERSION_TAG: result.policy.policy_version,
-                POLICY_HASH_TAG: result.policy_hash,
-            }
-        )
-    tags = {
-        GATE_TAG if "truth" not in result.runs else TRUTH_GATE_TAG: result.verdict,
-        POLICY_VERSION_TAG: result.policy.policy_version,
-        POLICY_HASH_TAG: result.policy_hash,
-        REPORT_TAG: f"runs:/{run_id}/{artifact_path}/report.html",
-    }
-    if "truth" in result.runs:
-        # the recorded audit ran too: it is the gate a real deployment would have
-        tags[GATE_TAG] = result.runs["recorded"].rules.verdict
-    for key, value in tags.items():
-        client.set_model_version_tag(name, result.version, key, value)
-    _update_model_card(result, run_id, artifact_path)
-
-
-def fairness_section(result: GateResult, artifact_path: str) -> str:
-    """The model card's fairness section after a gate run."""
-    lines = [
-        f"**Verdict: {result.verdict}** against the {result.deciding.against} outcomes "
-        f"(policy {result.policy.policy_version}, SHA-256 {result.policy_hash[:16]}…; operating "
-        f"point: {result.operating_point}; held-out snapshot {result.as_of}).",
-        "",
-    ]
-    for against, run in result.runs.items():
-        rules = run.rules
-        lines.append(
-            f"- Against the {against} outcomes: {len(rules.breaches)} breaches of "
-            f"{len(rules.enforced)} enforced checks; {len(rules.too_small)} too small to assess."
-        )
-        lines.extend(f"  - {line}" for line in rules.summary())
-    lines += ["", f"Full report: `{artifact_path}/report.html` in this run."]
-    return "\n".join(lines)
-
-
-def _update_model_card(result: GateResult, run_id: str, artifact_path: str) -> None:
-    """Replace the card's "not yet audited" paragraph with the verdict (when present)."""
-    import tempfile
-
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path="model_card.md", dst_path=tmp
-                )
-            )
-        except Exception:  # a run without a card (e.g. another tool's model): nothing to update
-            return
-        text = local.read_text()
-        start = text.find("## Fairness")
-        end = text.find("\n## ", start + 1)
-        if start < 0 or end < 0:
-            return
-        section = "## Fairness\n\n" + fairness_section(result, artifact_path) + "\n"
-        local.write_text(text[:start] + section + text[end:])
-        with mlflow.start_run(run_id=run_id):
-            mlflow.log_artifact(str(local))
-
-
-def write_outputs(result: GateResult, out_dir: Path) -> Path:
-    """By-group tables (CSV + JSON), rule statuses, the policy echo and the HTML report."""
-    from fairness.report import render_report
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for against, run in result.runs.items():
-        run.table.to_csv(out_dir / f"by_group_{against}.csv", index=False)
-        (out_dir / f"by_group_{against}.json").write_text(
-            run.table.to_json(orient="records", indent=1)
-        )
-        run.rules.table.to_csv(out_dir / f"rules_{against}.csv", index=False)
-    (out_dir / "verdict.json").write_text(
-        json.dumps(
-            {
-                "outcome": result.outcome,
-                "model_version": result.version,
-                "verdict": result.verdict,
-                "decided_against": result.deciding.against,
-                "policy_version": result.policy.policy_version,
-                "policy_sha256": result.policy_hash,
-                "operating_point": result.operating_point,
-                "held_out_as_of": result.as_of.isoformat(),
-                "breaches": {a: r.rules.summary() for a, r in result.runs.items()},
-            },
-            indent=1,
-        )
-        + "\n"
-    )
-    (out_dir / "policy.json").write_text(result.policy.model_dump_json(indent=1) + "\n")
-    report = out_dir / "report.html"
-    report.write_text(
-        render_report(
-            title=f"Fairness audit — vru-{result.outcome} version {result.version}",
-            runs=result.runs,
-            policy=result.policy,
-            policy_hash=result.policy_hash,
-            operating_point=result.operating_point,
-            context={
-                "Model": f"vru-{result.outcome} version {result.version}",
-                "Held-out snapshot": result.as_of.isoformat(),
-                "Verdict": result.verdict,
-            },
-        )
-    )
-    result.report = report
-    return report
-
-
-class PromotionRefusedError(RuntimeError):
-    """The version may not become champion (one line saying why)."""
-
-
-def promote(
-    client: Any,
-    outcome: str,
-    version: str,
-    *,
-    approver: str | None = None,
-    reason: str | None = None,
-) -> str:
-    """Move ``champion`` to ``version`` if its verdict allows; an override needs who and why.
-
-    Returns the verdict that allowed it (``pass`` or ``override``).
-    """
-    name = f"vru-{outcome}"
-    tags = dict(client.get_model_version(name, version).tags)
-    verdict = release_verdict(tags)
-    if approver is not None or reason is not None:
-        if not (approver and approver.strip()) or not (reason and reason.strip()):
-            raise PromotionRefusedError("an override needs both --approver and --reason")
-        if verdict == "pass":
-            raise PromotionRefusedError(f"{name} version {version} passed; no override is needed")
-        if verdict == "not run":
-            raise PromotionRefusedError(
-                f"{name} version {version} has not been audited: run vru fairness gate first "
-                "(an override releases a known failure, never an unknown one)"
-            )
-        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        client.set_model_version_tag(name, version, OVERRIDE_TAG, "true")
-        client.set_model_version_tag(name, version, APPROVER_TAG, approver.strip())
-        client.set_model_version_tag(name, version, REASON_TAG, reason.strip())
-        client.set_model_version_tag(name, version, "fairness_override_at", stamp)
-        verdict = "override"
-        note_override(client, outcome, version)
-    elif verdict not in ("pass", "override"):
-        raise PromotionRefusedError(
-            f"{name} version {version} has fairness verdict '{verdict}'; promotion needs a pass "
-            "(vru fairness gate) or --override --approver NAME --reason TEXT"
-        )
-    client.set_registered_model_alias(name, "champion", version)
-    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    client.set_model_version_tag(name, version, "promoted_at", stamp)
-    return verdict
-
-
-def note_override(client: Any, outcome: str, version: str) -> None:
-    """Re-render the gate's report with the override section and log it beside the original."""
-    import tempfile
-
-    import mlflow
-
-    from fairness.report import render_report
-
-    mv = client.get_model_version(f"vru-{outcome}", version)
-    tags = dict(mv.tags)
-    report_uri = tags.get(REPORT_TAG, "")
-    prefix = f"runs:/{mv.run_id}/"
-    if not report_uri.startswith(prefix):
-        return
-    artifact_dir = report_uri.removeprefix(prefix).rsplit("/", 1)[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(
-            mlflow.artifacts.download_artifacts(
-                run_id=mv.run_id, artifact_path=artifact_dir, dst_path=tmp
-            )
-        )
-        verdict = json.loads((local / "verdict.json").read_text())
-        policy = Policy.model_validate_json((local / "policy.json").read_text())
-        runs = {
-            against: (
-                pd.read_csv(local / f"by_group_{against}.csv"),
-                pd.read_csv(local / f"rules_{against}.csv"),
-            )
-            for against in ("recorded", "truth")
-            if (local / f"by_group_{against}.csv").exists()
-        }
-        for table, _ in runs.values():
-            table["is_reference"] = table["is_reference"].astype(bool)
-        override = {
-            "approver": tags[APPROVER_TAG],
-            "reason": tags[REASON_TAG],
-            "at": tags.get("fairness_override_at", ""),
-        }
-        (local / "report.html").write_text(
-            render_report(
-                title=f"Fairness audit — vru-{outcome} version {version}",
-                runs=runs,
-                policy=policy,
-                policy_hash=verdict["policy_sha256"],
-                operating_point=verdict["operating_point"],
-                context={
-                    "Model": f"vru-{outcome} version {version}",
-                    "Held-out snapshot": verdict["held_out_as_of"],
-                    "Verdict": verdict["verdict"],
-                },
-                override=override,
-            )
-        )
-        (local / "override.json").write_text(json.dumps(override, indent=1) + "\n")
-        with mlflow.start_run(run_id=mv.run_id):
-            mlflow.log_artifact(str(local / "report.html"), artifact_path=artifact_dir)
-            mlflow.log_artifact(str(local / "override.json"), artifact_path=artifact_dir)
-            mlflow.set_tags({"fairness_override_approver": override["approver"]})

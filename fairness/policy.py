@@ -13,7 +13,25 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+__all__ = [
+    "ATTRIBUTES",
+    "DEFAULT_POLICY",
+    "METRICS",
+    "OPERATING_POINTS",
+    "RULE_METRICS",
+    "SEPARATOR",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "load_policy",
+    "parse_policy",
+]
+
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+#: where the audit draws the line between flagged and not flagged:
+#: ``panel`` the list each panel receives (capacity plus everyone in the high bands),
+#: ``capacity`` each local authority's capacity only, ``band`` at or above ``band``
+OPERATING_POINTS = ("panel", "capacity", "band")
 #: metrics the audit computes for every group
 METRICS = (
     "selection_rate",
@@ -94,7 +112,9 @@ class Policy(BaseModel):
 
     policy_version: str = Field(min_length=1)
     description: str = ""
-    operating_point: Literal["band", "capacity"] = "band"
+    #: who the audit treats as flagged; see :data:`OPERATING_POINTS`
+    operating_point: Literal["panel", "capacity", "band"] = "panel"
+    #: the band of ``operating_point: band`` (the panel list always uses the 'high' band)
     band: Literal["raised", "high", "very high"] = "high"
     min_group_size: int = Field(ge=1)
     min_events: int = Field(ge=1)

@@ -15,6 +15,8 @@ import pandas as pd
 from fairness.audit import LABELS
 from fairness.policy import Policy
 
+__all__ = ["CHART_METRICS", "TABLE_COLUMNS", "render_report"]
+
 TABLE_COLUMNS = (
     "attribute",
     "group",

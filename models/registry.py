@@ -206,6 +206,10 @@ class Registry:
         mlflow.set_registry_uri(self.tracking_uri)
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
 
+    def run_params(self, run_id: str) -> dict[str, str]:
+        """The parameters of a version's training run (e.g. ``data_dir``)."""
+        return dict(self.client.get_run(run_id).data.params)
+
     def model_card(self, released: Released) -> str:
         """The training run's model card (Markdown), or a line saying why there is none."""
         import tempfile

@@ -68,8 +68,9 @@ def mitigated_metrics(
     capacity: Mapping[str, int],
     by: str,
     n_boot: int,
-) -> tuple[dict[str, Interval], dict[str, float]]:
-    """Ranking and capacity metrics of the mitigated rule, and both rules' fairness gaps.
+) -> tuple[dict[str, Interval], dict[str, float], np.ndarray]:
+    """Ranking and capacity metrics of the mitigated rule, both rules' fairness gaps, and the
+    mitigated rule's lists within capacity.
 
     ``chosen`` is the unmitigated model's panel lists within capacity; the mitigated
     rule's lists come from the same selection function on its own ranking.
@@ -95,4 +96,4 @@ def mitigated_metrics(
         ),
         "flagged_share_by_rule": float(flag.mean()),
     }
-    return metrics, gaps
+    return metrics, gaps, after

@@ -185,7 +185,9 @@ def _mitigated(
     from training.mitigate import fit_threshold, mitigated_metrics
 
     optimizer = fit_threshold(bundle, valid, y_valid, by)
-    metrics, gaps = mitigated_metrics(optimizer, test, y_test, p_test, chosen, capacity, by, n_boot)
+    metrics, gaps, mitigated_chosen = mitigated_metrics(
+        optimizer, test, y_test, p_test, chosen, capacity, by, n_boot
+    )
     return CandidateResult(
         fold,
         f"{bundle.candidate_name}+threshold",
@@ -195,7 +197,7 @@ def _mitigated(
         y_test,
         p_test,
         area,
-        chosen,
+        mitigated_chosen,
         bundle,
         gaps,
     )

@@ -6,15 +6,19 @@ not run (bad input, missing model, malformed policy) — and then nothing is rec
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vru.clikit import err, fail, fit_width, out, quiet_mlflow, require_outcome
 from vru.config import load_settings
+
+if TYPE_CHECKING:
+    from fairness.gate import GateResult
+    from fairness.policy import Policy
+    from models.registry import Registry
 
 fairness_app = typer.Typer(
     help="Audit models (or any predictions table) for fairness; the gate before release.",
@@ -27,7 +31,7 @@ PolicyOption = Annotated[
 ]
 
 
-def _policy(path: Path | None) -> tuple[Any, str]:
+def _policy(path: Path | None) -> tuple[Policy, str]:
     from fairness.policy import PolicyError, load_policy
 
     try:
@@ -36,32 +40,35 @@ def _policy(path: Path | None) -> tuple[Any, str]:
         fail(f"policy refused — {exc}")
 
 
-def _client(tracking_uri: str) -> Any:
+def _registry(tracking_uri: str) -> Registry:
+    from models.registry import Registry
+
     quiet_mlflow()
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    return mlflow.MlflowClient()
+    return Registry(tracking_uri)
 
 
-def _version(client: Any, outcome: str, version: str | None, alias: str) -> Any:
-    name = f"vru-{outcome}"
+def _require_outcome(outcome: str) -> None:
+    from features.vocabulary import OUTCOMES
+
+    require_outcome(outcome, {key: o.registry_name for key, o in OUTCOMES.items()})
+
+
+def _version(registry: Registry, outcome: str, version: str | None, alias: str) -> Any:
+    """The MLflow model version (pinned, or by alias), or exit 2 naming what is missing."""
+    from models.registry import RegistryError
+
     try:
-        if version is not None:
-            return client.get_model_version(name, version)
-        return client.get_model_version_by_alias(name, alias)
-    except Exception as exc:  # MLflow raises several types for a missing model
-        which = f"version {version}" if version is not None else f"@{alias}"
-        fail(f"no registered model {name} {which}: {str(exc).splitlines()[0]} (vru train first)")
+        return registry.version(outcome, version=version, alias=alias)
+    except RegistryError as exc:
+        fail(f"{exc} (vru train first)")
 
 
-def _print_rules(result: Any) -> None:
+def _print_rules(result: GateResult) -> None:
     fit_width()
     for against, run in result.runs.items():
         rules = run.rules
         table = Table(
-            title=f"vru-{result.outcome} v{result.version} against the {against} outcomes: "
+            title=f"{result.name} v{result.version} against the {against} outcomes: "
             f"{rules.verdict.upper()}",
             title_justify="left",
         )
@@ -79,6 +86,13 @@ def _print_rules(result: Any) -> None:
         out.print(table)
         for line in rules.summary():
             out.print(f"  breach — {line}", highlight=False, markup=False)
+
+
+def _training_data(registry: Registry, run_id: str | None) -> Path:
+    """The data folder a version was trained on (a parameter of its training run)."""
+    if not run_id:
+        return Path()
+    return Path(registry.run_params(run_id).get("data_dir", ""))
 
 
 def gate(
@@ -106,42 +120,42 @@ def gate(
 ) -> None:
     """Audit a registered model on its held-out snapshot; exit 0 pass, 1 breach, 2 error.
 
-    Records the by-group tables, the policy and its hash, each rule's status and the
-    verdict on the model version (tags) and its MLflow run, and writes an HTML report.
+    The audit counts as flagged the policy's operating point — by default the list each
+    panel receives (VRU_PANEL_CAPACITY plus everyone in the high bands). Records the
+    by-group tables, the policy and its hash, each rule's status and the verdict on the
+    model version (tags) and its MLflow run, and writes an HTML report.
     """
-    from fairness.gate import GateError, gate_model, record, write_outputs
+    from fairness.gate import AGAINST, MSG_AGAINST, GateError, gate_model
+    from fairness.recording import record, write_outputs
     from features.schemas import ContractError
-    from training.train import OUTCOMES
+    from models.registry import RegistryError
 
     settings = load_settings()
-    require_outcome(outcome, OUTCOMES)
-    if against not in ("recorded", "truth"):
-        fail(f"--against must be recorded or truth, got {against!r}")
+    _require_outcome(outcome)
+    if against not in AGAINST:
+        fail(MSG_AGAINST.format(against=against))
     policy, policy_hash = _policy(policy_path)
-    client = _client(settings.tracking_uri())
-    mv = _version(client, outcome, version, alias)
-    run = client.get_run(mv.run_id)
-    folder = settings.resolve(data) if data else Path(run.data.params.get("data_dir", ""))
+    registry = _registry(settings.tracking_uri())
+    mv = _version(registry, outcome, version, alias)
+    folder = settings.resolve(data) if data else _training_data(registry, mv.run_id)
     if not (folder / "raw").is_dir():
         fail(f"no raw tables in {folder} (pass --data DIR)")
     if against == "truth" and not (folder / "truth" / "events.parquet").exists():
         fail(f"--against truth needs {folder / 'truth'}: only synthetic data carry the truth")
-    import mlflow
-
-    try:
-        uri = f"models:/vru-{outcome}/{mv.version}"
-        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    except Exception as exc:  # a broken artifact is an error, not a verdict
-        fail(f"cannot load vru-{outcome} version {mv.version}: {str(exc).splitlines()[0]}")
+    try:  # a broken artifact is an error, not a verdict
+        released = registry.load(outcome, version=str(mv.version))
+    except RegistryError as exc:
+        fail(str(exc))
     target = settings.resolve(
-        out_dir or Path("reports") / "fairness" / f"{outcome}-v{mv.version}-{against}"
+        out_dir or Path("reports") / "fairness" / f"{outcome}-v{released.version}-{against}"
     )
-    with err.status(f"fairness gate: vru-{outcome} version {mv.version} against {against}") as s:
+    status = f"fairness gate: {released.name} version {released.version} against {against}"
+    with err.status(status) as s:
         try:
             result = gate_model(
                 outcome=outcome,
-                version=str(mv.version),
-                model=model,
+                version=released.version,
+                model=released.model,
                 data_dir=folder,
                 policy=policy,
                 policy_hash=policy_hash,
@@ -152,12 +166,12 @@ def gate(
         except (GateError, ContractError) as exc:
             fail(str(exc))
         report = write_outputs(result, target)
-        record(result, client, mv.run_id, target)
+        record(result, registry, str(mv.run_id), target)
     _print_rules(result)
     out.print(
-        f"verdict: {result.verdict.upper()} (vru-{outcome} version {mv.version}, against the "
-        f"{result.deciding.against} outcomes, policy {policy.policy_version}, operating point: "
-        f"{result.operating_point})",
+        f"verdict: {result.verdict.upper()} ({released.name} version {released.version}, against "
+        f"the {result.deciding.against} outcomes, policy {policy.policy_version}, operating "
+        f"point: {result.operating_point})",
         highlight=False,
         markup=False,
     )
@@ -165,20 +179,14 @@ def gate(
     raise typer.Exit(0 if result.verdict == "pass" else 1)
 
 
-def _references(items: list[str], sensitive: list[str], frame: Any) -> dict[str, str]:
+def _reference_items(items: list[str]) -> dict[str, str]:
+    """``--reference COLUMN=VALUE`` options as a mapping (or exit 2)."""
     references: dict[str, str] = {}
     for item in items:
         column, sep, value = item.partition("=")
         if not sep or not value:
             fail(f"--reference must look like COLUMN=VALUE, got {item!r}")
-        if column not in sensitive:
-            fail(f"--reference {column}: not one of the --sensitive columns")
-        if value not in set(frame[column].astype(str)):
-            fail(f"--reference {item}: no row has {column} = {value}")
         references[column] = value
-    for column in sensitive:
-        # the largest group unless told otherwise
-        references.setdefault(column, str(frame[column].astype(str).value_counts().index[0]))
     return references
 
 
@@ -206,114 +214,39 @@ def audit_table(
 ) -> None:
     """Audit any predictions table — another tool's output too; exit 0 pass, 1 breach, 2 error.
 
-    Writes by_group.csv, by_group.json, rules.csv and report.html. The policy's rules
-    apply to every --sensitive column; calibration and AUC need --score to be a
-    probability in [0, 1].
+    Writes by_group.csv, by_group.json, rules.csv, verdict.json and report.html. The
+    policy's rules apply to every --sensitive column; calibration and AUC need --score
+    to be a probability in [0, 1].
     """
-    import numpy as np
-    import pandas as pd
-
-    from fairness.audit import AuditError, AuditSettings, audit
-    from fairness.gate import check_rules
-    from fairness.report import render_report
+    from fairness.standalone import PredictionsError, audit_predictions
 
     policy, policy_hash = _policy(policy_path)
-    if (score is None) == (decision is None):
-        fail("give either --score COL --threshold T or --decision COL")
-    if score is not None and threshold is None:
-        fail("--score needs --threshold T (rows with score >= T are flagged)")
-    if not predictions.is_file():
-        fail(f"no predictions file at {predictions}")
-    suffix = predictions.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        fail(f"--predictions must be .csv or .parquet, got {predictions.name}")
+    references = _reference_items(reference or [])
     try:
-        frame = pd.read_csv(predictions) if suffix == ".csv" else pd.read_parquet(predictions)
-    except Exception as exc:  # unreadable file: say so in one line
-        fail(f"cannot read {predictions}: {str(exc).splitlines()[0]}")
-    columns = [c.strip() for c in sensitive.split(",") if c.strip()]
-    if not columns:
-        fail("--sensitive needs at least one column")
-    needed = [label, *columns, *(c for c in (score, decision) if c)]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        have = ", ".join(map(str, frame.columns[:12]))
-        fail(f"{predictions.name} has no column {missing[0]!r} (columns: {have})")
-    frame = frame.dropna(subset=[label]).reset_index(drop=True)
-    if not frame[label].isin([0, 1, True, False]).all():
-        fail(f"--label {label}: every value must be 0 or 1")
-    refs = _references(reference or [], columns, frame)
-    probability = None
-    if score is not None:
-        values = pd.to_numeric(frame[score], errors="coerce")
-        if values.isna().any():
-            fail(f"--score {score}: {int(values.isna().sum())} rows are not numbers")
-        flagged = (values >= threshold).to_numpy()
-        if values.between(0, 1).all():
-            probability = values.to_numpy(dtype=float)
-    else:
-        assert decision is not None
-        if not frame[decision].isin([0, 1, True, False]).all():
-            fail(f"--decision {decision}: every value must be 0 or 1")
-        flagged = frame[decision].astype(bool).to_numpy()
-    settings = AuditSettings(
-        min_group_size=policy.min_group_size,
-        min_events=policy.min_events,
-        bootstrap_samples=policy.bootstrap_samples,
-        confidence=policy.confidence,
-    )
-    try:
-        table = audit(
-            frame[label].astype(int).to_numpy(),
-            np.asarray(flagged),
-            frame[columns].astype(str),
-            refs,
-            probability=probability,
-            settings=settings,
-        )
-    except AuditError as exc:
-        fail(str(exc))
-    # the policy's limits apply to every --sensitive column given
-    local = policy.model_copy(
-        update={
-            "attributes": columns,
-            "reference": refs,
-            "intersections": [],
-            "rules": [r.model_copy(update={"attributes": "all"}) for r in policy.rules],
-        }
-    )
-    rules = check_rules(table, local)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "by_group.csv", index=False)
-    (out_dir / "by_group.json").write_text(table.to_json(orient="records", indent=1))
-    rules.table.to_csv(out_dir / "rules.csv", index=False)
-    point = f"score ≥ {threshold:g} in column {score}" if score else f"decision column {decision}"
-    (out_dir / "report.html").write_text(
-        render_report(
-            title=f"Fairness audit — {predictions.name}",
-            runs={"recorded": (table, rules.table)},
-            policy=local,
+        found = audit_predictions(
+            predictions,
+            label=label,
+            sensitive=[c.strip() for c in sensitive.split(",") if c.strip()],
+            out_dir=out_dir,
+            policy=policy,
             policy_hash=policy_hash,
-            operating_point=point,
-            context={"Predictions": str(predictions), "Rows": f"{len(frame):,}", "Outcome": label},
+            score=score,
+            threshold=threshold,
+            decision=decision,
+            reference=references,
         )
-    )
-    (out_dir / "verdict.json").write_text(
-        json.dumps(
-            {"verdict": rules.verdict, "breaches": rules.summary(), "reference": refs}, indent=1
-        )
-        + "\n"
-    )
-    for line in rules.summary():
+    except PredictionsError as exc:
+        fail(str(exc))
+    for line in found.rules.summary():
         out.print(f"breach — {line}", highlight=False, markup=False)
     out.print(
-        f"verdict: {rules.verdict.upper()} ({len(frame):,} rows; {len(rules.too_small)} checks too "
-        f"small to assess); report: {out_dir / 'report.html'}",
+        f"verdict: {found.verdict.upper()} ({found.rows:,} rows; {len(found.rules.too_small)} "
+        f"checks too small to assess); report: {found.report}",
         highlight=False,
         markup=False,
         soft_wrap=True,
     )
-    raise typer.Exit(0 if rules.passed else 1)
+    raise typer.Exit(0 if found.passed else 1)
 
 
 def promote(
@@ -330,21 +263,19 @@ def promote(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, in words.")] = None,
 ) -> None:
     """Make a version the champion — only after a fairness pass, or a recorded override."""
-    from fairness.gate import PromotionRefusedError
-    from fairness.gate import promote as do_promote
-    from training.train import OUTCOMES
+    from fairness.recording import note_override
+    from models.registry import CANDIDATE, PromotionRefusedError, model_name
 
     settings = load_settings()
-    require_outcome(outcome, OUTCOMES)
+    _require_outcome(outcome)
     if override and not (approver and approver.strip() and reason and reason.strip()):
         fail("--override needs --approver NAME and --reason TEXT")
     if not override and (approver or reason):
         fail("--approver and --reason are only for --override")
-    client = _client(settings.tracking_uri())
-    mv = _version(client, outcome, version, "candidate")
+    registry = _registry(settings.tracking_uri())
+    mv = _version(registry, outcome, version, CANDIDATE)
     try:
-        verdict = do_promote(
-            client,
+        verdict = registry.promote(
             outcome,
             str(mv.version),
             approver=approver if override else None,
@@ -353,8 +284,10 @@ def promote(
     except PromotionRefusedError as exc:
         err.print(f"refused: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+    if verdict == "override":
+        note_override(registry, outcome, str(mv.version))
     out.print(
-        f"vru-{outcome} version {mv.version} is now champion (fairness: {verdict}"
+        f"{model_name(outcome)} version {mv.version} is now champion (fairness: {verdict}"
         + (f", approved by {approver.strip()}" if verdict == "override" and approver else "")
         + ")",
         highlight=False,

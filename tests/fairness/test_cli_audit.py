@@ -10,6 +10,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from fairness.policy import load_policy
+from fairness.standalone import (
+    MSG_NO_SENSITIVE,
+    MSG_NO_THRESHOLD,
+    MSG_REFERENCE_ABSENT,
+    MSG_REFERENCE_NOT_SENSITIVE,
+    MSG_SCORE_OR_DECISION,
+    PredictionsError,
+    audit_predictions,
+)
 from vru.cli import app
 
 runner = CliRunner()
@@ -159,3 +169,72 @@ def test_malformed_policy_stops_the_audit(predictions: Path, tmp_path: Path) -> 
     assert "policy refused" in result.output
     assert "min_group_size" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_the_audit_pipeline_runs_without_the_command_line(
+    predictions: Path, tmp_path: Path
+) -> None:
+    policy, digest = load_policy()
+    out = tmp_path / "direct"
+    found = audit_predictions(
+        predictions / "preds.parquet",
+        label="outcome",
+        sensitive=["area"],
+        out_dir=out,
+        policy=policy,
+        policy_hash=digest,
+        score="score",
+        threshold=0.1,
+        reference={"area": "north"},
+    )
+    assert found.verdict == "fail"
+    assert found.rows == 8_000
+    assert found.reference == {"area": "north"}
+    breaches = found.rules.breaches
+    assert ("calibration-within-groups", "east") in set(
+        zip(breaches["rule"], breaches["group"], strict=True)
+    )
+    assert found.report == out / "report.html"
+    assert {p.name for p in out.iterdir()} == {
+        "by_group.csv",
+        "by_group.json",
+        "rules.csv",
+        "verdict.json",
+        "report.html",
+    }
+    assert json.loads((out / "verdict.json").read_text())["verdict"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"score": "score", "threshold": 0.1, "decision": "flag"}, MSG_SCORE_OR_DECISION),
+        ({"score": "score"}, MSG_NO_THRESHOLD),
+        ({"decision": "flag", "sensitive": []}, MSG_NO_SENSITIVE),
+        (
+            {"decision": "flag", "reference": {"region": "north"}},
+            MSG_REFERENCE_NOT_SENSITIVE.format(column="region"),
+        ),
+        (
+            {"decision": "flag", "reference": {"area": "west"}},
+            MSG_REFERENCE_ABSENT.format(column="area", value="west"),
+        ),
+    ],
+)
+def test_refusals_are_the_module_messages_and_write_nothing(
+    predictions: Path, tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    policy, digest = load_policy()
+    out = tmp_path / "never"
+    arguments: dict[str, object] = {"sensitive": ["area"], **options}
+    with pytest.raises(PredictionsError) as caught:
+        audit_predictions(
+            predictions / "preds.csv",
+            label="outcome",
+            out_dir=out,
+            policy=policy,
+            policy_hash=digest,
+            **arguments,
+        )
+    assert str(caught.value) == message
+    assert not out.exists()

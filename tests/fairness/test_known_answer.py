@@ -18,6 +18,7 @@ import pytest
 
 from fairness.gate import GateResult, gate_model
 from fairness.policy import load_policy
+from features.vocabulary import LOCAL_AUTHORITIES
 from models.risk_model import RiskModel
 from synthetic.config import BiasSettings, GeneratorSettings
 from synthetic.generate import generate, write_dataset
@@ -25,6 +26,8 @@ from training.train import train_outcome
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("known_answer")]
 PEOPLE, SEED = 100_000, 7
+#: the settings' default panel capacity (VRU_PANEL_CAPACITY): the gate audits the panel lists
+CAPACITY = dict.fromkeys(LOCAL_AUTHORITIES, 50)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def _world(root: Path, bias: BiasSettings) -> World:
     trained = train_outcome(
         data,
         "perpetrator",
-        capacity={},
+        capacity=CAPACITY,
         tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
         experiment="known-answer",
         artifact_dir=root / "mlartifacts",
@@ -70,7 +73,7 @@ def _world(root: Path, bias: BiasSettings) -> World:
         data_dir=data,
         policy=policy,
         policy_hash=digest,
-        capacity={},
+        capacity=CAPACITY,
         against="truth",
     )
     return World(result)

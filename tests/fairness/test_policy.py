@@ -24,6 +24,8 @@ def test_shipped_policy_is_versioned_hashed_and_enforces_calibration() -> None:
     assert all(r.why for r in policy.rules)
     # error-rate rules are still computed and shown
     assert {r.metric for r in policy.rules if not r.enforce} >= {"fpr", "equalised_odds"}
+    # the gate audits the list each panel receives unless a policy says otherwise
+    assert policy.operating_point == "panel"
     text = DEFAULT_POLICY.read_text()
     assert "cannot all hold" in text.replace("\n#", "") or "no model can have equal error" in text
 
@@ -39,6 +41,7 @@ def test_shipped_policy_is_versioned_hashed_and_enforces_calibration() -> None:
         (lambda p: p.update(min_group_size=0), "min_group_size"),
         (lambda p: p.update(intersections=[["ethnicity"]]), "exactly two"),
         (lambda p: p.update(colour="blue"), "colour: Extra inputs are not permitted"),
+        (lambda p: p.update(operating_point="top-k"), "operating_point: Input should be"),
     ],
 )
 def test_malformed_policy_is_refused_with_the_field_named(change, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -14,9 +15,12 @@ from typer.testing import CliRunner
 from fairness.policy import DEFAULT_POLICY
 from tests.model.conftest import Trained
 from vru.cli import app
+from vru.config import load_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 runner = CliRunner()
+#: the registered name of the victimisation model (the contract other tools rely on)
+NAME = "vru-victim"
 
 
 @pytest.fixture
@@ -70,11 +74,11 @@ def test_gate_records_verdict_policy_hash_and_report(
     assert "verdict: PASS" in result.output
     assert "report:" in result.output
     version = trained.result.registered_version
-    tags = registry.get_model_version("vru-victim", version).tags
+    tags = registry.get_model_version(NAME, version).tags
     assert tags["fairness_gate"] == "pass"
     assert tags["fairness_policy_sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
     assert tags["fairness_report"].endswith("fairness/recorded/report.html")
-    run = registry.get_model_version("vru-victim", version).run_id
+    run = registry.get_model_version(NAME, version).run_id
     logged = {a.path for a in registry.list_artifacts(run, "fairness/recorded")}
     assert {
         "fairness/recorded/report.html",
@@ -88,6 +92,11 @@ def test_gate_records_verdict_policy_hash_and_report(
     card_text = Path(card).read_text()
     assert "**Verdict: pass** against the recorded outcomes" in card_text
     assert "Not yet audited" not in card_text
+    # the default operating point is the list each panel receives, at the settings' capacity
+    assert "operating point: each panel's list" in card_text
+    verdict = json.loads((tmp_path / "report" / "verdict.json").read_text())
+    assert verdict["operating_point"].startswith("each panel's list")
+    assert verdict["panel_capacity"] == load_settings().panel_capacity
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Summary for the ethics panel" in html
     assert "calibration-within-groups" in html
@@ -104,7 +113,7 @@ def test_a_breach_exits_1_names_the_rule_and_blocks_promotion(
     assert promoted.exit_code == 1
     assert "fairness verdict 'fail'" in promoted.output
     with pytest.raises(mlflow.exceptions.MlflowException):
-        registry.get_model_version_by_alias("vru-victim", "champion")
+        registry.get_model_version_by_alias(NAME, "champion")
 
 
 def test_promotion_needs_a_gate_run_even_with_an_override(
@@ -153,7 +162,7 @@ def test_override_records_who_and_why_in_tags_and_report(
     assert result.exit_code == 0, result.output
     assert "now champion (fairness: override, approved by Dr R. Patel)" in result.output
     version = trained.result.registered_version
-    champion = registry.get_model_version_by_alias("vru-victim", "champion")
+    champion = registry.get_model_version_by_alias(NAME, "champion")
     assert str(champion.version) == version
     tags = champion.tags
     assert tags["fairness_override_approver"] == "Dr R. Patel"
@@ -173,12 +182,12 @@ def test_malformed_policy_exits_2_and_changes_nothing(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(DEFAULT_POLICY.read_text().replace("low: 0.8", "low: 3.0", 1))
-    before = dict(registry.get_model_version("vru-victim", trained.result.registered_version).tags)
+    before = dict(registry.get_model_version(NAME, trained.result.registered_version).tags)
     result = _gate(tmp_path, bad)
     assert result.exit_code == 2
     assert "policy refused" in result.output
     assert "low 3.0 is above high" in result.output
-    after = dict(registry.get_model_version("vru-victim", trained.result.registered_version).tags)
+    after = dict(registry.get_model_version(NAME, trained.result.registered_version).tags)
     assert after == before
     assert not (tmp_path / "report").exists()
 
@@ -192,7 +201,7 @@ def test_against_truth_shows_both_audits_and_needs_the_truth(
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Recorded outcomes against true outcomes" in html
     assert (tmp_path / "report" / "by_group_truth.csv").exists()
-    tags = registry.get_model_version("vru-victim", trained.result.registered_version).tags
+    tags = registry.get_model_version(NAME, trained.result.registered_version).tags
     assert tags["fairness_gate_truth"] == "pass"
     assert tags["fairness_gate"] == "pass"
     no_truth = tmp_path / "raw-only"

@@ -8,10 +8,12 @@ import pytest
 from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
 from typer.testing import CliRunner
 
-from features.build import build_feature_table, to_frame
-from features.schemas import data_end, load_raw
+from features.snapshot import build_snapshot
+from models.panels import within_capacity
+from models.risk_model import ModelBundle, RiskModel
 from tests.model.conftest import CAPACITY, Trained
 from training.mitigate import fit_threshold, flag_probability, mitigated_metrics
+from training.results import CandidateResult
 from training.train import comparison_table
 from vru.cli import app
 
@@ -21,15 +23,19 @@ BY = "sex"
 
 @pytest.fixture(scope="module")
 def slices(trained: Trained) -> tuple[pd.DataFrame, pd.DataFrame]:
-    tables = load_raw(trained.data_dir)
     fold = trained.result.folds[-1]
-    frame = to_frame(build_feature_table(tables, [fold.valid, fold.test], data_end(tables)))
+    frame = build_snapshot(trained.data_dir, [fold.valid, fold.test], labels=True).frame
     frame = frame[frame["sv_victim_12m"].notna()]
     as_of = frame["as_of"].dt.date
     return frame[as_of == fold.valid], frame[as_of == fold.test]
 
 
-def _chosen(trained: Trained):
+def _probability(bundle: ModelBundle, frame: pd.DataFrame) -> np.ndarray:
+    """The one scoring path (RiskModel.predict)."""
+    return RiskModel(bundle).predict(None, frame)["probability"].to_numpy(dtype=float)
+
+
+def _chosen(trained: Trained) -> CandidateResult:
     last = trained.result.folds[-1].name
     return next(
         r for r in trained.result.results if r.fold == last and r.candidate == trained.result.chosen
@@ -61,7 +67,7 @@ def test_threshold_optimizer_equalises_odds_where_it_was_fitted(
     optimizer = fit_threshold(bundle, valid, y, BY)
     flag = flag_probability(optimizer, valid, BY)
     assert ((flag >= 0) & (flag <= 1)).all()
-    p = bundle.probability(valid)
+    p = _probability(bundle, valid)
     # the unmitigated model flagging the same share of people
     plain = (p >= np.quantile(p, 1 - flag.mean())).astype(float)
     assert _gap(y, flag, groups) < 0.05
@@ -75,23 +81,27 @@ def test_the_cost_at_capacity_is_reported_beside_the_candidate(
     chosen = _chosen(trained)
     optimizer = fit_threshold(chosen.bundle, valid, valid["sv_victim_12m"].to_numpy(dtype=int), BY)
     y = test["sv_victim_12m"].to_numpy(dtype=int)
-    p = chosen.bundle.probability(test)
+    p = _probability(chosen.bundle, test)
     area = test["local_authority"].to_numpy(dtype=object)
-    metrics, gaps = mitigated_metrics(optimizer, test, y, p, area, CAPACITY, BY, n_boot=10)
+    listed = within_capacity(test["person_id"].to_numpy(dtype=object), area, p, CAPACITY)
+    metrics, gaps, after = mitigated_metrics(optimizer, test, y, p, listed, CAPACITY, BY, n_boot=10)
+    assert after.sum() == listed.sum(), "the mitigated lists fill the same capacity"
+    assert metrics["precision_at_capacity"].value == pytest.approx(y[after].mean())
     assert np.isnan(metrics["brier"].value)  # a randomised rule is not a probability
     assert 0 <= metrics["precision_at_capacity"].value <= 1
     assert {"eo_gap_at_capacity", "eo_gap_at_capacity_unmitigated"} <= set(gaps)
-    mitigated = type(chosen)(
-        chosen.fold,
-        f"{chosen.candidate}+threshold",
-        chosen.calibration,
-        metrics,
-        {},
-        y,
-        p,
-        area,
-        chosen.bundle,
-        gaps,
+    mitigated = CandidateResult(
+        fold=chosen.fold,
+        candidate=f"{chosen.candidate}+threshold",
+        calibration=chosen.calibration,
+        metrics=metrics,
+        truth={},
+        y=y,
+        probability=p,
+        area=area,
+        chosen=after,
+        bundle=chosen.bundle,
+        fairness=gaps,
     )
     table = comparison_table([chosen, mitigated])
     assert list(table["candidate"]) == [chosen.candidate, f"{chosen.candidate}+threshold"]

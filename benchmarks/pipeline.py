@@ -1,0 +1,349 @@
+"""``make bench`` sections for the pipeline's stages: generator, features, training,
+explanations (the serving and scoring sections live in their own modules).
+
+Every figure is a median of repeats; comparisons are ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from features.vocabulary import LOCAL_AUTHORITIES
+from synthetic.config import DEFAULT_PEOPLE, GeneratorSettings
+from synthetic.generate import generate, write_dataset
+
+MONTHLY_2024 = [dt.date(2024, m, 1) for m in range(1, 13)]
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), times
+
+
+def bench_generator(repeats: int) -> list[str]:
+    """Generator time at three sizes, and generate-vs-write at the default size."""
+    rows = []
+    per_person = {}
+    for people in (50_000, 100_000, DEFAULT_PEOPLE):
+        settings = GeneratorSettings(people=people, seed=20241)
+        med, runs = _median_seconds(lambda s=settings: generate(s), repeats)
+        per_person[people] = med / people
+        rows.append(
+            f"| generate in memory | {people:,} | {med:.1f} | "
+            f"{', '.join(f'{t:.1f}' for t in runs)} | {people / med:,.0f} |"
+        )
+    data = generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241))
+    tmp = Path(tempfile.mkdtemp(prefix="vru-bench-"))
+    try:
+        med_w, runs_w = _median_seconds(
+            lambda: write_dataset(data, tmp / "pop", overwrite=True), repeats
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows.append(
+        f"| write Parquet (zstd) | {DEFAULT_PEOPLE:,} | {med_w:.1f} | "
+        f"{', '.join(f'{t:.1f}' for t in runs_w)} | {DEFAULT_PEOPLE / med_w:,.0f} |"
+    )
+    scale = per_person[DEFAULT_PEOPLE] / per_person[50_000]
+    lines = [
+        "## Synthetic population generator",
+        "",
+        "`vru synth` for the default Avon and Somerset population (313,000 resident "
+        "10–24 year-olds at any month; about 620,000 people pass through 2015–2025).",
+        "",
+        "| step | --people | median s | runs (s) | people/s |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"- Cost per person at {DEFAULT_PEOPLE:,} vs 50,000 (same run): **{scale:.2f}×** "
+        "(1.0 = perfectly linear).",
+        f"- Writing takes {med_w / (per_person[DEFAULT_PEOPLE] * DEFAULT_PEOPLE):.2f}× the "
+        "generation time; `vru synth` for the default population therefore takes about "
+        f"**{per_person[DEFAULT_PEOPLE] * DEFAULT_PEOPLE + med_w:.0f} s** end to end.",
+        "",
+    ]
+    return lines
+
+
+def _feature_run(args: tuple[str, str, int]) -> tuple[float, float]:
+    """In a fresh process: load + validate, then time one variant; (seconds, peak MiB)."""
+    folder, variant, n_dates = args
+    import pandas as pd
+
+    from features import contacts, incidents, school
+    from features._engine import pandas_features
+    from features.build import build_feature_table
+    from features.schemas import data_end, load_raw
+    from features.spine import build_spine
+
+    tables = load_raw(Path(folder))
+    dates = MONTHLY_2024[:n_dates]
+    began = time.perf_counter()
+    if variant == "ibis":
+        build_feature_table(tables, dates, data_end(tables))
+    else:
+        spine = build_spine(tables["people"], dates)
+        parts = [
+            pandas_features(tables[name], spine.rows, [f.spec for f in mod.FEATURES], dates)
+            for name, mod in (
+                ("school_events", school),
+                ("agency_contacts", contacts),
+                ("incidents", incidents),
+            )
+        ]
+        key = ["person_id", "snapshot"]
+        out = spine.rows.set_index(key)
+        for part in parts:
+            out = out.join(part.set_index(key))
+        pd.DataFrame(out).reset_index()
+    elapsed = time.perf_counter() - began
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return elapsed, peak_mib
+
+
+def bench_features(repeats: int) -> list[str]:
+    """Ibis/DuckDB builders vs the pandas reference, 1 and 12 snapshots, default population."""
+    tmp = Path(tempfile.mkdtemp(prefix="vru-bench-features-"))
+    try:
+        write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
+        results: dict[tuple[str, int], tuple[float, list[float], float]] = {}
+        ctx = mp.get_context("spawn")
+        for n_dates in (1, 12):
+            for variant in ("ibis", "pandas"):
+                runs = []
+                peaks = []
+                for _ in range(repeats):
+                    with ctx.Pool(1) as pool:
+                        elapsed, peak = pool.apply(
+                            _feature_run, ((str(tmp / "pop"), variant, n_dates),)
+                        )
+                    runs.append(elapsed)
+                    peaks.append(peak)
+                results[(variant, n_dates)] = (statistics.median(runs), runs, max(peaks))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = []
+    for (variant, n_dates), (med, runs, peak) in results.items():
+        label = (
+            "Ibis on DuckDB (`build_feature_table`)"
+            if variant == "ibis"
+            else ("pandas reference (one groupby per snapshot)")
+        )
+        rows.append(
+            f"| {label} | {n_dates} | {med:.1f} | {', '.join(f'{t:.1f}' for t in runs)} "
+            f"| {peak:,.0f} |"
+        )
+    ratio_1 = results[("pandas", 1)][0] / results[("ibis", 1)][0]
+    ratio_12 = results[("pandas", 12)][0] / results[("ibis", 12)][0]
+    return [
+        "## Point-in-time features",
+        "",
+        f"`vru features` on the default population ({DEFAULT_PEOPLE:,} at any month; the "
+        "spine has about 313,000 rows per snapshot). Each run is a fresh process that first "
+        "loads and validates the raw tables (not timed); the Ibis path also computes labels "
+        "and assembles the table. Snapshots: the first of each month of 2024.",
+        "",
+        "| builder | snapshots | median s | runs (s) | peak RSS MiB |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"- pandas reference ÷ Ibis/DuckDB, same run: **{ratio_1:.1f}×** for one snapshot, "
+        f"**{ratio_12:.1f}×** for twelve.",
+        "- Why it is fast: each event meets only the snapshots it can count in (windowed "
+        "features expand events into snapshots `k_lo..k_hi`; all-history features are "
+        "accumulated over `k_lo` and as-of-joined), never person × snapshot × event.",
+        "",
+    ]
+
+
+def _train_run(args: tuple[str, str, int]) -> tuple[float, float, list[tuple[str, float]]]:
+    """In a fresh process: train one outcome end to end; (seconds, peak MiB, stage times)."""
+    folder, outcome, n_boot = args
+    from training.train import train_outcome
+
+    root = Path(folder).parent
+    stages: list[tuple[str, float]] = []
+    began = time.perf_counter()
+    train_outcome(
+        Path(folder),
+        outcome,
+        capacity=dict.fromkeys(LOCAL_AUTHORITIES, 50),
+        tracking_uri=f"sqlite:///{root / f'mlflow-{outcome}.db'}",
+        experiment="bench",
+        artifact_dir=root / "mlartifacts",
+        project_dir=root,
+        n_boot=n_boot,
+        progress=lambda message: stages.append((message, time.perf_counter() - began)),
+    )
+    elapsed = time.perf_counter() - began
+    return elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, stages
+
+
+def bench_training(repeats: int) -> list[str]:
+    """`vru train` end to end on the default population, both outcomes."""
+    tmp = Path(tempfile.mkdtemp(prefix="vru-bench-train-"))
+    rows = []
+    try:
+        write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
+        ctx = mp.get_context("spawn")
+        for outcome in ("victim", "perpetrator"):
+            with ctx.Pool(1) as pool:
+                elapsed, peak, stages = pool.apply(_train_run, ((str(tmp / "pop"), outcome, 100),))
+            marks = "; ".join(f"{m.split(':')[0]} at {t:.0f}s" for m, t in stages)
+            rows.append(f"| {outcome} | {elapsed:.0f} | {peak:,.0f} | {marks} |")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        "## Training",
+        "",
+        f"`vru train` on the default population ({DEFAULT_PEOPLE:,}): features for eight "
+        "yearly snapshots (about 2.5M rows), two temporal folds × three candidates, 100 "
+        "bootstrap resamples per metric, plots, model card and registration. One run per "
+        "outcome (a training run is minutes, not a micro-benchmark).",
+        "",
+        "| outcome | total s | peak RSS MiB | stages reached at |",
+        "| --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
+def _explain_run(folder: str) -> dict[str, object]:
+    """In a fresh process: two LightGBM capacities, their accuracy and explanation speed."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from features.build import build_feature_table, to_frame
+    from features.registry import model_inputs
+    from features.schemas import data_end, load_raw
+    from models.calibration import Calibrator
+    from models.candidates import LightGBMCandidate
+    from models.explain import tree_contributions
+    from models.risk_model import ModelBundle, RiskModel, fit_bands
+
+    tables = load_raw(Path(folder))
+    train_dates = [dt.date(y, 1, 1) for y in range(2019, 2023)]
+    valid_date, test_date = dt.date(2023, 1, 1), dt.date(2024, 1, 1)
+    table = to_frame(
+        build_feature_table(tables, [*train_dates, valid_date, test_date], data_end(tables))
+    )
+    label = "sv_victim_12m"
+    table = table[table[label].notna()]
+    day = table["as_of"].dt.date
+    train, valid, test = (
+        table[day.isin(train_dates)],
+        table[day == valid_date],
+        table[day == test_date],
+    )
+    features = model_inputs()
+    out: dict[str, object] = {"rows": len(test)}
+    for name, candidate in (
+        ("depth 4, 15 leaves (shipped)", LightGBMCandidate()),
+        (
+            "LightGBM defaults (31 leaves, no depth limit)",
+            LightGBMCandidate(max_depth=-1, num_leaves=31, min_child_samples=20),
+        ),
+    ):
+        began = time.perf_counter()
+        candidate.fit(
+            train[features], train[label].to_numpy(int), valid[features], valid[label].to_numpy(int)
+        )
+        fit_s = time.perf_counter() - began
+        y = test[label].to_numpy(int)
+        score = candidate.score(test[features])
+        predict_s, _ = _median_seconds(lambda c=candidate: c.score(test[features]), 3)
+        native_s, _ = _median_seconds(
+            lambda c=candidate: tree_contributions(c, test[features], "native"), 3
+        )
+        shap_s, _ = _median_seconds(
+            lambda c=candidate: tree_contributions(c, test[features], "shap"), 3
+        )
+        out[name] = {
+            "fit_s": fit_s,
+            "trees": candidate.best_iteration_,
+            "pr_auc": average_precision_score(y, score),
+            "roc_auc": roc_auc_score(y, score),
+            "predict_s": predict_s,
+            "native_s": native_s,
+            "shap_s": shap_s,
+        }
+        if "shipped" in name:
+            calibrator = Calibrator("platt").fit(
+                candidate.score(valid[features]), valid[label].to_numpy(int)
+            )
+            p_valid = calibrator.predict(candidate.score(valid[features]))
+            bundle = ModelBundle(
+                "victim",
+                "lightgbm",
+                candidate,
+                calibrator,
+                features,
+                fit_bands(p_valid, valid[label].to_numpy(int)),
+            )
+            sample = test.head(5000)
+            full_s, _ = _median_seconds(lambda b=bundle, s=sample: RiskModel(b).explain(s), 3)
+            out["full_explanations_per_s"] = len(sample) / full_s
+    return out
+
+
+def bench_explanations(repeats: int) -> list[str]:
+    """TreeSHAP native vs shap, explanation vs prediction cost, and the capacity choice."""
+    tmp = Path(tempfile.mkdtemp(prefix="vru-bench-explain-"))
+    try:
+        write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
+        with mp.get_context("spawn").Pool(1) as pool:
+            result = pool.apply(_explain_run, (str(tmp / "pop"),))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    n = int(result["rows"])  # type: ignore[call-overload]
+    rows = []
+    shipped = result["depth 4, 15 leaves (shipped)"]
+    for name in ("depth 4, 15 leaves (shipped)", "LightGBM defaults (31 leaves, no depth limit)"):
+        r = result[name]
+        assert isinstance(r, dict)
+        rows.append(
+            f"| {name} | {r['trees']} | {r['pr_auc']:.3f} | {r['roc_auc']:.3f} | "
+            f"{n / r['predict_s']:,.0f} | {n / r['native_s']:,.0f} | {n / r['shap_s']:,.0f} | "
+            f"{r['native_s'] / r['predict_s']:.0f}× | {r['native_s']:.1f} |"
+        )
+    defaults = result["LightGBM defaults (31 leaves, no depth limit)"]
+    assert isinstance(shipped, dict)
+    assert isinstance(defaults, dict)
+    return [
+        "## Explanations",
+        "",
+        f"Exact TreeSHAP of the victimisation model for every young person on the "
+        f"2024-01-01 snapshot of the default population ({n:,} rows; trained on 2019–2022, "
+        "early stopping on 2023). Medians of 3 runs in one process; rows/s.",
+        "",
+        "| LightGBM capacity | trees kept | PR AUC | ROC AUC | predict rows/s | native "
+        "`pred_contrib` rows/s | `shap.TreeExplainer` rows/s | explain ÷ predict | native s "
+        "for all |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"- native ÷ shap time for the shipped model: "
+        f"**{shipped['native_s'] / shipped['shap_s']:.2f}×** (identical values; a test "
+        "checks it). The service and batch use the native path.",
+        f"- Full explanations (contributions + sentences + band meaning) through "
+        f"`RiskModel.explain`: **{result['full_explanations_per_s']:,.0f} per second** on "
+        "5,000 rows; a monthly batch explains only those above a band or within capacity.",
+        f"- The capacity choice, same held-out snapshot: the shipped shallow trees explain all "
+        f"{n:,} young people in {shipped['native_s']:.0f} s; LightGBM's defaults reach PR AUC "
+        f"{defaults['pr_auc']:.3f} against {shipped['pr_auc']:.3f} and, because early stopping "
+        f"kept only {defaults['trees']} trees, take {defaults['native_s']:.0f} s. Shallow "
+        "trees bound the cost of every explanation whatever early stopping does; on this "
+        "data they cost little accuracy.",
+        "",
+    ]
