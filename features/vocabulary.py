@@ -175,6 +175,4 @@ def outcome(key: str) -> Outcome:
     try:
         return OUTCOMES[key]
     except KeyError:
-        raise ValueError(
-            f"outcome must be one of {', '.join(OUTCOMES)}, got {key!r}"
-        ) from None
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {key!r}") from None
