@@ -2,6 +2,7 @@
 
 - :mod:`fairness.policy` — the policy file, validated into typed rules
 - :mod:`fairness.audit` — by-group metrics with intervals (fairlearn)
+- :mod:`fairness.rules` — the policy's rules applied to a by-group table
 - :mod:`fairness.gate` — the gate's verdict on a registered model
 - :mod:`fairness.recording` — the verdict written to files, tags, the run, the card
 - :mod:`fairness.standalone` — the same audit of any predictions table

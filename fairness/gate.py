@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from fairness.audit import AuditSettings, add_intersections, audit
-from fairness.policy import Policy, Rule
+from fairness.policy import Policy
+from fairness.rules import RuleCheck, check_rules
 from features.snapshot import build_snapshot
 from features.vocabulary import OUTCOMES
 from models.panels import PANEL_BAND, PanelError, panel_threshold, select_panel, within_capacity
@@ -44,9 +45,7 @@ __all__ = [
     "AuditRun",
     "GateError",
     "GateResult",
-    "RuleCheck",
     "audit_snapshot",
-    "check_rules",
     "gate_model",
     "operating_decision",
     "snapshot_groups",
@@ -68,90 +67,6 @@ class GateError(ValueError):
 
 
 # ------------------------------------------------------------------ rules
-
-
-@dataclass
-class RuleCheck:
-    """Every rule applied to every group, and what it means."""
-
-    table: pd.DataFrame
-
-    @property
-    def enforced(self) -> pd.DataFrame:
-        return self.table[self.table["enforce"]]
-
-    @property
-    def breaches(self) -> pd.DataFrame:
-        return self.enforced[self.enforced["status"] == "breach"]
-
-    @property
-    def too_small(self) -> pd.DataFrame:
-        return self.enforced[self.enforced["status"] == "too small to assess"]
-
-    @property
-    def passed(self) -> bool:
-        return self.breaches.empty
-
-    @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "fail"
-
-    def summary(self) -> list[str]:
-        """Broken rules in words, one line each."""
-        return [
-            f"{r.rule}: {r.attribute} = {r.group} — {r.metric} {r.compare} to {r.reference_group} "
-            f"is {r.statistic:.3f} ({r.limits})"
-            for r in self.breaches.itertuples()
-        ]
-
-
-def check_rules(table: pd.DataFrame, policy: Policy) -> RuleCheck:
-    """Apply each rule to each non-reference group of the attributes it names."""
-    rows = []
-    for rule in policy.rules:
-        for attribute in policy.rule_attributes(rule):
-            part = table[
-                (table["attribute"] == attribute)
-                & (table["metric"] == rule.metric)
-                & ~table["is_reference"]
-            ]
-            for r in part.itertuples():
-                rows.append(_check_one(rule, r))
-    return RuleCheck(pd.DataFrame(rows))
-
-
-def _check_one(rule: Rule, r: Any) -> dict[str, object]:
-    statistic = r.ratio if rule.compare == "ratio" else r.difference
-    low = getattr(r, f"{rule.compare}_ci_low", np.nan)
-    high = getattr(r, f"{rule.compare}_ci_high", np.nan)
-    if r.reference_group is None or (isinstance(r.reference_group, float)):
-        status, note = "too small to assess", "no reference group in the data"
-    elif not r.assessable:
-        status, note = "too small to assess", r.note
-    elif not np.isfinite(statistic):
-        status, note = "too small to assess", "not defined (no flagged people or outcomes)"
-    else:
-        status, note = ("pass" if rule.within(float(statistic)) else "breach"), ""
-    return {
-        "rule": rule.id,
-        "enforce": rule.enforce,
-        "attribute": r.attribute,
-        "group": r.group,
-        "reference_group": r.reference_group,
-        "metric": rule.metric,
-        "compare": rule.compare,
-        "statistic": float(statistic) if statistic is not None else np.nan,
-        "ci_low": low,
-        "ci_high": high,
-        "limits": rule.limits_text(),
-        "status": status,
-        "note": note,
-        "n": r.n,
-        "events": r.events,
-    }
-
-
-# ------------------------------------------------------------------ groups and decisions
 
 
 def snapshot_groups(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -270,6 +185,8 @@ class GateResult:
     runs: dict[str, AuditRun] = field(default_factory=dict)
     #: the panel capacity the operating point used
     capacity: dict[str, int] = field(default_factory=dict)
+    #: who was flagged at the operating point (in memory only: never written or logged)
+    flagged: frozenset[str] = frozenset()
     report: Path | None = None
 
     @property
@@ -390,7 +307,14 @@ def gate_model(
     )
     decision, point = operating_decision(scored, policy, bundle.bands, capacity)
     result = GateResult(
-        outcome, version, policy, policy_hash, point, as_of, capacity=dict(capacity)
+        outcome,
+        version,
+        policy,
+        policy_hash,
+        point,
+        as_of,
+        capacity=dict(capacity),
+        flagged=frozenset(scored.loc[decision, "person_id"].astype(str)),
     )
     say("auditing against the recorded outcomes")
     recorded = frame[OUTCOMES[outcome].label].to_numpy(dtype=int)

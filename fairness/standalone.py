@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from fairness.audit import AuditError, AuditSettings, audit
-from fairness.gate import RuleCheck, check_rules
 from fairness.policy import Policy
 from fairness.report import render_report
+from fairness.rules import RuleCheck, check_rules
 
 __all__ = [
     "MSG_DECISION_NOT_BINARY",

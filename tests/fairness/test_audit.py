@@ -8,8 +8,8 @@ import pytest
 from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
 
 from fairness.audit import AuditError, AuditSettings, add_intersections, audit
-from fairness.gate import check_rules
 from fairness.policy import load_policy, parse_policy
+from fairness.rules import check_rules
 
 N = 20_000
 

@@ -1,0 +1,103 @@
+"""The policy's rules applied to a by-group table: one status per rule and group.
+
+Each enforced rule is checked for every non-reference group of the attributes it
+names: ``pass``, ``breach``, or ``too small to assess`` (never passed silently).
+Used by the gate (:mod:`fairness.gate`) and the standalone audit
+(:mod:`fairness.standalone`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairness.policy import Policy, Rule
+
+__all__ = ["RuleCheck", "check_rules"]
+
+
+@dataclass
+class RuleCheck:
+    """Every rule applied to every group, and what it means."""
+
+    table: pd.DataFrame
+
+    @property
+    def enforced(self) -> pd.DataFrame:
+        return self.table[self.table["enforce"]]
+
+    @property
+    def breaches(self) -> pd.DataFrame:
+        return self.enforced[self.enforced["status"] == "breach"]
+
+    @property
+    def too_small(self) -> pd.DataFrame:
+        return self.enforced[self.enforced["status"] == "too small to assess"]
+
+    @property
+    def passed(self) -> bool:
+        return self.breaches.empty
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "fail"
+
+    def summary(self) -> list[str]:
+        """Broken rules in words, one line each."""
+        return [
+            f"{r.rule}: {r.attribute} = {r.group} — {r.metric} {r.compare} to {r.reference_group} "
+            f"is {r.statistic:.3f} ({r.limits})"
+            for r in self.breaches.itertuples()
+        ]
+
+
+def check_rules(table: pd.DataFrame, policy: Policy) -> RuleCheck:
+    """Apply each rule to each non-reference group of the attributes it names."""
+    rows = []
+    for rule in policy.rules:
+        for attribute in policy.rule_attributes(rule):
+            part = table[
+                (table["attribute"] == attribute)
+                & (table["metric"] == rule.metric)
+                & ~table["is_reference"]
+            ]
+            for r in part.itertuples():
+                rows.append(_check_one(rule, r))
+    return RuleCheck(pd.DataFrame(rows))
+
+
+def _check_one(rule: Rule, r: Any) -> dict[str, object]:
+    statistic = r.ratio if rule.compare == "ratio" else r.difference
+    low = getattr(r, f"{rule.compare}_ci_low", np.nan)
+    high = getattr(r, f"{rule.compare}_ci_high", np.nan)
+    if r.reference_group is None or (isinstance(r.reference_group, float)):
+        status, note = "too small to assess", "no reference group in the data"
+    elif not r.assessable:
+        status, note = "too small to assess", r.note
+    elif not np.isfinite(statistic):
+        status, note = "too small to assess", "not defined (no flagged people or outcomes)"
+    else:
+        status, note = ("pass" if rule.within(float(statistic)) else "breach"), ""
+    return {
+        "rule": rule.id,
+        "enforce": rule.enforce,
+        "attribute": r.attribute,
+        "group": r.group,
+        "reference_group": r.reference_group,
+        "metric": rule.metric,
+        "compare": rule.compare,
+        "statistic": float(statistic) if statistic is not None else np.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "limits": rule.limits_text(),
+        "status": status,
+        "note": note,
+        "n": r.n,
+        "events": r.events,
+    }
+
+
+# ------------------------------------------------------------------ groups and decisions
