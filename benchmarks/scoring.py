@@ -4,12 +4,13 @@ The default population (``GeneratorSettings()``, 313,000 resident at any month)
 is generated once into a temporary folder. Training at that size takes about six
 minutes per outcome (see the Training section) and is not what is measured here,
 so both outcomes are trained on a 30,000-person population from the same
-generator and promoted (champion, fairness verdict ``pass``) in a temporary
-MLflow store; the models score the large population's features, which have the
-same columns. Each scoring run is a fresh ``vru score`` process into a new
-output folder (the first month: no earlier list), timed end to end (start-up,
-imports and model loading included); the manifest gives each stage's time and
-``wait4`` the process's peak resident memory.
+generator and released in a temporary MLflow store
+(:func:`vru.release.release_population`: champion after the fairness gate, or a
+recorded override when it fails); the models score the large population's
+features, which have the same columns. Each scoring run is a fresh ``vru score``
+process into a new output folder (the first month: no earlier list), timed end
+to end (start-up, imports and model loading included); the manifest gives each
+stage's time and ``wait4`` the process's peak resident memory.
 
 Run alone: ``python benchmarks/scoring.py --repeats 3``.
 """
@@ -36,9 +37,9 @@ AS_OF = "2025-01-01"
 
 def _release_models(root: Path) -> str:
     """Train both outcomes on a 30,000-person population and release them; the URI."""
-    from tests.released import train_released
+    from vru.release import release_population
 
-    _, uri, _ = train_released(
+    _, uri, _ = release_population(
         root / "train",
         people=TRAIN_PEOPLE,
         seed=20241,
@@ -128,7 +129,7 @@ def bench(repeats: int) -> list[str]:
         "at any month), capacity 50 per local authority, each run a fresh process into a new "
         "output folder. Models: both outcomes trained on a "
         f"{TRAIN_PEOPLE:,}-person population from the same generator (training at full size "
-        "takes minutes per outcome and is measured in the Training section), then promoted in "
+        "takes minutes per outcome and is measured in the Training section), then released in "
         f"a temporary store. Median of {repeats} run{'s' if repeats > 1 else ''}, both kinds "
         "interleaved; wall time includes start-up.",
         "",

@@ -1,13 +1,14 @@
 """Serving benchmark: ``/explain`` against the service's own no-op floor, over loopback.
 
 One run builds a serving stack (30k synthetic people, both outcomes trained and
-promoted, a snapshot, tokens), starts ``bentoml serve`` (one worker) on a free
-loopback port and drives it with ``wrk`` (bounded: fixed duration per point, one
-load thread). At 1, 8 and 32 concurrent connections it measures ``/ping`` (an
-authenticated no-op endpoint of the same service: the framework's floor) and
-``/explain`` (both outcomes' TreeSHAP explanations and an access-log row) side by
-side, alternating within each repeat; figures are medians over repeats. Memory is
-the server's resident set (all its processes) before and after the load.
+released, a snapshot, tokens: :mod:`vru.serving_stack`), starts ``bentoml serve``
+(one worker) on a free loopback port (:func:`vru.cli_serve.serving_process`) and
+drives it with ``wrk`` (bounded: fixed duration per point, one load thread). At
+1, 8 and 32 concurrent connections it measures ``/ping`` (an authenticated no-op
+endpoint of the same service: the framework's floor) and ``/explain`` (both
+outcomes' TreeSHAP explanations and an access-log row) side by side, alternating
+within each repeat; figures are medians over repeats. Memory is the server's
+resident set (all its processes) before and after the load.
 
 Run alone: ``.venv/bin/python benchmarks/serving.py [--repeats 3]``. Set
 ``VRU_BENCH_STACK=DIR`` to reuse a stack built earlier in DIR.
@@ -22,6 +23,10 @@ import statistics
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vru.serving_stack import ServingStack
 
 CONCURRENCY = (1, 8, 32)
 SECONDS = 5
@@ -87,30 +92,32 @@ def _rss_mib(pid: int) -> float:
     return total / 2**20
 
 
-ROOT = Path(__file__).resolve().parents[1]
+def _stack(root: Path) -> ServingStack:
+    """The stack in ``VRU_BENCH_STACK`` (if prepared there before) or a new one.
 
-
-def _importable_tests() -> None:
-    """The stack builder lives with the service tests (one recipe for both)."""
-    import sys
-
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-
-
-def _stack(root: Path):  # type: ignore[no-untyped-def]
-    from tests.serving.stack import load_or_build_stack
+    A new stack: 30k people, both outcomes released (:func:`vru.release.release_population`),
+    the 2025-01-01 snapshot and one token per role (:func:`vru.serving_stack.prepare_stack`,
+    the serving tests' recipe).
+    """
+    from vru.release import release_population
+    from vru.serving_stack import load_stack, prepare_stack
 
     reuse = os.environ.get("VRU_BENCH_STACK")
-    return load_or_build_stack(Path(reuse) if reuse else root)
+    folder = Path(reuse) if reuse else root
+    found = load_stack(folder)
+    if found is not None:
+        return found
+    data_dir, uri, versions = release_population(
+        folder, people=30_000, seed=11, experiment="serving-bench", first_year=2020
+    )
+    return prepare_stack(folder, data_dir, uri, versions)
 
 
 def bench(repeats: int) -> list[str]:
     """Markdown lines for BENCHMARKS.md (title ``## Serving``)."""
     import pandas as pd
 
-    _importable_tests()
-    from tests.serving.stack import start_server
+    from vru.cli_serve import serving_process
 
     if shutil.which("wrk") is None:
         return ["## Serving", "", "Not measured: `wrk` is not installed (apt-get install wrk)."]
@@ -127,8 +134,7 @@ def bench(repeats: int) -> list[str]:
         ):
             scripts[name] = tmp / f"{name}.lua"
             scripts[name].write_text(_LUA.format(body=body, token=token))
-        server = start_server(stack, tmp / "server.log")
-        try:
+        with serving_process(stack.variables(), log=tmp / "server.log") as server:
             urls = {"floor": f"{server.url}/ping", "explain": f"{server.url}/explain"}
             for name in urls:  # warm up both paths (first calls build caches)
                 _wrk(urls[name], scripts[name], 1)
@@ -141,8 +147,6 @@ def bench(repeats: int) -> list[str]:
                             _wrk(urls[name], scripts[name], connections)
                         )
             memory_after = _rss_mib(server.process.pid)
-        finally:
-            server.stop()
 
     def med(name: str, c: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[(name, c)])

@@ -49,6 +49,13 @@ def _as_float(X: pd.DataFrame) -> np.ndarray:
     return X.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _matrix(X: pd.DataFrame | np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """``X``'s ``features`` as floats (missing → NaN); a matrix is taken as already so."""
+    if isinstance(X, np.ndarray):
+        return X
+    return _as_float(X[list(features)])
+
+
 class RulesBaseline:
     """Points for each hand-written rule met; no parameters are learned."""
 
@@ -102,8 +109,9 @@ class LogisticCandidate:
         self.features_ = list(X.columns)
         return self
 
-    def score(self, X: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.decision_function(_as_float(X[self.features_]))
+    def score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Margin (log-odds); ``X`` a frame, or a float matrix in ``features_`` order."""
+        return np.asarray(self.pipeline_.decision_function(_matrix(X, self.features_)))
 
 
 #: below this many rows, one thread: starting OpenMP's team costs more than the trees
@@ -179,11 +187,14 @@ class LightGBMCandidate:
         self.best_iteration_ = int(self.model_.best_iteration_ or self.n_estimators)
         return self
 
-    def score(self, X: pd.DataFrame) -> np.ndarray:
-        """Margin (log-odds) of the booster at the best iteration."""
+    def score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Margin (log-odds) of the booster at the best iteration; ``X`` a frame, or a
+        float matrix in ``features_`` order."""
+        # straight from the booster: the same numbers as the scikit-learn wrapper's
+        # ``predict(raw_score=True)``, without its input checks (they dominate one row)
         return np.asarray(
-            self.model_.predict(
-                _as_float(X[self.features_]),
+            self.model_.booster_.predict(
+                _matrix(X, self.features_),
                 raw_score=True,
                 num_iteration=self.best_iteration_,
                 num_threads=threads_for(len(X)),

@@ -24,7 +24,7 @@ from models.candidates import (
     LightGBMCandidate,
     LogisticCandidate,
     RulesBaseline,
-    _as_float,
+    _matrix,
     threads_for,
 )
 
@@ -58,14 +58,27 @@ def check_additivity(c: Contributions, tolerance: float = ADDITIVITY_TOLERANCE) 
         raise AdditivityError(f"contributions miss the margin by up to {gap.max():.2e}")
 
 
+def _index(X: pd.DataFrame | np.ndarray, index: pd.Index | None) -> pd.Index:
+    if index is not None:
+        return index
+    return X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))
+
+
 def tree_contributions(
-    candidate: LightGBMCandidate, X: pd.DataFrame, method: str = "native"
+    candidate: LightGBMCandidate,
+    X: pd.DataFrame | np.ndarray,
+    method: str = "native",
+    index: pd.Index | None = None,
+    margin: np.ndarray | None = None,
 ) -> Contributions:
-    """Exact TreeSHAP values of the booster at its best iteration."""
+    """Exact TreeSHAP values of the booster at its best iteration (``X`` a frame, or a
+    float matrix in ``features_`` order with its row ``index``). ``margin``: the score
+    already computed for these rows (checked against the contributions), else the
+    booster's own."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
     features = candidate.features_
-    data = _as_float(X[features])
+    data = _matrix(X, features)
     booster = candidate.model_.booster_
     iteration = candidate.best_iteration_
     if method == "native":
@@ -91,14 +104,9 @@ def tree_contributions(
                 explainer = shap.TreeExplainer(lgb.Booster(model_str=trimmed))
             values = np.asarray(explainer.shap_values(data))
         base = np.full(len(data), float(np.ravel(explainer.expected_value)[-1]))
-    # the margin straight from the booster (what ``candidate.score`` returns, without
-    # scikit-learn's input checks: a one-row explanation is dominated by them)
-    margin = np.asarray(
-        booster.predict(
-            data, raw_score=True, num_iteration=iteration, num_threads=threads_for(len(data))
-        )
-    )
-    return Contributions(base, _frame(values, features, X.index), margin)
+    if margin is None:
+        margin = candidate.score(data)
+    return Contributions(base, _frame(values, features, _index(X, index)), margin)
 
 
 @functools.lru_cache(maxsize=32)
@@ -111,22 +119,27 @@ def _frame(values: np.ndarray, features: list[str], index: pd.Index) -> pd.DataF
     return pd.DataFrame(values, columns=_columns(tuple(features)), index=index, copy=False)
 
 
-def linear_contributions(candidate: LogisticCandidate, X: pd.DataFrame) -> Contributions:
+def linear_contributions(
+    candidate: LogisticCandidate,
+    X: pd.DataFrame | np.ndarray,
+    index: pd.Index | None = None,
+    margin: np.ndarray | None = None,
+) -> Contributions:
     """``coef × standardised value`` per feature (missing indicators folded in)."""
     pipeline = candidate.pipeline_
     transform, imputer, scaler, model = (step for _, step in pipeline.steps)
-    data = _as_float(X[candidate.features_])
+    data = _matrix(X, candidate.features_)
     z = scaler.transform(imputer.transform(transform.transform(data)))
     parts = z * model.coef_[0]
-    # the model's own decision function on the same standardised inputs
-    margin = np.asarray(model.decision_function(z))
+    if margin is None:  # the model's own decision function on the same standardised inputs
+        margin = np.asarray(model.decision_function(z))
     n = len(candidate.features_)
     values = parts[:, :n].copy()
     if imputer.indicator_ is not None:
         for j, source in enumerate(imputer.indicator_.features_):
             values[:, source] += parts[:, n + j]
     base = np.full(len(data), float(model.intercept_[0]))
-    return Contributions(base, _frame(values, candidate.features_, X.index), margin)
+    return Contributions(base, _frame(values, candidate.features_, _index(X, index)), margin)
 
 
 def rules_contributions(candidate: RulesBaseline, X: pd.DataFrame) -> Contributions:
@@ -138,13 +151,26 @@ def rules_contributions(candidate: RulesBaseline, X: pd.DataFrame) -> Contributi
     return Contributions(np.zeros(len(X)), values, candidate.score(X))
 
 
-def contributions(estimator: object, X: pd.DataFrame, method: str = "native") -> Contributions:
-    """Contributions for any candidate, additivity checked."""
+def contributions(
+    estimator: object,
+    X: pd.DataFrame | np.ndarray,
+    method: str = "native",
+    index: pd.Index | None = None,
+    margin: np.ndarray | None = None,
+) -> Contributions:
+    """Contributions for any candidate, additivity checked (``X`` a frame, or — for the
+    tree and linear candidates — a float matrix in ``features_`` order with ``index``).
+
+    With ``margin`` (the score the model gave these rows), the contributions must add
+    up to it; otherwise to the candidate's own margin, computed here.
+    """
     if isinstance(estimator, LightGBMCandidate):
-        result = tree_contributions(estimator, X, method)
+        result = tree_contributions(estimator, X, method, index, margin)
     elif isinstance(estimator, LogisticCandidate):
-        result = linear_contributions(estimator, X)
+        result = linear_contributions(estimator, X, index, margin)
     elif isinstance(estimator, RulesBaseline):
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("the rules baseline explains a frame, not a matrix")
         result = rules_contributions(estimator, X)
     else:
         raise TypeError(f"no explanation for {type(estimator).__name__}")

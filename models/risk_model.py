@@ -22,7 +22,8 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from features.vocabulary import OUTCOMES
 from models.calibration import Calibrator
-from models.explain import Contributions, contributions
+from models.candidates import RulesBaseline
+from models.explain import AdditivityError, Contributions, contributions
 from models.reasons import Explanation, build_explanation
 
 #: share of the calibration slice above each band's lower edge, highest band first
@@ -138,18 +139,31 @@ class RiskModel(PythonModel):
         if missing:
             raise KeyError(f"feature rows lack {len(missing)} model feature(s): {missing[:5]}")
 
-    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The model's input columns of ``frame``, numeric (extra columns are ignored).
-
-        MLflow hands integer columns with missing values over as objects holding
-        ``pd.NA``; those become floats with ``NaN``, which every candidate reads.
-        """
+    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+        """What the estimator reads: its features as one float matrix (missing → NaN, so
+        an integer column MLflow hands over as objects holding ``pd.NA`` reads as NaN);
+        the rules baseline reads the frame. Extra columns are ignored."""
+        bundle = self._bundle()
         self.check_columns(frame)
-        rows = frame[self._bundle().features]
-        loose = [str(c) for c, dtype in rows.dtypes.items() if pd.api.types.is_object_dtype(dtype)]
-        if loose:
-            rows = rows.assign(**{c: rows[c].to_numpy(dtype=float, na_value=np.nan) for c in loose})
-        return rows
+        if isinstance(bundle.estimator, RulesBaseline):
+            return frame
+        selected = frame[bundle.features]
+        try:
+            return selected.to_numpy(dtype=float, na_value=np.nan)
+        except TypeError:  # object columns holding pd.NA convert column by column
+            return np.column_stack(
+                [selected[c].to_numpy(dtype=float, na_value=np.nan) for c in selected.columns]
+            )
+
+    def _decide(
+        self, inputs: pd.DataFrame | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probability, band and the margin they come from, for prepared inputs: the body
+        of :meth:`predict`, which :meth:`explain` shares."""
+        bundle = self._bundle()
+        margin = np.asarray(bundle.estimator.score(inputs), dtype=float)
+        probability = bundle.calibrator.predict(margin)
+        return probability, bundle.band_of(probability), margin
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -159,12 +173,8 @@ class RiskModel(PythonModel):
         The one scoring path: training, the fairness gate, the batch, the service
         and explanations all take their probability from here.
         """
-        bundle = self._bundle()
-        probability = bundle.calibrator.predict(bundle.estimator.score(self.inputs(model_input)))
-        return pd.DataFrame(
-            {"probability": probability, "band": bundle.band_of(probability)},
-            index=model_input.index,
-        )
+        probability, band, _ = self._decide(self._inputs(model_input))
+        return pd.DataFrame({"probability": probability, "band": band}, index=model_input.index)
 
     def registry(self) -> dict[str, dict[str, object]]:
         """Registry entries of the model's features (live entries fill gaps in old bundles)."""
@@ -188,7 +198,7 @@ class RiskModel(PythonModel):
     def contributions(self, rows: pd.DataFrame, method: str = "native") -> Contributions:
         """Additive log-odds contributions of every model input (checked)."""
         bundle = self._bundle()
-        return contributions(bundle.estimator, self.inputs(rows), method)
+        return contributions(bundle.estimator, self._inputs(rows), method, index=rows.index)
 
     def explain(
         self,
@@ -203,17 +213,16 @@ class RiskModel(PythonModel):
         ``as_of`` and the support columns that date each reason.
         """
         bundle = self._bundle()
-        scored = self.predict(None, rows)
-        probability = scored["probability"].to_numpy(dtype=float)
-        bands = scored["band"].to_numpy(dtype=object)
-        contrib = self.contributions(rows, method)
-        # the contributions explain the very score that gave the probability
-        from_margin = bundle.calibrator.predict(contrib.margin)
-        if not np.allclose(from_margin, probability, rtol=1e-6, atol=1e-9):
-            worst = float(np.max(np.abs(from_margin - probability)))
+        # the inputs are prepared once; the decision is exactly the one predict makes
+        inputs = self._inputs(rows)
+        probability, bands, margin = self._decide(inputs)
+        try:
+            # the contributions must add up to the very score that gave the probability
+            contrib = contributions(bundle.estimator, inputs, method, rows.index, margin)
+        except AdditivityError as exc:
             raise ExplanationMismatchError(
-                f"explanation margin disagrees with the model's probability by {worst:.2e}"
-            )
+                f"explanation margin disagrees with the model's probability: {exc}"
+            ) from None
         meanings = {b.name: b.meaning(bundle.outcome) for b in bundle.bands}
         registry = self.registry()
         # row by row from one object matrix: to_dict("records") copies column by column

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from serving.http import send_json
+
 __all__ = [
     "LOCAL_ROLES",
     "PUBLIC_PATHS",
@@ -212,30 +214,3 @@ class Gatekeeper:
             await send_json(send, 401, {"error": UNAUTHENTICATED}, challenge)
             return
         await self.app(scope, receive, send)
-
-
-async def send_bytes(
-    send: Any, status: int, payload: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """Answer an ASGI request directly with a JSON payload (used by every middleware)."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                *(headers or []),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def send_json(
-    send: Any,
-    status: int,
-    body: dict[str, object],
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    await send_bytes(send, status, json.dumps(body).encode("utf-8"), headers)

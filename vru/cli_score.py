@@ -7,35 +7,22 @@ packs are. Bad input is one line beginning ``error:``, exit 2, nothing written.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vru.clikit import (
-    err,
-    fail,
-    load_registered,
-    out,
-    parse_dates,
-    progress,
-    quiet_mlflow,
-    require_raw,
-)
+from features.vocabulary import OUTCOMES
+from vru.clikit import err, fail, out, parse_dates, progress, quiet_mlflow, require_raw
 
 if TYPE_CHECKING:
-    from serving.batch import PanelModel
+    from models.registry import Registry, Released
 
-#: test hook: seconds to wait with every output staged, just before the swap
-PAUSE_ENV = "VRU_SCORE_PAUSE_BEFORE_SWAP"
 BOTH = "both"
 
 
 def _outcomes(outcome: str) -> list[str]:
-    from training.train import OUTCOMES
-
     if outcome == BOTH:
         return list(OUTCOMES)
     if outcome not in OUTCOMES:
@@ -64,26 +51,14 @@ def _versions(text: str | None, outcomes: list[str]) -> dict[str, str | None]:
     return pinned
 
 
-def _load(tracking_uri: str, outcome: str, version: str | None) -> PanelModel:
+def _load(registry: Registry, outcome: str, version: str | None) -> Released:
     """The champion (or the pinned version) of one outcome, with its fairness verdict."""
-    import mlflow
+    from models.registry import RegistryError
 
-    from fairness.status import release_verdict
-    from serving.batch import PanelModel
-
-    name = f"vru-{outcome}"
-    if version is None:
-        model, version = load_registered(tracking_uri, outcome, "champion")
-    else:
-        quiet_mlflow()
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-        try:
-            model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
-        except Exception as exc:  # MLflow raises several types for a missing version
-            fail(f"cannot load {name} version {version}: {str(exc).splitlines()[0]}")
-    tags = mlflow.MlflowClient().get_model_version(name, version).tags
-    return PanelModel(outcome, model, name, str(version), release_verdict(tags))
+    try:
+        return registry.load(outcome, version=version)
+    except RegistryError as exc:  # "cannot load vru-victim@champion: …"
+        fail(f"{exc} (see vru promote)" if version is None else str(exc))
 
 
 def score(
@@ -126,7 +101,9 @@ def score(
     The run is logged to MLflow. Every list is a prompt for professional review.
     """
     from features.schemas import ContractError
-    from serving.batch import BatchError, check_out_dir, check_releasable, score_panels
+    from features.snapshot import SnapshotError
+    from models.registry import Registry
+    from serving.batch import BatchError, Tracking, check_out_dir, check_releasable, score_panels
     from vru.config import load_settings
 
     settings = load_settings()
@@ -138,11 +115,18 @@ def score(
     require_raw(folder)
     try:
         check_out_dir(target)
-        models = {o: _load(settings.tracking_uri(), o, pinned[o]) for o in outcomes}
+        quiet_mlflow()
+        registry = Registry(settings.tracking_uri())
+        models = {o: _load(registry, o, pinned[o]) for o in outcomes}
         check_releasable(models)
     except BatchError as exc:
         fail(str(exc))
-    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    tracking = Tracking(
+        settings.tracking_uri(),
+        settings.experiment,
+        settings.resolve(Path("mlartifacts")),
+        launched_experiment_id=settings.launched_experiment_id(),
+    )
     began = time.perf_counter()
     try:
         with progress() as bar:
@@ -159,12 +143,11 @@ def score(
                 target,
                 models,
                 settings.panel_capacity,
-                tracking_uri=settings.tracking_uri(),
-                experiment=settings.experiment,
-                artifact_dir=settings.resolve(Path("mlartifacts")),
+                tracking=tracking,
                 progress=report,
-                pause_before_swap=pause,
             )
+    except SnapshotError as exc:  # the as-of date against the data: its own words
+        fail(str(exc))
     except ContractError as exc:
         fail(f"input refused — {exc}")
     except BatchError as exc:

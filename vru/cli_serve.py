@@ -2,41 +2,163 @@
 
 ``vru serve`` checks, in this process, everything the service needs (champions
 that may be released, a snapshot matching their features, a token file) and
-prints one ``error:`` line if anything is missing; then it runs ``bentoml serve``
-with the settings passed down as ``VRU_*`` environment variables.
+prints one ``error:`` line if anything is missing; then it runs ``bentoml serve
+vru.bento:VruRisk`` with the settings passed down as ``VRU_*`` environment
+variables (:func:`server_variables`), which :mod:`vru.bento` reads back through
+:func:`vru.config.load_settings` in every worker.
+
+:func:`serving_process` runs the same command on a free loopback port and waits
+until the service is ready: the serving tests and the serving benchmark start
+the service through it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vru.clikit import err, fail, out, quiet_mlflow
-from vru.config import load_settings
+from vru.config import Settings, load_settings
 
 tokens_app = typer.Typer(help="Bearer tokens of the service (stored as hashes only).")
 log_app = typer.Typer(help="The service's hash-chained access log (for the DPO).")
 
+#: the BentoML entry of the service (it injects the settings loader)
+SERVICE = "vru.bento:VruRisk"
+LOOPBACK = "127.0.0.1"
+
 
 def bentoml_command(host: str, port: int) -> list[str]:
-    """The ``bentoml serve`` command line for the service (used by the tests too)."""
+    """The ``bentoml serve`` command line for the service (``vru serve`` and the tests)."""
     return [
         sys.executable,
         "-m",
         "bentoml",
         "serve",
-        "serving.service:VruRisk",
+        SERVICE,
         "--host",
         host,
         "--port",
         str(port),
     ]
+
+
+def server_variables(settings: Settings) -> dict[str, str]:
+    """The settings the service needs, as the environment variables its workers read."""
+    return {
+        "MLFLOW_TRACKING_URI": settings.tracking_uri(),
+        "VRU_PROJECT_DIR": str(settings.project_dir.resolve()),
+        "VRU_SNAPSHOT_PATH": str(settings.resolve(settings.snapshot_path).resolve()),
+        "VRU_TOKENS_PATH": str(settings.resolve(settings.tokens_path).resolve()),
+        "VRU_ACCESS_LOG_PATH": str(settings.resolve(settings.access_log_path).resolve()),
+    }
+
+
+def _server_environment(variables: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with ``variables``; BentoML's telemetry off unless set."""
+    return {"BENTOML_DO_NOT_TRACK": "true", **os.environ, **variables}
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port nothing listens on at the moment (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServingProcess:
+    """A running ``bentoml serve`` (its own process group) and where its output goes."""
+
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """End the server and its workers (SIGTERM to the group, SIGKILL after 20 s)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+@contextlib.contextmanager
+def serving_process(
+    variables: Mapping[str, str],
+    *,
+    log: Path,
+    port: int | None = None,
+    timeout: float = 120.0,
+) -> Iterator[ServingProcess]:
+    """``bentoml serve vru.bento:VruRisk`` on a loopback port, ready; stopped on exit.
+
+    Parameters
+    ----------
+    variables
+        Environment variables for the server on top of this process's
+        (:func:`server_variables` of the settings to serve, and any others).
+    log
+        File that receives the server's output (an undrained pipe would hang it).
+    port
+        Port to listen on (default: a free one).
+    timeout
+        Seconds to wait for ``/readyz``.
+
+    Raises
+    ------
+    RuntimeError
+        The server exited or was not ready in time (with the end of its log).
+    """
+    port = port or free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            bentoml_command(LOOPBACK, port),
+            env=_server_environment(variables),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends the workers too
+        )
+    server = ServingProcess(url, log, process)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _ready(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited early:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"bentoml serve not ready after {timeout} s:\n{log.read_text()[-3000:]}"
+                )
+            time.sleep(0.5)
+        yield server
+    finally:
+        server.stop()
 
 
 def serve(
@@ -72,15 +194,7 @@ def serve(
     except CannotStartError as exc:
         fail(f"not starting the service: {exc}")
     practice.log.close()
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": settings.tracking_uri(),
-        "VRU_PROJECT_DIR": str(settings.project_dir.resolve()),
-        "VRU_SNAPSHOT_PATH": str(settings.resolve(settings.snapshot_path).resolve()),
-        "VRU_TOKENS_PATH": str(settings.resolve(settings.tokens_path).resolve()),
-        "VRU_ACCESS_LOG_PATH": str(settings.resolve(settings.access_log_path).resolve()),
-        "BENTOML_DO_NOT_TRACK": os.environ.get("BENTOML_DO_NOT_TRACK", "true"),
-    }
+    env = _server_environment(server_variables(settings))
     url = f"http://{settings.serve_host}:{settings.serve_port}"
     err.print(
         f"serving {practice.versions} on the snapshot of {practice.snapshot.as_of} "

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from synthetic.config import LOCAL_AUTHORITIES
-from tests.released import train_released
+from features.vocabulary import LOCAL_AUTHORITIES
+from vru.release import release_population
 
 AUTHORITIES = LOCAL_AUTHORITIES
 #: small capacities (10 cards per outcome) keep the packs quick to draw
@@ -27,7 +27,8 @@ EXPERIMENT = "batch-test"
 
 @dataclass(frozen=True)
 class Released:
-    """A data folder and a tracking store with both outcomes' champions (verdict pass)."""
+    """A data folder and a tracking store with both outcomes' champions, released through
+    the fairness gate (a pass, or a recorded override where the gate failed)."""
 
     root: Path
     data_dir: Path
@@ -47,7 +48,7 @@ class Released:
 @pytest.fixture(scope="session")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     root = tmp_path_factory.mktemp("batch")
-    data_dir, uri, _ = train_released(root, capacity=CAPACITY, first_year=2020)
+    data_dir, uri, _ = release_population(root, capacity=CAPACITY, first_year=2020)
     return Released(root, data_dir, uri)
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from features.registry import AUDIT_ONLY
-from serving import batch
+from models.panels import PanelError
+from models.registry import Released
 from serving.batch import (
     DROPPED_AGED_OUT,
     DROPPED_FELL,
@@ -22,17 +23,19 @@ from serving.batch import (
     DROPPED_OUTRANKED,
     LIST_COLUMNS,
     BatchError,
-    PanelModel,
+    atomic,
     check_out_dir,
     check_releasable,
     dropped_reason,
     find_baseline,
-    rank_and_select,
+    panel_list,
     recover,
     slug,
     swap_into_place,
     write_list,
 )
+from serving.batch.run import threshold
+from serving.panel.pack import base_rate
 
 AS_OF = dt.date(2025, 1, 1)
 
@@ -48,7 +51,7 @@ def _scored() -> pd.DataFrame:
 
 
 def test_capacity_and_threshold_decide_who_is_listed() -> None:
-    listed = rank_and_select(_scored(), {"X": 2, "Y": 1}, threshold=0.25)
+    listed = panel_list(_scored(), {"X": 2, "Y": 1}, threshold=0.25)
     got = {la: list(g["person_id"]) for la, g in listed.groupby("local_authority")}
     # X: capacity 2 (b, then c before d on a tie by id), d is listed because 0.30 >= 0.25
     assert got == {"X": ["b", "c", "d"], "Y": ["g"]}
@@ -58,14 +61,21 @@ def test_capacity_and_threshold_decide_who_is_listed() -> None:
 
 
 def test_capacity_fills_even_below_threshold() -> None:
-    listed = rank_and_select(_scored(), {"X": 1, "Y": 2}, threshold=0.9)
+    listed = panel_list(_scored(), {"X": 1, "Y": 2}, threshold=0.9)
     assert list(listed["person_id"]) == ["b", "g", "e"]
     assert listed["within_capacity"].all()
 
 
+def test_lists_are_ordered_by_area_then_rank_whatever_the_input_order() -> None:
+    shuffled = _scored().sample(frac=1.0, random_state=3)
+    listed = panel_list(shuffled, {"X": 2, "Y": 1}, threshold=0.25)
+    assert list(listed["person_id"]) == ["b", "c", "d", "g"]
+    assert "listed" not in listed.columns
+
+
 def test_local_authority_without_capacity_is_refused() -> None:
-    with pytest.raises(BatchError, match="no panel capacity for Y"):
-        rank_and_select(_scored(), {"X": 2}, threshold=0.5)
+    with pytest.raises(PanelError, match="no panel capacity for Y"):
+        panel_list(_scored(), {"X": 2}, threshold=0.5)
 
 
 def _person(birth: str, moved_out: str | None = None) -> dict[str, object]:
@@ -93,8 +103,20 @@ def test_dropped_reason(
     assert dropped_reason("X", 0.3, now, person, AS_OF) == expected
 
 
-def _model(verdict: str) -> PanelModel:
-    return PanelModel("victim", object(), "vru-victim", "7", verdict)
+def _released(model: object, version: str, verdict: str) -> Released:
+    return Released(
+        outcome="victim",
+        name="vru-victim",
+        version=version,
+        verdict=verdict,
+        model=model,
+        run_id=None,
+        tags={},
+    )
+
+
+def _model(verdict: str) -> Released:
+    return _released(object(), "7", verdict)
 
 
 @pytest.mark.parametrize("verdict", ["not run", "fail", "error"])
@@ -119,9 +141,15 @@ def test_threshold_is_the_high_band_lower_edge() -> None:
         ]
     ]
     model = SimpleNamespace(bundle=SimpleNamespace(bands=bands))
-    panel_model = PanelModel("victim", model, "vru-victim", "1", "pass")
-    assert panel_model.threshold() == 0.2
-    assert panel_model.base_rate() == pytest.approx(10 / 400)
+    assert threshold(_released(model, "1", "pass")) == 0.2
+    assert base_rate(bands) == pytest.approx(10 / 400)
+
+
+def test_a_model_without_a_high_band_is_refused() -> None:
+    bands = [SimpleNamespace(name="low", lower=0.0, people=10, involved=1)]
+    model = SimpleNamespace(bundle=SimpleNamespace(bands=bands))
+    with pytest.raises(BatchError, match="vru-victim version 1: the model has no 'high' band"):
+        threshold(_released(model, "1", "pass"))
 
 
 def test_slug() -> None:
@@ -190,7 +218,7 @@ def test_swap_replaces_the_whole_folder(
     tmp_path: Path, exchange: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not exchange:
-        monkeypatch.setattr(batch, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
     out = tmp_path / "panels"
     out.mkdir()
     (out / "old.csv").write_text("old")

@@ -18,6 +18,8 @@ import pytest
 from mlflow import MlflowClient
 
 from features.registry import AUDIT_ONLY
+from features.snapshot import data_fingerprint
+from models.registry import RELEASABLE, model_name, release_verdict
 from serving.batch import (
     DROPPED_AGED_OUT,
     DROPPED_FELL,
@@ -39,7 +41,6 @@ from tests.batch.conftest import (
     TwoRuns,
     score,
 )
-from training.tracking import data_fingerprint
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch")]
 AUDIT = [c for c in AUDIT_ONLY if c != "local_authority"]
@@ -76,7 +77,9 @@ def scores_now(two_runs: TwoRuns) -> pd.DataFrame:
     mlflow.set_registry_uri(two_runs.released.tracking_uri)
     parts = []
     for outcome in ("victim", "perpetrator"):
-        model = mlflow.pyfunc.load_model(f"models:/vru-{outcome}@champion").unwrap_python_model()
+        model = mlflow.pyfunc.load_model(
+            f"models:/{model_name(outcome)}@champion"
+        ).unwrap_python_model()
         scored = model.predict(None, frame)
         parts.append(
             pd.DataFrame(
@@ -193,6 +196,8 @@ class _Pack(HTMLParser):
 
 def test_packs_render_one_card_per_person_within_capacity(two_runs: TwoRuns) -> None:
     lists = _lists(two_runs.out)
+    models = json.loads((two_runs.out / "manifest.json").read_text())["models"]
+    verdicts = {models[o]["fairness_verdict"] for o in ("victim", "perpetrator")}
     for la in AUTHORITIES:
         html = (two_runs.out / f"panel_{slug(la)}.html").read_text()
         pack = _Pack()
@@ -215,7 +220,8 @@ def test_packs_render_one_card_per_person_within_capacity(two_runs: TwoRuns) -> 
         text = " ".join(pack.text)
         assert "prompt for professional review" in text
         assert "Fairness verdict" in text
-        assert "pass (this version's result" in text
+        for verdict in verdicts:  # each outcome's verdict, as released (pass or override)
+            assert f"{verdict} (this version's result" in text
         assert "dropped off" in text
         for reason in lists.loc[lists["local_authority"] == la, "dropped_reason"].dropna():
             assert reason in text  # who dropped off and why
@@ -244,9 +250,10 @@ def test_manifest_and_mlflow_scoring_run(two_runs: TwoRuns) -> None:
     client = MlflowClient(released.tracking_uri, released.tracking_uri)
     for outcome in ("victim", "perpetrator"):
         model = manifest["models"][outcome]
-        champion = client.get_model_version_by_alias(f"vru-{outcome}", "champion")
+        champion = client.get_model_version_by_alias(model_name(outcome), "champion")
         assert model["version"] == str(champion.version)
-        assert model["fairness_verdict"] == "pass"
+        assert model["fairness_verdict"] == release_verdict(champion.tags)
+        assert model["fairness_verdict"] in RELEASABLE
     lists = _listed(_lists(two_runs.out))
     for la in AUTHORITIES:
         for outcome in ("victim", "perpetrator"):
@@ -263,8 +270,18 @@ def test_manifest_and_mlflow_scoring_run(two_runs: TwoRuns) -> None:
         assert str(two_runs.out / f"panel_{slug(la)}.html") in two_runs.second_stdout
 
 
-def _vru() -> str:
-    return str(Path(sys.executable).parent / "vru")
+#: ``vru score`` with a hook that holds the run once everything is staged, before the swap
+#: (``score_panels`` takes the hook; the command passes none, so the program adds it)
+PAUSED_SCORE = """
+import functools, sys, time
+import serving.batch
+from vru.cli import app
+
+serving.batch.score_panels = functools.partial(
+    serving.batch.score_panels, before_swap=lambda: time.sleep(120)
+)
+app(sys.argv[1:], prog_name="vru")
+"""
 
 
 def test_interrupted_run_leaves_outputs_intact_and_rerun_is_identical(
@@ -273,11 +290,14 @@ def test_interrupted_run_leaves_outputs_intact_and_rerun_is_identical(
     out = tmp_path / "panels"
     shutil.copytree(two_runs.out, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    env = {**os.environ, **two_runs.released.env(VRU_SCORE_PAUSE_BEFORE_SWAP="120")}
+    env = {**os.environ, **two_runs.released.env()}
     args = ["score", "--data", str(two_runs.released.data_dir), "--as-of", SECOND_AS_OF]
     log = (tmp_path / "score.log").open("w")
     process = subprocess.Popen(
-        [_vru(), *args, "--out", str(out)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-c", PAUSED_SCORE, *args, "--out", str(out)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     staged = tmp_path / f".panels.partial-{process.pid}"
     deadline = time.monotonic() + 240
@@ -305,9 +325,12 @@ def test_interrupted_run_leaves_outputs_intact_and_rerun_is_identical(
 def unreleased_version(two_runs: TwoRuns) -> str:
     """A second registered version of the victim model that never passed the gate."""
     client = MlflowClient(two_runs.released.tracking_uri, two_runs.released.tracking_uri)
-    champion = client.get_model_version_by_alias("vru-victim", "champion")
+    champion = client.get_model_version_by_alias(model_name("victim"), "champion")
     version = client.create_model_version(
-        "vru-victim", champion.source, run_id=champion.run_id, tags={"fairness_gate": "fail"}
+        model_name("victim"),
+        champion.source,
+        run_id=champion.run_id,
+        tags={"fairness_gate": "fail"},
     )
     return str(version.version)
 

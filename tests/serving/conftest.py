@@ -16,7 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.serving.stack import Server, Stack, build_stack, load_or_build_stack, start_server
+from models.registry import model_name
+from tests.serving.stack import build_stack, load_or_build_stack
+from vru.cli_serve import ServingProcess, serving_process
+from vru.serving_stack import ServingStack
 
 ROOT = Path(__file__).resolve().parents[2]
 #: screenshots and reports kept after a run (build/ is ignored by git)
@@ -33,7 +36,7 @@ class People:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> ServingStack:
     # VRU_TEST_SERVING_STACK=DIR reuses (or first builds) a stack there: for quick local
     # iterations only; CI always builds a fresh one
     reuse = os.environ.get("VRU_TEST_SERVING_STACK")
@@ -43,14 +46,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def people(stack: Stack) -> People:
+def people(stack: ServingStack) -> People:
     import mlflow
 
     mlflow.set_tracking_uri(stack.tracking_uri)
     mlflow.set_registry_uri(stack.tracking_uri)
     frame = pd.read_parquet(stack.snapshot)
     model = mlflow.pyfunc.load_model(
-        f"models:/vru-victim/{stack.versions['victim']}"
+        f"models:/{model_name('victim')}/{stack.versions['victim']}"
     ).unwrap_python_model()
     bristol = frame[frame["local_authority"] == "Bristol"].reset_index(drop=True)
     scores = model.predict(None, bristol)["probability"]
@@ -61,9 +64,6 @@ def people(stack: Stack) -> People:
 
 
 @pytest.fixture(scope="session")
-def server(stack: Stack) -> Iterator[Server]:
-    running = start_server(stack, stack.root / "server.log")
-    try:
+def server(stack: ServingStack) -> Iterator[ServingProcess]:
+    with serving_process(stack.variables(), log=stack.root / "server.log") as running:
         yield running
-    finally:
-        running.stop()

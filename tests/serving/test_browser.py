@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from features.vocabulary import OUTCOMES
 from serving.access_log import AccessLog
 from tests.serving.conftest import ARTIFACTS, People
-from tests.serving.stack import Server, Stack
+from vru.cli_serve import ServingProcess
+from vru.serving_stack import ServingStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
 
@@ -41,7 +43,7 @@ def page() -> Iterator[Any]:
 
 
 def test_sign_in_explain_and_record_feedback(
-    page: Any, server: Server, stack: Stack, people: People
+    page: Any, server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
     from playwright.sync_api import expect
 
@@ -58,15 +60,14 @@ def test_sign_in_explain_and_record_feedback(
     page.get_by_label("Purpose of this look-up").fill("preparing for the referral panel")
     page.get_by_role("button", name="Explain").click()
 
-    victim = page.get_by_role("region", name="Risk of being the victim of serious violence")
+    # each outcome's section is headed in the project's one vocabulary
+    victim = page.get_by_role("region", name=OUTCOMES["victim"].heading)
     expect(victim).to_contain_text("Band:")
     expect(victim.locator("ul.reasons li").first).to_be_visible()
     assert victim.locator("ul.reasons li").count() >= 1
     chart = victim.get_by_role("table", name="What each area of the records contributed")
     assert chart.locator("tbody tr").count() >= 3
-    expect(
-        page.get_by_role("region", name="Risk of involvement in serious violence")
-    ).to_be_visible()
+    expect(page.get_by_role("region", name=OUTCOMES["perpetrator"].heading)).to_be_visible()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     explained_shot = ARTIFACTS / "practitioner-explanation.png"
@@ -101,7 +102,7 @@ def test_sign_in_explain_and_record_feedback(
 
 
 def test_results_page_with_a_cross_area_person_is_refused(
-    page: Any, server: Server, stack: Stack, people: People
+    page: Any, server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
     page.goto(f"{server.url}/ui/")
     page.get_by_label("Access token").fill(stack.tokens["pat"])

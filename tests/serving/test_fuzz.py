@@ -14,14 +14,15 @@ import sys
 import pytest
 
 from tests.serving.conftest import ARTIFACTS
-from tests.serving.stack import Server, Stack
+from vru.cli_serve import ServingProcess
+from vru.serving_stack import ServingStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
 MAX_EXAMPLES = 25
 
 
 @pytest.mark.parametrize("user", ["ann", "pat"])
-def test_schemathesis_finds_nothing(server: Server, stack: Stack, user: str) -> None:
+def test_schemathesis_finds_nothing(server: ServingProcess, stack: ServingStack, user: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     report = ARTIFACTS / f"schemathesis-{user}.xml"
     run = subprocess.run(

@@ -15,10 +15,12 @@ import httpx
 import pandas as pd
 import pytest
 
+from models.registry import RELEASABLE, Registry, model_name
 from models.risk_model import BAND_ORDER
 from serving.access_log import AccessLog
 from tests.serving.conftest import People
-from tests.serving.stack import Server, Stack
+from vru.cli_serve import ServingProcess
+from vru.serving_stack import ServingStack
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,7 +33,7 @@ pytestmark = [
 ]
 
 
-def post(server: Server, path: str, body: object, token: str | None) -> httpx.Response:
+def post(server: ServingProcess, path: str, body: object, token: str | None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.post(f"{server.url}{path}", json=body, headers=headers, timeout=30)
 
@@ -41,7 +43,7 @@ def rows_of(log: Path, **match: object) -> list[dict[str, object]]:
 
 
 @contextlib.contextmanager
-def bento_client(server: Server, token: str) -> Iterator[bentoml.SyncHTTPClient]:
+def bento_client(server: ServingProcess, token: str) -> Iterator[bentoml.SyncHTTPClient]:
     """BentoML's client; its scratch folder is removed here (the client leaves it to GC)."""
     client = bentoml.SyncHTTPClient(server.url, token=token)
     try:
@@ -51,9 +53,18 @@ def bento_client(server: Server, token: str) -> Iterator[bentoml.SyncHTTPClient]
         client._temp_dir.cleanup()
 
 
+def _verdicts(stack: ServingStack) -> dict[str, str]:
+    """Each released version's fairness verdict, from the registry (pass or override)."""
+    registry = Registry(stack.tracking_uri)
+    verdicts = {o: registry.verdict(o, v) for o, v in stack.versions.items()}
+    assert set(verdicts.values()) <= set(RELEASABLE)
+    return verdicts
+
+
 def test_explain_happy_path_with_bentoml_client(
-    server: Server, stack: Stack, people: People
+    server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
+    verdicts = _verdicts(stack)
     with bento_client(server, stack.tokens["pat"]) as client:
         answer = client.explain(person_id=people.flagged_bristol, purpose="panel preparation")
     assert answer["person_id"] == people.flagged_bristol
@@ -62,7 +73,7 @@ def test_explain_happy_path_with_bentoml_client(
     assert set(answer["outcomes"]) == {"victim", "perpetrator"}
     for outcome, item in answer["outcomes"].items():
         assert item["model_version"] == stack.versions[outcome]
-        assert item["fairness_verdict"] == "pass"
+        assert item["fairness_verdict"] == verdicts[outcome]
         assert item["band"] in BAND_ORDER
         assert 0 < item["probability"] < 1
         assert "young people with similar records" in item["band_meaning"]
@@ -89,13 +100,15 @@ def test_explain_happy_path_with_bentoml_client(
     assert scored["model_versions"] == stack.versions
 
 
-def _features(stack: Stack) -> list[str]:
+def _features(stack: ServingStack) -> list[str]:
     from features.registry import model_inputs
 
     return model_inputs()
 
 
-def test_every_endpoint_but_health_needs_a_token(server: Server, stack: Stack) -> None:
+def test_every_endpoint_but_health_needs_a_token(
+    server: ServingProcess, stack: ServingStack
+) -> None:
     for path in ("/livez", "/readyz", "/healthz"):
         assert httpx.get(server.url + path).status_code == 200
     for path in ("/metrics", "/docs.json", "/model_card"):
@@ -117,7 +130,7 @@ def test_every_endpoint_but_health_needs_a_token(server: Server, stack: Stack) -
 
 
 def test_practitioner_sees_only_their_local_authority(
-    server: Server, stack: Stack, people: People
+    server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
     body = {"person_id": people.somerset, "purpose": "checking a referral"}
     denied = post(server, "/explain", body, stack.tokens["pat"])  # Bristol practitioner
@@ -145,7 +158,9 @@ def test_practitioner_sees_only_their_local_authority(
     assert rows_of(stack.access_log, action="score", decision="denied", user="pat")
 
 
-def test_unknown_person_is_a_404_with_a_clear_message(server: Server, stack: Stack) -> None:
+def test_unknown_person_is_a_404_with_a_clear_message(
+    server: ServingProcess, stack: ServingStack
+) -> None:
     answer = post(server, "/explain", {"person_id": "NOBODY", "purpose": "x"}, stack.tokens["ann"])
     assert answer.status_code == 404
     assert (
@@ -171,7 +186,7 @@ def test_unknown_person_is_a_404_with_a_clear_message(server: Server, stack: Sta
     ],
 )
 def test_invalid_bodies_are_422_naming_the_fields(
-    server: Server, stack: Stack, path: str, body: object, fields: list[str]
+    server: ServingProcess, stack: ServingStack, path: str, body: object, fields: list[str]
 ) -> None:
     answer = post(server, path, body, stack.tokens["ann"])
     assert answer.status_code == 422, answer.text
@@ -181,7 +196,9 @@ def test_invalid_bodies_are_422_naming_the_fields(
         assert field.split(".")[0] in answer.json()["error"]
 
 
-def test_score_names_the_rows_that_do_not_match_the_features(server: Server, stack: Stack) -> None:
+def test_score_names_the_rows_that_do_not_match_the_features(
+    server: ServingProcess, stack: ServingStack
+) -> None:
     frame = pd.read_parquet(stack.snapshot).head(3)
     rows = list(frame[_features(stack)].astype(float).to_dict("records"))
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows]
@@ -198,7 +215,7 @@ def test_score_names_the_rows_that_do_not_match_the_features(server: Server, sta
 
 
 def test_feedback_is_stored_with_its_access_row(
-    server: Server, stack: Stack, people: People
+    server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
     body = {
         "person_id": people.other_bristol,
@@ -227,19 +244,22 @@ def test_feedback_is_stored_with_its_access_row(
     )
 
 
-def test_model_card_reports_the_pinned_versions(server: Server, stack: Stack) -> None:
+def test_model_card_reports_the_pinned_versions(
+    server: ServingProcess, stack: ServingStack
+) -> None:
     answer = httpx.get(
         server.url + "/model_card", headers={"Authorization": f"Bearer {stack.tokens['pat']}"}
     )
     assert answer.status_code == 200
+    verdicts = _verdicts(stack)
     for outcome, card in answer.json()["outcomes"].items():
         assert card["model_version"] == stack.versions[outcome]
-        assert card["fairness_verdict"] == "pass"
+        assert card["fairness_verdict"] == verdicts[outcome]
         assert [b["name"] for b in card["bands"]] == list(BAND_ORDER)
-        assert "vru-" + outcome in card["card_markdown"] or card["card_markdown"].startswith("#")
+        assert model_name(outcome) in card["card_markdown"] or card["card_markdown"].startswith("#")
 
 
-def test_openapi_declares_auth_and_refusals(server: Server, stack: Stack) -> None:
+def test_openapi_declares_auth_and_refusals(server: ServingProcess, stack: ServingStack) -> None:
     spec = httpx.get(
         server.url + "/docs.json", headers={"Authorization": f"Bearer {stack.tokens['ann']}"}
     ).json()
@@ -253,7 +273,7 @@ def test_openapi_declares_auth_and_refusals(server: Server, stack: Stack) -> Non
 
 
 def test_access_log_chain_verifies_and_tampering_is_found(
-    server: Server, stack: Stack, people: People, tmp_path: Path
+    server: ServingProcess, stack: ServingStack, people: People, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
@@ -293,7 +313,7 @@ def test_access_log_chain_verifies_and_tampering_is_found(
     assert f"broken at row {victim_row}" in broken.output
 
 
-def test_application_logs_carry_no_person_id(server: Server, people: People) -> None:
+def test_application_logs_carry_no_person_id(server: ServingProcess, people: People) -> None:
     text = server.log.read_text(errors="replace")
     assert "Service vru_risk initialized" in text  # the log is the server's
     for person in (people.flagged_bristol, people.other_bristol, people.somerset, "NOBODY"):

@@ -1,0 +1,161 @@
+"""The last step of a run: seal the manifest, log the run to MLflow, swap the outputs in.
+
+The manifest is written last into the staged folder; with tracking, the run's
+tags, parameters, counts, stage times, the CSV lists and the manifest go to
+MLflow first, and the swap happens inside the MLflow run, so a run that logged
+is a run whose outputs are in place (or was interrupted before either ended).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from serving.batch.atomic import MANIFEST, swap_into_place
+
+__all__ = ["STAGE_TAG", "Manifest", "Tracking", "publish"]
+
+#: ``vru.stage`` tag of a scoring run (and the manifest's ``stage``)
+STAGE_TAG = "score"
+
+
+@dataclass
+class Manifest:
+    """What a run used and produced (written as ``manifest.json``)."""
+
+    as_of: str
+    data_dir: str
+    data_fingerprint: str
+    data_end: str
+    outcomes: list[str]
+    models: dict[str, dict[str, object]]
+    capacity: dict[str, int]
+    people_scored: int
+    counts: dict[str, dict[str, dict[str, int]]]
+    durations: dict[str, float]
+    files: list[str]
+    baseline_as_of: str | None
+    out_dir: str
+    mlflow_run_id: str | None = None
+    written_at: str = ""
+    stage: str = STAGE_TAG
+    note: str = "synthetic data only; every list is a prompt for professional review"
+    packs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def write(self, folder: Path) -> Path:
+        """Write ``manifest.json`` into ``folder``; return its path."""
+        path = folder / MANIFEST
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Where a scoring run is logged (:func:`models.registry.configure_tracking`)."""
+
+    uri: str
+    experiment: str
+    artifact_dir: Path
+    #: the experiment of a run that ``mlflow run`` created, when launched by it
+    launched_experiment_id: str | None = None
+
+
+def _seal(staged: Path, manifest: Manifest) -> Path:
+    manifest.written_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return manifest.write(staged)
+
+
+def _swap(staged: Path, out_dir: Path, before_swap: Callable[[], None] | None) -> None:
+    if before_swap is not None:
+        before_swap()
+    swap_into_place(staged, out_dir)
+
+
+def _log_run(staged: Path, manifest: Manifest) -> None:
+    """Tags, parameters, metrics and the CSV lists of the active MLflow run."""
+    import mlflow
+
+    mlflow.set_tags(
+        {
+            "vru.stage": STAGE_TAG,
+            "as_of": manifest.as_of,
+            "data_fingerprint": manifest.data_fingerprint,
+            **{f"model.{o}": f"{m['name']}/{m['version']}" for o, m in manifest.models.items()},
+            "note": manifest.note,
+        }
+    )
+    mlflow.log_params(
+        {
+            "as_of": manifest.as_of,
+            "outcomes": ",".join(manifest.outcomes),
+            "data_dir": manifest.data_dir,
+            "out_dir": manifest.out_dir,
+            "panel_capacity": json.dumps(manifest.capacity),
+            **{f"{o}_version": m["version"] for o, m in manifest.models.items()},
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "people_scored": manifest.people_scored,
+            **{
+                f"listed_{o}": sum(c[o]["listed"] for c in manifest.counts.values())
+                for o in manifest.outcomes
+            },
+            **{f"seconds_{k.replace(' ', '_')}": v for k, v in manifest.durations.items()},
+        }
+    )
+    for name in sorted(manifest.files):
+        if name.endswith(".csv"):
+            mlflow.log_artifact(str(staged / name), artifact_path="panels")
+
+
+def publish(
+    staged: Path,
+    out_dir: Path,
+    manifest: Manifest,
+    *,
+    tracking: Tracking | None = None,
+    before_swap: Callable[[], None] | None = None,
+) -> None:
+    """Write the manifest, log the run (with ``tracking``), then swap the outputs into place.
+
+    Parameters
+    ----------
+    staged, out_dir
+        The staged folder (everything but the manifest written) and where it goes.
+    manifest
+        Completed here: MLflow run id, logging time, ``written_at``.
+    tracking
+        Where to log the run; nothing is logged without it.
+    before_swap
+        Called with everything staged, just before the swap (a test interrupts a run
+        there; nothing in production passes it).
+    """
+    began = time.perf_counter()
+    if tracking is None:
+        _seal(staged, manifest)
+        _swap(staged, out_dir, before_swap)
+        return
+    import mlflow
+
+    from models.registry import configure_tracking
+
+    configure_tracking(
+        tracking.uri,
+        tracking.experiment,
+        tracking.artifact_dir,
+        launched_experiment_id=tracking.launched_experiment_id,
+    )
+    with mlflow.start_run(run_name=f"score-{manifest.as_of}") as run:
+        manifest.mlflow_run_id = run.info.run_id
+        _log_run(staged, manifest)
+        manifest.durations["logging"] = round(time.perf_counter() - began, 3)
+        mlflow.log_artifact(str(_seal(staged, manifest)))
+        _swap(staged, out_dir, before_swap)

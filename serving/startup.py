@@ -1,0 +1,217 @@
+"""What the service loads as it starts: the champion of each outcome and the snapshot.
+
+Loaded once and pinned: the registry may move on (a new champion), the running
+service keeps answering with the versions it loaded and reports them in every
+response. Anything that would make answers wrong stops the start with a one-line
+:class:`CannotStartError`: no champion, a version whose fairness verdict does not
+allow release, a model that does not load, a snapshot missing the model's inputs.
+
+Data freshness: the snapshot holds features, not raw tables. For each source the
+service reports the latest record date implied by the snapshot's support columns
+(``as_of − min(days since the latest matching record)`` over everyone on it):
+the newest record of that source that reached anyone's features. It is a lower
+bound on the true extract date — a source whose newest rows are of a kind no
+feature counts would look older — and ``docs/serving.md`` says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.registry import RELEASABLE, Released
+
+__all__ = ["KEY_COLUMNS", "CannotStartError", "Champion", "Snapshot", "load_champions"]
+
+KEY_COLUMNS = ("person_id", "as_of", "local_authority")
+
+
+class CannotStartError(RuntimeError):
+    """The service cannot start (or answer) honestly; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A pinned, releasable model version of one outcome, with its model card."""
+
+    released: Released
+    card: str
+
+    @property
+    def outcome(self) -> str:
+        return self.released.outcome
+
+    @property
+    def name(self) -> str:
+        return self.released.name
+
+    @property
+    def version(self) -> str:
+        return self.released.version
+
+    @property
+    def verdict(self) -> str:
+        return self.released.verdict
+
+    @property
+    def model(self) -> Any:  # models.risk_model.RiskModel
+        return self.released.model
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.model.bundle.features)
+
+    @property
+    def label(self) -> str:
+        return self.released.label
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type), for one-line refusals."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Champion]:
+    """The ``champion`` of each outcome's registered model (or :class:`CannotStartError`).
+
+    The fairness verdict is checked before the model is loaded: only a pass or a
+    recorded override is served.
+    """
+    from models.registry import CHAMPION, Registry, RegistryError, model_name, release_verdict
+
+    registry = Registry(tracking_uri)
+    champions = {}
+    for outcome in outcomes:
+        name = model_name(outcome)
+        try:
+            version = registry.version(outcome, alias=CHAMPION)
+        except RegistryError as exc:
+            raise CannotStartError(
+                f"no champion for {name} in {tracking_uri} ({exc}); "
+                "train, gate and promote one first (vru train, vru fairness gate, vru promote)"
+            ) from None
+        verdict = release_verdict(version.tags)
+        if verdict not in RELEASABLE:
+            raise CannotStartError(
+                f"{name} version {version.version} is champion but its fairness verdict is "
+                f"'{verdict}': only a pass or a recorded override may be served"
+            )
+        try:
+            released = registry.load(outcome, version=str(version.version))
+        except RegistryError as exc:
+            raise CannotStartError(str(exc)) from None
+        _one_thread_per_request(released.model)
+        champions[outcome] = Champion(released, registry.model_card(released))
+    return champions
+
+
+def _one_thread_per_request(model: Any) -> None:
+    """Predict each request on one thread: the service runs requests in parallel, and for a
+    one-row prediction LightGBM's OpenMP start-up costs more than the trees (several ms on a
+    busy machine). Outputs are unchanged."""
+    booster_model = getattr(model.bundle.estimator, "model_", None)
+    if booster_model is not None and hasattr(booster_model, "set_params"):
+        booster_model.set_params(n_jobs=1)
+
+
+def _freshness(frame: pd.DataFrame, as_of: dt.date) -> dict[str, dt.date]:
+    from features.registry import REGISTRY, support_columns
+
+    by_source: dict[str, list[str]] = {}
+    for column in support_columns():
+        if column in frame.columns:
+            by_source.setdefault(str(REGISTRY[column].source), []).append(column)
+    fresh = {}
+    for source, columns in sorted(by_source.items()):
+        days = frame[columns].min(skipna=True).min(skipna=True)
+        if days is not pd.NA and not (isinstance(days, float) and math.isnan(days)):
+            fresh[source] = as_of - dt.timedelta(days=int(days))
+    return fresh
+
+
+class Snapshot:
+    """The latest as-of of a feature table, indexed by person, with per-source freshness."""
+
+    def __init__(self, path: Path, frame: pd.DataFrame, as_of: dt.date) -> None:
+        from features.registry import support_columns
+
+        self.path = path
+        self.as_of = as_of
+        frame = frame.reset_index(drop=True)
+        self.person_ids = frame["person_id"].astype(str).to_numpy(dtype=object)
+        self.positions = {p: i for i, p in enumerate(self.person_ids)}
+        self.areas = frame["local_authority"].astype(str).to_numpy(dtype=object)
+        self.freshness = _freshness(frame, as_of)
+        # one float matrix of what explanations read (inputs and the dates behind them):
+        # a one-row frame cut from it costs microseconds, not the milliseconds of slicing a
+        # wide frame of nullable and Arrow-backed columns
+        support = set(support_columns())
+        self.columns = [
+            c
+            for c in frame.columns
+            if c not in KEY_COLUMNS and (c in support or pd.api.types.is_numeric_dtype(frame[c]))
+        ]
+        self.values = frame[self.columns].to_numpy(dtype=float, na_value=np.nan)
+        self._as_of = pd.Timestamp(as_of)
+        # the column index built once (object dtype: a one-row frame on Arrow-string columns,
+        # pandas 3's default, costs half as much again to build)
+        self._columns = pd.Index(self.columns, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.person_ids)
+
+    @classmethod
+    def load(cls, path: Path, features: Sequence[str]) -> Snapshot:
+        """Read the Parquet snapshot; refuse one that lacks a model input or a key column."""
+        import pyarrow.parquet as pq
+
+        from features.build import to_frame
+
+        if not path.exists():
+            raise CannotStartError(f"no feature snapshot at {path} (make one with vru features)")
+        try:
+            schema = pq.read_schema(path)
+        except Exception as exc:
+            raise CannotStartError(f"cannot read the snapshot {path}: {first_line(exc)}") from None
+        needed = [*KEY_COLUMNS, *features]
+        missing = [c for c in needed if c not in schema.names]
+        if missing:
+            raise CannotStartError(
+                f"the snapshot {path} does not match the model: it lacks {len(missing)} "
+                f"column(s) the model needs, e.g. {', '.join(missing[:3])}"
+            )
+        from features.registry import AUDIT_ONLY
+
+        keep = [c for c in schema.names if c not in AUDIT_ONLY or c == "local_authority"]
+        frame = to_frame(pq.read_table(path, columns=keep))
+        if frame.empty:
+            raise CannotStartError(f"the snapshot {path} has no rows")
+        as_of = pd.Timestamp(frame["as_of"].max()).date()
+        latest = frame[frame["as_of"].dt.date == as_of]
+        if latest["person_id"].duplicated().any():
+            raise CannotStartError(
+                f"the snapshot {path} has more than one row per person on {as_of}"
+            )
+        return cls(path, latest, as_of)
+
+    def row(self, person_id: str) -> pd.DataFrame | None:
+        """The person's row as a one-row frame, or ``None`` if they are not on the snapshot."""
+        position = self.positions.get(person_id)
+        if position is None:
+            return None
+        row = pd.DataFrame(self.values[position : position + 1], columns=self._columns)
+        row.insert(0, "as_of", [self._as_of])
+        row.insert(0, "person_id", [person_id])
+        return row
+
+    def area(self, person_id: str) -> str | None:
+        position = self.positions.get(person_id)
+        return None if position is None else str(self.areas[position])
