@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fairness.gate import GateResult
+from fairness.gate import GateResult, gate_model
 from fairness.policy import Policy
 from fairness.report import render_report
 from models.registry import (
@@ -35,6 +35,7 @@ from models.registry import (
     REPORT_TAG,
     TRUTH_GATE_TAG,
     Registry,
+    Released,
     model_name,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "MODEL_CARD",
     "artifact_folder",
     "fairness_section",
+    "gate_and_record",
     "note_override",
     "record",
     "write_outputs",
@@ -262,3 +264,36 @@ def note_override(registry: Registry, outcome: str, version: str) -> None:
         for name in ("report.html", "override.json"):
             client.log_artifact(mv.run_id, str(local / name), artifact_path=artifact_dir)
     client.set_tag(mv.run_id, APPROVER_TAG, override["approver"])
+
+
+def gate_and_record(
+    registry: Registry,
+    released: Released,
+    *,
+    data_dir: Path,
+    policy: Policy,
+    policy_hash: str,
+    capacity: Mapping[str, int],
+    out_dir: Path,
+    against: str = "recorded",
+    say: Callable[[str], None] | None = None,
+) -> tuple[GateResult, Path]:
+    """The whole gate for a loaded version: audit, write the files, record the verdict.
+
+    What ``vru fairness gate`` and :func:`vru.release.release_version` both run.
+    Returns the result and the report's path.
+    """
+    result = gate_model(
+        outcome=released.outcome,
+        version=released.version,
+        model=released.model,
+        data_dir=data_dir,
+        policy=policy,
+        policy_hash=policy_hash,
+        capacity=capacity,
+        against=against,
+        say=say,
+    )
+    report = write_outputs(result, out_dir)
+    record(result, registry, str(released.run_id), out_dir)
+    return result, report

@@ -18,19 +18,7 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.vocabulary import (
-    AGENCIES,
-    CONTACT_TYPES,
-    ETHNICITIES,
-    ETHNICITY_CODES,
-    LOCAL_AUTHORITIES,
-    OFFENCE_GROUPS,
-    ROLES,
-    SCHOOL_EVENT_TYPES,
-    SCHOOL_REASONS,
-    SEN_STATUSES,
-    SEXES,
-)
+from features import vocabulary as codes
 
 RAW_TABLES = ("people", "school_events", "agency_contacts", "incidents")
 EVENT_TABLES = ("school_events", "agency_contacts", "incidents")
@@ -96,12 +84,12 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
                 ],
                 nullable=False,
             ),
-            "sex": pa.Column(str, pa.Check.isin(SEXES)),
-            "ethnicity": pa.Column(str, pa.Check.isin(ETHNICITIES)),
-            "ethnicity_detail": pa.Column(str, pa.Check.isin(ETHNICITY_CODES)),
-            "local_authority": pa.Column(str, pa.Check.isin(LOCAL_AUTHORITIES)),
+            "sex": pa.Column(str, pa.Check.isin(codes.SEXES)),
+            "ethnicity": pa.Column(str, pa.Check.isin(codes.ETHNICITIES)),
+            "ethnicity_detail": pa.Column(str, pa.Check.isin(codes.ETHNICITY_CODES)),
+            "local_authority": pa.Column(str, pa.Check.isin(codes.LOCAL_AUTHORITIES)),
             "imd_decile": pa.Column("int64", pa.Check.in_range(1, 10), coerce=True),
-            "sen_status": pa.Column(str, pa.Check.isin(SEN_STATUSES)),
+            "sen_status": pa.Column(str, pa.Check.isin(codes.SEN_STATUSES)),
             "fsm": pa.Column(bool),
             "moved_in": pa.Column("datetime64[ns]", _dates_in_range(), nullable=True),
             "moved_out": pa.Column("datetime64[ns]", _dates_in_range(), nullable=True),
@@ -111,8 +99,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "school_events": pa.DataFrameSchema(
         {
             **_event_dates(),
-            "event_type": pa.Column(str, pa.Check.isin(SCHOOL_EVENT_TYPES)),
-            "reason": pa.Column(str, pa.Check.isin(SCHOOL_REASONS)),
+            "event_type": pa.Column(str, pa.Check.isin(codes.SCHOOL_EVENT_TYPES)),
+            "reason": pa.Column(str, pa.Check.isin(codes.SCHOOL_REASONS)),
             "days": pa.Column("Int64", pa.Check.ge(0), nullable=True, coerce=True),
         },
         checks=[RECORDED_RULE],
@@ -121,8 +109,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "agency_contacts": pa.DataFrameSchema(
         {
             **_event_dates(),
-            "agency": pa.Column(str, pa.Check.isin(AGENCIES)),
-            "contact_type": pa.Column(str, pa.Check.isin(CONTACT_TYPES)),
+            "agency": pa.Column(str, pa.Check.isin(codes.AGENCIES)),
+            "contact_type": pa.Column(str, pa.Check.isin(codes.CONTACT_TYPES)),
         },
         checks=[RECORDED_RULE],
         name="agency_contacts",
@@ -131,8 +119,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         {
             "incident_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
             **_event_dates(),
-            "role": pa.Column(str, pa.Check.isin(ROLES)),
-            "offence_group": pa.Column(str, pa.Check.isin(OFFENCE_GROUPS)),
+            "role": pa.Column(str, pa.Check.isin(codes.ROLES)),
+            "offence_group": pa.Column(str, pa.Check.isin(codes.OFFENCE_GROUPS)),
             "serious_violence": pa.Column(bool),
             "weapon": pa.Column(bool),
         },
@@ -287,15 +275,7 @@ def feature_table_schema() -> pa.DataFrameSchema:
     negative; "days since" and "first age" missing only when there is no event;
     labels 0/1 or missing; the audit-only columns present.
     """
-    from features._engine import (
-        Count,
-        DaysSinceLast,
-        Distinct,
-        Escalation,
-        EverFlag,
-        FirstAge,
-        OpenAtAsOf,
-    )
+    from features import _engine as spec_of
     from features.labels import LABELS
     from features.registry import AGE, AUDIT_ONLY, FEATURES
 
@@ -306,15 +286,15 @@ def feature_table_schema() -> pa.DataFrameSchema:
     }
     for feature in FEATURES:
         spec = feature.spec
-        if isinstance(spec, Count | Distinct):
+        if isinstance(spec, spec_of.Count | spec_of.Distinct):
             columns[spec.name] = pa.Column("int64", pa.Check.ge(0), nullable=False)
-        elif isinstance(spec, EverFlag | OpenAtAsOf):
+        elif isinstance(spec, spec_of.EverFlag | spec_of.OpenAtAsOf):
             columns[spec.name] = pa.Column("int64", pa.Check.isin([0, 1]), nullable=False)
-        elif isinstance(spec, Escalation):
+        elif isinstance(spec, spec_of.Escalation):
             columns[spec.name] = pa.Column("int64", nullable=False)
-        elif isinstance(spec, DaysSinceLast):
+        elif isinstance(spec, spec_of.DaysSinceLast):
             columns[spec.name] = pa.Column("Int64", pa.Check.ge(0), nullable=True)
-        elif isinstance(spec, FirstAge):
+        elif isinstance(spec, spec_of.FirstAge):
             columns[spec.name] = pa.Column("Int64", pa.Check.in_range(0, 24), nullable=True)
     for label in LABELS:
         columns[label] = pa.Column("Int8", pa.Check.isin([0, 1]), nullable=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,13 @@ class Released:
     model: Any  # models.risk_model.RiskModel
     run_id: str | None
     tags: Mapping[str, str]
+    #: the training run's model card (Markdown), when loaded with it
+    card: str = ""
+
+    @property
+    def features(self) -> list[str]:
+        """The model's input columns."""
+        return list(self.model.bundle.features)
 
     @property
     def label(self) -> str:
@@ -209,6 +216,10 @@ class Registry:
     def run_params(self, run_id: str) -> dict[str, str]:
         """The parameters of a version's training run (e.g. ``data_dir``)."""
         return dict(self.client.get_run(run_id).data.params)
+
+    def with_card(self, released: Released) -> Released:
+        """``released`` with its training run's model card."""
+        return replace(released, card=self.model_card(released))
 
     def model_card(self, released: Released) -> str:
         """The training run's model card (Markdown), or a line saying why there is none."""

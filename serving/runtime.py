@@ -94,6 +94,14 @@ _OTHER_AREA = (
 )
 
 
+def model_inputs(champions: Mapping[str, Champion]) -> list[str]:
+    """Every champion's input columns, each once, in first-seen order."""
+    features: list[str] = []
+    for champion in champions.values():
+        features += [f for f in champion.features if f not in features]
+    return features
+
+
 class Practice:
     """The service's work with its rules: who may see what, and a log row for every access.
 
@@ -112,10 +120,7 @@ class Practice:
         self.snapshot = snapshot
         self.tokens = tokens  # serving.auth.TokenStore
         self.log = access_log  # serving.access_log.AccessLog
-        features: list[str] = []
-        for champion in self.champions.values():
-            features += [f for f in champion.features if f not in features]
-        self.features = features
+        self.features = model_inputs(self.champions)
         self.versions = ",".join(c.label for c in self.champions.values())
 
     @classmethod
@@ -126,10 +131,7 @@ class Practice:
         from serving.auth import TokenStore
 
         champions = load_champions(settings.tracking_uri(), list(OUTCOMES))
-        features: list[str] = []
-        for champion in champions.values():
-            features += [f for f in champion.features if f not in features]
-        snapshot = Snapshot.load(settings.resolve(settings.snapshot_path), features)
+        snapshot = Snapshot.load(settings.resolve(settings.snapshot_path), model_inputs(champions))
         tokens_path = settings.resolve(settings.tokens_path)
         if not tokens_path.exists():
             raise CannotStartError(

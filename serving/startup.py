@@ -19,9 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,40 +35,8 @@ class CannotStartError(RuntimeError):
     """The service cannot start (or answer) honestly; the message is one line."""
 
 
-@dataclass(frozen=True)
-class Champion:
-    """A pinned, releasable model version of one outcome, with its model card."""
-
-    released: Released
-    card: str
-
-    @property
-    def outcome(self) -> str:
-        return self.released.outcome
-
-    @property
-    def name(self) -> str:
-        return self.released.name
-
-    @property
-    def version(self) -> str:
-        return self.released.version
-
-    @property
-    def verdict(self) -> str:
-        return self.released.verdict
-
-    @property
-    def model(self) -> Any:  # models.risk_model.RiskModel
-        return self.released.model
-
-    @property
-    def features(self) -> list[str]:
-        return list(self.model.bundle.features)
-
-    @property
-    def label(self) -> str:
-        return self.released.label
+#: a pinned, releasable model version of one outcome, loaded with its model card
+Champion = Released
 
 
 def first_line(exc: BaseException) -> str:
@@ -108,18 +74,8 @@ def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Cham
             released = registry.load(outcome, version=str(version.version))
         except RegistryError as exc:
             raise CannotStartError(str(exc)) from None
-        _one_thread_per_request(released.model)
-        champions[outcome] = Champion(released, registry.model_card(released))
+        champions[outcome] = registry.with_card(released)
     return champions
-
-
-def _one_thread_per_request(model: Any) -> None:
-    """Predict each request on one thread: the service runs requests in parallel, and for a
-    one-row prediction LightGBM's OpenMP start-up costs more than the trees (several ms on a
-    busy machine). Outputs are unchanged."""
-    booster_model = getattr(model.bundle.estimator, "model_", None)
-    if booster_model is not None and hasattr(booster_model, "set_params"):
-        booster_model.set_params(n_jobs=1)
 
 
 def _freshness(frame: pd.DataFrame, as_of: dt.date) -> dict[str, dt.date]:

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from vru.clikit import (
+    DEFAULT_DATA,
+    DataOption,
     err,
     fail,
     fit_width,
@@ -219,9 +221,7 @@ def calibrate(
 
 
 def features(
-    data: Annotated[
-        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
-    ] = Path("data/synthetic"),
+    data: DataOption = DEFAULT_DATA,
     as_of: Annotated[
         str,
         typer.Option(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from vru.clikit import err, fail, fit_width, out, quiet_mlflow, require_outcome
+from vru.clikit import OutcomeOption, err, fail, fit_width, out, quiet_mlflow, require_outcome
 from vru.config import load_settings
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _training_data(registry: Registry, run_id: str | None) -> Path:
 
 
 def gate(
-    outcome: Annotated[str, typer.Option("--outcome", help="victim or perpetrator.")] = "victim",
+    outcome: OutcomeOption = "victim",
     version: Annotated[
         str | None, typer.Option("--version", help="Registered version (default: --alias).")
     ] = None,
@@ -125,8 +125,8 @@ def gate(
     by-group tables, the policy and its hash, each rule's status and the verdict on the
     model version (tags) and its MLflow run, and writes an HTML report.
     """
-    from fairness.gate import AGAINST, MSG_AGAINST, GateError, gate_model
-    from fairness.recording import record, write_outputs
+    from fairness.gate import AGAINST, MSG_AGAINST, GateError
+    from fairness.recording import gate_and_record
     from features.schemas import ContractError
     from models.registry import RegistryError
 
@@ -152,21 +152,19 @@ def gate(
     status = f"fairness gate: {released.name} version {released.version} against {against}"
     with err.status(status) as s:
         try:
-            result = gate_model(
-                outcome=outcome,
-                version=released.version,
-                model=released.model,
+            result, report = gate_and_record(
+                registry,
+                released,
                 data_dir=folder,
                 policy=policy,
                 policy_hash=policy_hash,
                 capacity=settings.panel_capacity,
+                out_dir=target,
                 against=against,
                 say=lambda message: s.update(f"fairness gate: {message}"),
             )
         except (GateError, ContractError) as exc:
             fail(str(exc))
-        report = write_outputs(result, target)
-        record(result, registry, str(mv.run_id), target)
     _print_rules(result)
     out.print(
         f"verdict: {result.verdict.upper()} ({released.name} version {released.version}, against "
@@ -250,7 +248,7 @@ def audit_table(
 
 
 def promote(
-    outcome: Annotated[str, typer.Option("--outcome", help="victim or perpetrator.")] = "victim",
+    outcome: OutcomeOption = "victim",
     version: Annotated[
         str | None, typer.Option("--version", help="Version to promote (default: @candidate).")
     ] = None,

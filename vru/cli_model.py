@@ -14,6 +14,9 @@ import typer
 from rich.table import Table
 
 from vru.clikit import (
+    DEFAULT_DATA,
+    DataOption,
+    OutcomeOption,
     err,
     fail,
     fit_width,
@@ -28,9 +31,7 @@ from vru.config import load_settings
 
 
 def train(
-    data: Annotated[
-        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
-    ] = Path("data/synthetic"),
+    data: DataOption = DEFAULT_DATA,
     outcome: Annotated[
         str, typer.Option("--outcome", help="victim or perpetrator (serious violence, 12 months).")
     ] = "victim",
@@ -138,10 +139,8 @@ def train(
 
 
 def explain(
-    data: Annotated[
-        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
-    ] = Path("data/synthetic"),
-    outcome: Annotated[str, typer.Option("--outcome", help="victim or perpetrator.")] = "victim",
+    data: DataOption = DEFAULT_DATA,
+    outcome: OutcomeOption = "victim",
     as_of: Annotated[
         str, typer.Option("--as-of", help="Assessment date, YYYY-MM-DD.")
     ] = "2025-01-01",

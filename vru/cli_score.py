@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from features.vocabulary import OUTCOMES
-from vru.clikit import err, fail, out, parse_dates, progress, quiet_mlflow, require_raw
+from vru.clikit import (
+    DEFAULT_DATA,
+    DataOption,
+    err,
+    fail,
+    out,
+    parse_dates,
+    progress,
+    quiet_mlflow,
+    require_raw,
+)
 
 if TYPE_CHECKING:
     from models.registry import Registry, Released
@@ -62,9 +72,7 @@ def _load(registry: Registry, outcome: str, version: str | None) -> Released:
 
 
 def score(
-    data: Annotated[
-        Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
-    ] = Path("data/synthetic"),
+    data: DataOption = DEFAULT_DATA,
     as_of: Annotated[
         str,
         typer.Option(

@@ -10,11 +10,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+#: ``--data DIR``, the data folder every stage reads
+DataOption = Annotated[
+    Path, typer.Option("--data", help="Data folder made by `vru synth` (reads DIR/raw/).")
+]
+DEFAULT_DATA = Path("data/synthetic")
+#: ``--outcome``, one of the two outcomes
+OutcomeOption = Annotated[str, typer.Option("--outcome", help="victim or perpetrator.")]
 
 err = Console(stderr=True)
 out = Console()

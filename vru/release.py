@@ -39,26 +39,22 @@ def release_version(
     Returns the verdict that released it: ``pass``, or ``override`` when the gate
     failed and ``approver`` took responsibility for ``reason``.
     """
-    from fairness.gate import gate_model
     from fairness.policy import load_policy
-    from fairness.recording import note_override, record, write_outputs
+    from fairness.recording import gate_and_record, note_override
     from models.registry import Registry
 
     registry = Registry(tracking_uri)
     released = registry.load(outcome, version=version)
     policy, policy_hash = load_policy(None)
-    result = gate_model(
-        outcome=outcome,
-        version=released.version,
-        model=released.model,
+    result, _ = gate_and_record(
+        registry,
+        released,
         data_dir=data_dir,
         policy=policy,
         policy_hash=policy_hash,
         capacity=capacity,
+        out_dir=report_dir / f"{outcome}-v{released.version}-recorded",
     )
-    out_dir = report_dir / f"{outcome}-v{released.version}-recorded"
-    write_outputs(result, out_dir)
-    record(result, registry, str(released.run_id), out_dir)
     if result.verdict == "pass":
         return registry.promote(outcome, released.version)
     verdict = registry.promote(outcome, released.version, approver=approver, reason=reason)

@@ -28,58 +28,17 @@ run), :mod:`~serving.batch.atomic` (staging and the swap),
 :mod:`~serving.batch.checks` (refusals).
 """
 
-from serving.batch.atomic import MANIFEST, check_out_dir, recover, swap_into_place
-from serving.batch.checks import MSG_REFUSED, BatchError, check_releasable
-from serving.batch.history import (
-    BASELINE,
-    DROPPED_AGED_OUT,
-    DROPPED_FELL,
-    DROPPED_GONE,
-    DROPPED_LEFT,
-    DROPPED_MOVED,
-    DROPPED_OUTRANKED,
-    dropped_reason,
-    find_baseline,
-)
-from serving.batch.lists import (
-    LIST_COLUMNS,
-    STATUS_DROPPED,
-    STATUS_NEW,
-    STATUS_STILL,
-    panel_list,
-    slug,
-    write_list,
-)
-from serving.batch.publish import STAGE_TAG, Manifest, Tracking
-from serving.batch.run import STAGES, score_panels
+from serving.batch.atomic import check_out_dir
+from serving.batch.checks import BatchError, check_releasable
+from serving.batch.publish import Manifest, Tracking
+from serving.batch.run import score_panels
 
+#: what the command line uses; the parts are imported from their modules
 __all__ = [
-    "BASELINE",
-    "DROPPED_AGED_OUT",
-    "DROPPED_FELL",
-    "DROPPED_GONE",
-    "DROPPED_LEFT",
-    "DROPPED_MOVED",
-    "DROPPED_OUTRANKED",
-    "LIST_COLUMNS",
-    "MANIFEST",
-    "MSG_REFUSED",
-    "STAGES",
-    "STAGE_TAG",
-    "STATUS_DROPPED",
-    "STATUS_NEW",
-    "STATUS_STILL",
     "BatchError",
     "Manifest",
     "Tracking",
     "check_out_dir",
     "check_releasable",
-    "dropped_reason",
-    "find_baseline",
-    "panel_list",
-    "recover",
     "score_panels",
-    "slug",
-    "swap_into_place",
-    "write_list",
 ]

@@ -15,25 +15,18 @@ import pytest
 from features.registry import AUDIT_ONLY
 from models.panels import PanelError
 from models.registry import Released
-from serving.batch import (
+from serving.batch import BatchError, atomic, check_out_dir, check_releasable
+from serving.batch.atomic import recover, swap_into_place
+from serving.batch.history import (
     DROPPED_AGED_OUT,
     DROPPED_FELL,
     DROPPED_GONE,
     DROPPED_LEFT,
     DROPPED_OUTRANKED,
-    LIST_COLUMNS,
-    BatchError,
-    atomic,
-    check_out_dir,
-    check_releasable,
     dropped_reason,
     find_baseline,
-    panel_list,
-    recover,
-    slug,
-    swap_into_place,
-    write_list,
 )
+from serving.batch.lists import LIST_COLUMNS, panel_list, slug, write_list
 from serving.batch.run import threshold
 from serving.panel.pack import base_rate
 

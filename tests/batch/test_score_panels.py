@@ -20,17 +20,13 @@ from mlflow import MlflowClient
 from features.registry import AUDIT_ONLY
 from features.snapshot import data_fingerprint
 from models.registry import RELEASABLE, model_name, release_verdict
-from serving.batch import (
+from serving.batch.history import (
     DROPPED_AGED_OUT,
     DROPPED_FELL,
     DROPPED_LEFT,
     DROPPED_OUTRANKED,
-    LIST_COLUMNS,
-    STATUS_DROPPED,
-    STATUS_NEW,
-    STATUS_STILL,
-    slug,
 )
+from serving.batch.lists import LIST_COLUMNS, STATUS_DROPPED, STATUS_NEW, STATUS_STILL, slug
 from tests.batch.conftest import (
     AUTHORITIES,
     CAPACITY,
