@@ -22,7 +22,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.build import nullable_columns
 from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
 from features.snapshot import build_snapshot, load_tables
@@ -30,25 +29,20 @@ from features.vocabulary import OUTCOMES
 from models.calibration import Calibrator, choose_method
 from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
 from models.panels import within_capacity
-from models.registry import Registry, configure_tracking, model_name
-from models.risk_model import ModelBundle, RiskModel, fit_bands, model_signature
+from models.registry import Registry, configure_tracking
+from models.risk_model import ModelBundle, RiskModel, fit_bands
 from training.evaluate import (
     bootstrap_metrics,
-    calibration_curve,
-    capacity_by_area,
     truth_for,
     truth_metrics,
 )
-from training.model_card import frame_to_markdown
-from training.plots import save_plots
 from training.results import CandidateResult, TrainResult
 from training.splits import Fold, make_folds, yearly_as_of
-from training.tracking import git_commit
+from training.tracking import git_commit, log_fold, log_model, write_review
 
 __all__ = ["CANDIDATES", "comparison_table", "default_dates", "run_fold", "train_outcome"]
 
 CANDIDATES = ("rules", "logistic", "lightgbm")
-PYFUNC_ENTRY = Path(__file__).resolve().parents[1] / "models" / "_pyfunc_entry.py"
 
 
 def _fit_candidate(
@@ -242,69 +236,6 @@ def default_dates(
     return dates, dates[-2:]
 
 
-def _log_fold(fold: Fold, fold_results: Sequence[CandidateResult]) -> None:
-    """One nested MLflow run per fold: its dates and every candidate's metrics."""
-    with mlflow.start_run(run_name=fold.name, nested=True):
-        mlflow.log_params(
-            {
-                "train_as_of": ",".join(d.isoformat() for d in fold.train),
-                "valid_as_of": fold.valid.isoformat(),
-                "calib_as_of": fold.calib.isoformat(),
-                "test_as_of": fold.test.isoformat(),
-            }
-        )
-        for r in fold_results:
-            prefix = r.candidate.replace("+", "_with_")
-            metrics: dict[str, float] = {}
-            for m, interval in r.metrics.items():
-                metrics[f"{prefix}_{m}"] = interval.value
-                metrics[f"{prefix}_{m}_ci_low"] = interval.low
-                metrics[f"{prefix}_{m}_ci_high"] = interval.high
-            for m, v in {**r.fairness, **r.truth}.items():
-                metrics[f"{prefix}_{m}"] = v
-            mlflow.log_metrics(metrics)
-
-
-def _write_review(
-    folder: Path,
-    latest: Sequence[CandidateResult],
-    chosen: CandidateResult,
-    comparison: pd.DataFrame,
-    test_rows: pd.DataFrame,
-    capacity: Mapping[str, int],
-) -> pd.DataFrame:
-    """What an analyst reviews beside the model: comparison, plots, capacity, calibration, bands.
-
-    Returns the precision at capacity by local authority (for the model card).
-    """
-    comparison.to_csv(folder / "comparison.csv", index=False)
-    (folder / "comparison.md").write_text(frame_to_markdown(comparison) + "\n")
-    save_plots(latest, chosen, test_rows, capacity, folder)
-    by_area = capacity_by_area(chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity)
-    by_area.to_csv(folder / "capacity_by_area.csv", index=False)
-    calibration_curve(chosen.y, chosen.probability).to_csv(
-        folder / "calibration_curve.csv", index=False
-    )
-    RiskModel(chosen.bundle).band_table().to_csv(folder / "bands.csv", index=False)
-    return by_area
-
-
-def _log_model(outcome: str, chosen: CandidateResult, inputs: pd.DataFrame, folder: Path) -> Any:
-    """Log and register the chosen candidate as the :class:`RiskModel` pyfunc."""
-    bundle_path = chosen.bundle.save(folder / "bundle.joblib")
-    features = list(inputs.columns)
-    # the example is a slice of the project's own feature table, dtypes and all
-    nullable = [c for c in nullable_columns() if c in features]
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(PYFUNC_ENTRY),
-        artifacts={"bundle": str(bundle_path)},
-        input_example=inputs.head(5).astype(dict.fromkeys(nullable, "float64")),
-        signature=model_signature(features, nullable=nullable),
-        registered_model_name=model_name(outcome),
-    )
-
-
 def train_outcome(
     data_dir: Path,
     outcome: str,
@@ -373,7 +304,7 @@ def train_outcome(
                 fold, table, outcome, features, capacity, n_boot, data_dir, mitigate_by
             )
             results.extend(fold_results)
-            _log_fold(fold, fold_results)
+            log_fold(fold, fold_results)
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
         for m, interval in chosen.metrics.items():
@@ -386,11 +317,11 @@ def train_outcome(
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             latest = [r for r in results if r.fold == folds[-1].name and r.candidate in CANDIDATES]
-            by_area = _write_review(tmp, latest, chosen, comparison, test_rows, capacity)
+            by_area = write_review(tmp, latest, chosen, comparison, test_rows, capacity)
             card = model_card(outcome, chosen, comparison, folds, by_area, fingerprint, commit)
             (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))
-            info = _log_model(outcome, chosen, test_rows[features], tmp)
+            info = log_model(outcome, chosen, test_rows[features], tmp)
         version = str(info.registered_model_version)
         Registry(tracking_uri).register(
             outcome,
