@@ -77,8 +77,11 @@ def threshold(released: Released) -> float:
         raise BatchError(f"{released.name} version {released.version}: {exc}") from None
 
 
-def _features(data_dir: Path, as_of: dt.date, stages: _Stages) -> FeatureSnapshot:
-    """Load and check the raw tables, then build the as-of snapshot (labels off)."""
+def _features(
+    data_dir: Path, as_of: dt.date, stages: _Stages
+) -> tuple[FeatureSnapshot, pd.DataFrame]:
+    """Load and check the raw tables, then build the as-of snapshot (labels off); its
+    frame in person order (so ties and files are the same on every run)."""
     stages.say(STAGES[0], 0, 1)
     tables = load_tables(data_dir)
     stages.say(STAGES[0], 1, 1)
@@ -89,8 +92,9 @@ def _features(data_dir: Path, as_of: dt.date, stages: _Stages) -> FeatureSnapsho
     )
     if snapshot.frame.empty:
         raise BatchError(f"nobody aged 10–24 is resident on {as_of}")
+    frame = snapshot.frame.sort_values("person_id", kind="mergesort").reset_index(drop=True)
     stages.done(STAGES[1])
-    return snapshot
+    return snapshot, frame
 
 
 def _score(
@@ -267,8 +271,7 @@ def score_panels(
     outcomes = list(models)
     stages = _Stages(progress or _silent)
 
-    snapshot = _features(data_dir, as_of, stages)
-    frame = snapshot.frame.sort_values("person_id", kind="mergesort").reset_index(drop=True)
+    snapshot, frame = _features(data_dir, as_of, stages)
     freshness = freshness_text(snapshot.freshness)
     scores = _score(frame, models, capacity, stages)
     current, explained = _explain(frame, models, scores, snapshot, freshness, stages)
