@@ -236,7 +236,7 @@ class Registry:
 
     # ------------------------------------------------------------ writing status
 
-    def register(self, outcome: str, model_uri: str, version: str, tags: Mapping[str, str]) -> None:
+    def register(self, outcome: str, version: str, tags: Mapping[str, str]) -> None:
         """Give a freshly registered version the ``candidate`` alias and its first tags."""
         name = model_name(outcome)
         self.client.set_registered_model_alias(name, CANDIDATE, version)

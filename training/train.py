@@ -325,7 +325,6 @@ def train_outcome(
         version = str(info.registered_model_version)
         Registry(tracking_uri).register(
             outcome,
-            info.model_uri,
             version,
             {"candidate_name": chosen.candidate, "data_fingerprint": fingerprint},
         )

@@ -135,6 +135,7 @@ def test_the_contract_accepts_the_generated_tables(raw: dict[str, pa.Table]) -> 
 
 
 def _extra_ethnicity_detail(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, str]:
+    """Make the generator emit ``WXXX``, a code deliberately absent from the contract."""
     detail = {**ETHNICITY_DETAIL, "White": (*ETHNICITY_DETAIL["White"], ("WXXX", 0.5))}
     monkeypatch.setattr(synthetic.population, "ETHNICITY_DETAIL", detail)
     return "people", "ethnicity_detail", "WXXX"
