@@ -10,14 +10,22 @@ that is not listed here is refused by the contract (a test checks every code).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 __all__ = [
     "AGENCIES",
+    "ALREADY_INVOLVED",
+    "COHORTS",
     "CONTACT_TYPES",
     "ETHNICITIES",
     "ETHNICITY_CODES",
     "ETHNICITY_DETAIL_CODES",
+    "INVOLVEMENT_FEATURES",
+    "LISTS",
     "LOCAL_AUTHORITIES",
+    "NOT_YET_INVOLVED",
     "OFFENCE_GROUPS",
     "OUTCOMES",
     "ROLES",
@@ -27,7 +35,10 @@ __all__ = [
     "SERIOUS_OFFENCES",
     "SEXES",
     "SOURCE_TITLES",
+    "Cohort",
     "Outcome",
+    "already_involved",
+    "cohort_of",
     "outcome",
 ]
 
@@ -176,3 +187,80 @@ def outcome(key: str) -> Outcome:
         return OUTCOMES[key]
     except KeyError:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {key!r}") from None
+
+
+# ------------------------------------------------------------------ cohorts and their lists
+
+ALREADY_INVOLVED = "already_involved"
+NOT_YET_INVOLVED = "not_yet_involved"
+
+#: feature columns counting a young person's police records of serious violence (as a
+#: victim or a suspect) before the as-of date: any of them above 0 = already involved
+INVOLVEMENT_FEATURES: tuple[str, ...] = (
+    "incidents_all_sv_victim_count",
+    "incidents_all_sv_suspect_count",
+)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One of the two cohorts of every snapshot, and the panel list drawn from it."""
+
+    #: ``already_involved`` or ``not_yet_involved``
+    key: str
+    #: the list drawn from this cohort: ``known`` or ``early``
+    list_key: str
+    #: how the cohort is named to a practitioner (the service, the packs)
+    title: str
+    #: the heading of its list in a panel pack
+    list_title: str
+    #: what the list is for, in a panel's words
+    purpose: str
+    #: the list's capacity per local authority when none is set
+    default_capacity: int
+
+
+COHORTS: dict[str, Cohort] = {
+    ALREADY_INVOLVED: Cohort(
+        key=ALREADY_INVOLVED,
+        list_key="known",
+        title="already known to services for serious violence",
+        list_title="Already known to services for serious violence",
+        purpose=(
+            "Young people with a police record of serious violence, as a victim or as a "
+            "suspect, before this month. Many will already have support in place: the "
+            "panel can check it is the right support and that it is reaching them."
+        ),
+        default_capacity=50,
+    ),
+    NOT_YET_INVOLVED: Cohort(
+        key=NOT_YET_INVOLVED,
+        list_key="early",
+        title="no serious-violence record yet",
+        list_title="No serious-violence record yet: early help",
+        purpose=(
+            "Young people with no police record of serious violence, whose school, "
+            "social-care and other records are like those of young people who later "
+            "were. This is where early help can make the most difference, before any "
+            "harm happens."
+        ),
+        default_capacity=20,
+    ),
+}
+#: the same cohorts keyed by their list: ``known`` and ``early``
+LISTS: dict[str, Cohort] = {c.list_key: c for c in COHORTS.values()}
+
+
+def already_involved(frame: Any) -> np.ndarray:
+    """``True`` for each row (of a feature frame) with any serious-violence record before
+    the as-of date, as a victim or a suspect (:data:`INVOLVEMENT_FEATURES`)."""
+    involved = np.zeros(len(frame), dtype=bool)
+    for column in INVOLVEMENT_FEATURES:
+        counts = np.asarray(frame[column], dtype=float)
+        involved |= np.nan_to_num(counts, nan=0.0) > 0
+    return involved
+
+
+def cohort_of(frame: Any) -> np.ndarray:
+    """The cohort key of each row of a feature frame (:data:`COHORTS`)."""
+    return np.where(already_involved(frame), ALREADY_INVOLVED, NOT_YET_INVOLVED).astype(object)

@@ -3,8 +3,10 @@
 No accuracy: ROC AUC, PR AUC (average precision), Brier score, expected
 calibration error, and what a referral panel sees — precision, recall and lift at
 each local authority's capacity (the top *k* of each area). On synthetic data the
-model is also scored against the *true* outcome, beside the AUC reached by the
-true monthly probabilities (an upper bound no model of the records can beat).
+model is also scored against the *true* outcome, beside the honest ceiling: the
+AUC reached by each young person's true hazard at the as-of date
+(:func:`truth_for`'s ``ceiling_probability``), which knows nothing that happened
+inside the label window.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from features.labels import label_window_end
 from features.vocabulary import OUTCOMES
+from models.panels import PanelCapacity, as_capacity
 
 METRICS = (
     "roc_auc",
@@ -142,9 +145,15 @@ def bootstrap_metrics(
 
 
 def capacity_by_area(
-    y: np.ndarray, p: np.ndarray, area: np.ndarray, chosen: np.ndarray, capacity: Mapping[str, int]
+    y: np.ndarray,
+    p: np.ndarray,
+    area: np.ndarray,
+    chosen: np.ndarray,
+    capacity: PanelCapacity | Mapping[str, int],
 ) -> pd.DataFrame:
-    """Precision, recall and lift at capacity within each area (for the plot and card)."""
+    """Precision, recall and lift at capacity within each area (for the plot and card);
+    ``capacity`` is the number named in each area (both lists)."""
+    both = as_capacity(capacity)
     rows = []
     for name in sorted(np.unique(area)):
         inside = area == name
@@ -152,7 +161,7 @@ def capacity_by_area(
         rows.append(
             {
                 "local_authority": name,
-                "capacity": capacity.get(str(name), 0),
+                "capacity": both.known.get(str(name), 0) + both.early.get(str(name), 0),
                 "young_people": int(inside.sum()),
                 "involved": int(y[inside].sum()),
                 **{
@@ -170,10 +179,22 @@ def capacity_by_area(
 def truth_for(
     folder: Path, outcome: str, as_of: dt.date, person_ids: pd.Series
 ) -> pd.DataFrame | None:
-    """True outcome and oracle probability for one as-of date, aligned to ``person_ids``.
+    """True outcome and the generator's probabilities for one as-of date, aligned to
+    ``person_ids`` (evaluation on synthetic data only; ``None`` without ``folder/truth``).
 
-    Reads ``folder/truth`` — evaluation only; returns ``None`` when there is no
-    truth (real data would have none).
+    Columns:
+
+    - ``true_outcome``: a true event of the outcome's kind in the 12-month window;
+    - ``ceiling_probability``: the **honest ceiling** — the true monthly hazard of the
+      as-of month, carried forward unchanged over the 12 months
+      (``1 − (1 − h)¹²``). It uses only the young person's true state at the as-of date:
+      nothing that happens inside the window (a first event, joining a gang, being taken
+      into care) moves it. The decay of recent events is not carried forward, so it is a
+      ceiling for *ranking* (AUC, precision at capacity), not a calibrated probability;
+    - ``oracle_probability``: the probability along the *realised* path of true monthly
+      hazards inside the window. It already knows the rise after an event inside the
+      window, so it is **not** a ceiling; it is the expected outcome the fairness audit's
+      calibration check compares with.
     """
     truth = folder / "truth"
     if not (truth / "events.parquet").exists():
@@ -195,23 +216,31 @@ def truth_for(
     ).to_pandas()
     month = pd.to_datetime(months["month"])
     window = months[(month >= start) & (month < stop)]
-    # P(at least one event in the window) along the realised path of true monthly hazards
-    survive = np.log1p(-window[column].clip(upper=0.999999).astype(float))
+    hazard = window[column].clip(upper=0.999999).astype(float)
+    # along the realised path of true monthly hazards (knows the window)
+    survive = np.log1p(-hazard)
     oracle = 1 - np.exp(survive.groupby(window["person_id"]).sum())
+    # the as-of month's hazard carried forward (knows only the as-of state)
+    first = window[pd.to_datetime(window["month"]) == start]
+    n_months = (stop.year - start.year) * 12 + stop.month - start.month
+    at_as_of = pd.Series(hazard.loc[first.index].to_numpy(), index=first["person_id"].to_numpy())
+    ceiling = 1 - (1 - at_as_of) ** n_months
     out = pd.DataFrame({"person_id": person_ids.to_numpy()})
     out["true_outcome"] = out["person_id"].isin(involved).astype(int)
+    out["ceiling_probability"] = out["person_id"].map(ceiling).fillna(0.0).to_numpy()
     out["oracle_probability"] = out["person_id"].map(oracle).fillna(0.0).to_numpy()
     return out
 
 
-def truth_metrics(y_true: np.ndarray, oracle: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """Model AUC against the true outcome, the oracle's AUC, and their ratio."""
+def truth_metrics(y_true: np.ndarray, ceiling: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Model AUC against the true outcome, the honest ceiling's AUC, and their ratio
+    (``ceiling`` is :func:`truth_for`'s ``ceiling_probability``)."""
     if len(np.unique(y_true)) < 2:
         return {}
     model_auc = float(roc_auc_score(y_true, p))
-    oracle_auc = float(roc_auc_score(y_true, oracle))
+    ceiling_auc = float(roc_auc_score(y_true, ceiling))
     return {
         "true_roc_auc": model_auc,
-        "bayes_roc_auc": oracle_auc,
-        "ratio_to_bayes_auc": model_auc / oracle_auc,
+        "ceiling_roc_auc": ceiling_auc,
+        "ratio_to_ceiling_auc": model_auc / ceiling_auc,
     }

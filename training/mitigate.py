@@ -18,7 +18,8 @@ from fairlearn.metrics import equalized_odds_difference
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator
 
-from models.panels import within_capacity
+from features.vocabulary import cohort_of
+from models.panels import PanelCapacity, within_capacity
 from models.risk_model import RiskModel
 from training.evaluate import Interval, bootstrap_metrics
 
@@ -65,7 +66,7 @@ def mitigated_metrics(
     y: np.ndarray,
     probability: np.ndarray,
     chosen: np.ndarray,
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, int],
     by: str,
     n_boot: int,
 ) -> tuple[dict[str, Interval], dict[str, float], np.ndarray]:
@@ -83,6 +84,7 @@ def mitigated_metrics(
         test["local_authority"].to_numpy(dtype=object),
         score,
         capacity,
+        cohort_of(test),
     )
     metrics = bootstrap_metrics(y, score, after, n_boot=n_boot)
     for name in NOT_PROBABILITIES:

@@ -31,8 +31,12 @@ def model_card(
     by_area: pd.DataFrame,
     fingerprint: str,
     commit: str,
+    *,
+    lists: pd.DataFrame | None = None,
+    lead_time: str | None = None,
 ) -> str:
-    """The card: intended use and non-use, data, metrics with intervals, caveats."""
+    """The card: intended use and non-use, data, metrics with intervals, the two lists,
+    lead time, caveats."""
     m = chosen.metrics
     bands = RiskModel(chosen.bundle).band_table()
     fold = folds[-1]
@@ -73,7 +77,8 @@ def model_card(
         f"- ROC AUC {m['roc_auc'].text()}; PR AUC {m['pr_auc'].text()} against a base rate "
         f"of {chosen.y.mean():.4f}.",
         f"- Brier {m['brier'].text(4)}; expected calibration error {m['ece'].text(4)}.",
-        f"- At each panel's capacity: precision {m['precision_at_capacity'].text()}, recall "
+        f"- Over both lists each panel is named: precision {m['precision_at_capacity'].text()}, "
+        f"recall "
         f"{m['recall_at_capacity'].text()}, lift {m['lift_at_capacity'].text(1)}× the base "
         "rate.",
     ]
@@ -81,9 +86,14 @@ def model_card(
         t = chosen.truth
         lines.append(
             f"- Against the *true* outcome: AUC {t['true_roc_auc']:.3f}, vs "
-            f"{t['bayes_roc_auc']:.3f} from the true monthly probabilities "
-            f"(ratio {t['ratio_to_bayes_auc']:.2f})."
+            f"{t['ceiling_roc_auc']:.3f} from the honest ceiling — each young person's true "
+            f"hazard at the as-of date, which knows nothing of the next 12 months (ratio "
+            f"{t['ratio_to_ceiling_auc']:.2f})."
         )
+    if lists is not None and not lists.empty:
+        lines += _lists_section(lists, chosen.candidate, fold.name)
+    if lead_time:
+        lines += ["", "## Lead time: how early the early list finds young people", "", lead_time]
     lines += [
         "",
         "### All candidates, all folds",
@@ -115,3 +125,57 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _lists_section(lists: pd.DataFrame, candidate: str, fold: str) -> list[str]:
+    """The two lists: what each is for, and each ranked by every option, per fold."""
+    from features.vocabulary import LISTS
+    from training.lists import COHORT_ONLY, lists_markdown
+
+    def precision(list_key: str, ranked_by: str) -> float:
+        row = lists[
+            (lists["fold"] == fold)
+            & (lists["list"] == list_key)
+            & (lists["ranked_by"] == ranked_by)
+        ]
+        return float(row["precision"].iloc[0]) if len(row) else float("nan")
+
+    def pooled(ranked_by: str) -> float:
+        rows = lists[(lists["list"] == "early") & (lists["ranked_by"] == ranked_by)]
+        return float(rows["involved"].sum() / max(rows["named"].sum(), 1))
+
+    early, rules = precision("early", candidate), precision("early", "rules")
+    ceiling = precision("early", "ceiling")
+    lines = [
+        "",
+        "## The two lists",
+        "",
+        f"- **{LISTS['known'].list_title}** (`known`): {LISTS['known'].purpose}",
+        f"- **{LISTS['early'].list_title}** (`early`): {LISTS['early'].purpose}",
+        "",
+        f"Each list is ranked by this model ({candidate}) within its own cohort, up to its own "
+        "capacity per local authority. On the latest fold the early list's precision at "
+        f"capacity is {early:.3f} against {rules:.3f} for the hand rules on the same cohort"
+        + (f" and {ceiling:.3f} for the honest ceiling" if ceiling == ceiling else "")
+        + ".",
+    ]
+    if (lists["ranked_by"] == COHORT_ONLY).any():
+        mine, alone = pooled(candidate), pooled(COHORT_ONLY)
+        verdict = (
+            "so the model trained on everyone ranks the early list (one model, one explanation)"
+            if mine >= alone
+            else "better than this model: consider shipping a model for the early list"
+        )
+        lines.append(
+            f"Pooled over the test folds, a LightGBM trained on the not-yet-involved alone "
+            f"reaches {alone:.3f} against this model's {mine:.3f} — {verdict}."
+        )
+    lines += [
+        "",
+        "Precision at capacity per list (95% Wilson intervals). *÷ ceiling*: the option's "
+        "precision over that of a ranking by each young person's true hazard at the as-of "
+        "date (synthetic data only).",
+        "",
+        lists_markdown(lists),
+    ]
+    return lines

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from models.panels import PanelCapacity
 from training.evaluate import calibration_curve, capacity_by_area
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def save_plots(
     results: Sequence[CandidateResult],
     chosen: CandidateResult,
     test_rows: pd.DataFrame,
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, int],
     out: Path,
 ) -> list[Path]:
     """ROC, PR, calibration (all candidates), capacity by area (chosen), SHAP (LightGBM)."""
@@ -81,7 +82,7 @@ def save_plots(
         ax.text(
             row["precision_at_capacity"],
             i,
-            f"  {row['precision_at_capacity']:.0%} of top {row['capacity']}",
+            f"  {row['precision_at_capacity']:.0%} of {row['capacity']} named",
             va="center",
         )
     ax.set(

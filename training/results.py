@@ -30,7 +30,7 @@ class CandidateResult:
     y: np.ndarray
     probability: np.ndarray
     area: np.ndarray
-    #: each panel's list within capacity (:func:`models.panels.within_capacity`)
+    #: who the panels are named: both lists within capacity (:func:`models.panels.select_lists`)
     chosen: np.ndarray
     bundle: ModelBundle
     #: fairness gaps at capacity (filled when a mitigation is compared)
@@ -49,3 +49,5 @@ class TrainResult:
     comparison: pd.DataFrame
     folds: list[Fold]
     results: list[CandidateResult] = field(default_factory=list)
+    #: each list ranked by each option on each fold (:func:`training.lists.list_table`)
+    lists: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -16,6 +16,7 @@ import mlflow
 import pandas as pd
 
 from features.build import nullable_columns
+from models.panels import PanelCapacity
 from models.registry import model_name
 from models.risk_model import RiskModel, model_signature
 from training.evaluate import calibration_curve, capacity_by_area
@@ -76,7 +77,7 @@ def write_review(
     chosen: CandidateResult,
     comparison: pd.DataFrame,
     test_rows: pd.DataFrame,
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, int],
 ) -> pd.DataFrame:
     """What an analyst reviews beside the model: comparison, plots, capacity, calibration, bands.
 

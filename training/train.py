@@ -25,10 +25,10 @@ import pandas as pd
 from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
 from features.snapshot import build_snapshot, load_tables
-from features.vocabulary import OUTCOMES
+from features.vocabulary import OUTCOMES, cohort_of
 from models.calibration import Calibrator, choose_method
 from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
-from models.panels import within_capacity
+from models.panels import PanelCapacity, as_capacity, within_capacity
 from models.registry import Registry, configure_tracking
 from models.risk_model import ModelBundle, RiskModel, fit_bands
 from training.evaluate import (
@@ -36,11 +36,19 @@ from training.evaluate import (
     truth_for,
     truth_metrics,
 )
+from training.lists import COHORT_ONLY, fit_cohort_only, list_table
 from training.results import CandidateResult, TrainResult
 from training.splits import Fold, make_folds, yearly_as_of
 from training.tracking import git_commit, log_fold, log_model, write_review
 
-__all__ = ["CANDIDATES", "comparison_table", "default_dates", "run_fold", "train_outcome"]
+__all__ = [
+    "CANDIDATES",
+    "comparison_table",
+    "default_dates",
+    "list_metrics",
+    "run_fold",
+    "train_outcome",
+]
 
 CANDIDATES = ("rules", "logistic", "lightgbm")
 
@@ -65,17 +73,23 @@ def run_fold(
     table: pd.DataFrame,
     outcome: str,
     features: list[str],
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, int],
     n_boot: int,
     data_dir: Path | None,
     mitigate_by: str | None = None,
-) -> list[CandidateResult]:
+) -> tuple[list[CandidateResult], pd.DataFrame]:
     """Fit, calibrate and test every candidate on one fold (no MLflow here).
 
-    With ``mitigate_by`` (an audit-only column), each candidate also gets a
-    ``<name>+threshold`` row: fairlearn's ThresholdOptimizer fitted on the validation
-    slice, scored on the same test slice.
+    Metrics at capacity are those of both lists each panel is named (the ``known`` and
+    the ``early`` list, :func:`models.panels.select_lists`). With ``mitigate_by`` (an
+    audit-only column), each candidate also gets a ``<name>+threshold`` row: fairlearn's
+    ThresholdOptimizer fitted on the validation slice, scored on the same test slice.
+
+    Returns the candidates' results and the lists table (:func:`training.lists.list_table`:
+    each list ranked by each candidate, by a LightGBM trained on the not-yet-involved
+    alone, and by the honest ceiling).
     """
+    capacity = as_capacity(capacity)
     label = OUTCOMES[outcome].label
     as_of = table["as_of"].dt.date
     train = _labelled(table[as_of.isin(fold.train)], label)
@@ -89,6 +103,7 @@ def run_fold(
     y_test = test[label].to_numpy(dtype=int)
     area = test["local_authority"].to_numpy(dtype=object)
     people = test["person_id"].to_numpy(dtype=object)
+    cohort = cohort_of(test)
     truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
     results = []
     for name in CANDIDATES:
@@ -126,11 +141,11 @@ def run_fold(
             },
         )
         p_test = RiskModel(bundle).predict(None, test)["probability"].to_numpy(dtype=float)
-        chosen = within_capacity(people, area, p_test, capacity)
+        chosen = within_capacity(people, area, p_test, capacity, cohort)
         metrics = bootstrap_metrics(y_test, p_test, chosen, n_boot=n_boot)
         true = (
             truth_metrics(
-                truth["true_outcome"].to_numpy(), truth["oracle_probability"].to_numpy(), p_test
+                truth["true_outcome"].to_numpy(), truth["ceiling_probability"].to_numpy(), p_test
             )
             if truth is not None
             else {}
@@ -158,7 +173,18 @@ def run_fold(
                     method,
                 )
             )
-    return results
+    scores = {r.candidate: r.probability for r in results if r.candidate in CANDIDATES}
+    scores[COHORT_ONLY] = fit_cohort_only(train, valid, features, label).score(test[features])
+    lists = list_table(
+        fold.name,
+        test,
+        y_test,
+        scores,
+        capacity,
+        y_true=truth["true_outcome"].to_numpy(dtype=int) if truth is not None else None,
+        ceiling=truth["ceiling_probability"].to_numpy(dtype=float) if truth is not None else None,
+    )
+    return results, lists
 
 
 def _mitigated(
@@ -195,6 +221,31 @@ def _mitigated(
         bundle,
         gaps,
     )
+
+
+def list_metrics(lists: pd.DataFrame, fold: str, candidate: str) -> dict[str, float]:
+    """The lists' figures MLflow keeps for one fold: precision at capacity of each list
+    ranked by the chosen candidate, by the rules and by the ceiling, and the ratio."""
+    out: dict[str, float] = {}
+    prefixes = {
+        candidate: "",
+        "rules": "rules_",
+        "ceiling": "ceiling_",
+        COHORT_ONLY: "cohort_only_",
+    }
+    for row in lists[lists["fold"] == fold].to_dict("records"):
+        list_key, ranked_by = str(row["list"]), str(row["ranked_by"])
+        if ranked_by not in prefixes:
+            continue
+        prefix = f"{list_key}_{prefixes[ranked_by]}"
+        out[f"{prefix}precision_at_capacity"] = float(row["precision"])
+        if "precision_true" in row:
+            out[f"{prefix}true_precision_at_capacity"] = float(row["precision_true"])
+        if ranked_by == candidate and "ratio_to_ceiling" in row:
+            out[f"{list_key}_ratio_to_ceiling"] = float(row["ratio_to_ceiling"])
+            if "ratio_to_ceiling_true" in row:
+                out[f"{list_key}_true_ratio_to_ceiling"] = float(row["ratio_to_ceiling_true"])
+    return {k: v for k, v in out.items() if v == v}  # MLflow refuses NaN in some stores
 
 
 def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
@@ -240,7 +291,7 @@ def train_outcome(
     data_dir: Path,
     outcome: str,
     *,
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, int],
     tracking_uri: str,
     experiment: str,
     artifact_dir: Path,
@@ -259,6 +310,7 @@ def train_outcome(
     from training.model_card import model_card
 
     say = progress or (lambda message: None)
+    capacity = as_capacity(capacity)
     began = time.perf_counter()
     data = load_tables(data_dir)
     end = data.end
@@ -273,6 +325,7 @@ def train_outcome(
     fingerprint = data.fingerprint
     commit = git_commit(project_dir)
     results: list[CandidateResult] = []
+    list_tables: list[pd.DataFrame] = []
     with mlflow.start_run(run_name=f"train-{outcome}") as parent:
         mlflow.set_tags(
             {
@@ -291,7 +344,7 @@ def train_outcome(
                 "folds": len(folds),
                 "n_features": len(features),
                 "bootstrap_samples": n_boot,
-                "panel_capacity": json.dumps(dict(capacity)),
+                "panel_capacity": json.dumps(capacity.as_dict()),
                 "data_end": end.isoformat(),
                 "data_dir": str(data_dir),
                 "mitigation": f"threshold by {mitigate_by}" if mitigate_by else "none",
@@ -300,15 +353,19 @@ def train_outcome(
         )
         for fold in folds:
             say(f"fold {fold.name}: training {', '.join(CANDIDATES)}")
-            fold_results = run_fold(
+            fold_results, fold_lists = run_fold(
                 fold, table, outcome, features, capacity, n_boot, data_dir, mitigate_by
             )
             results.extend(fold_results)
+            list_tables.append(fold_lists)
             log_fold(fold, fold_results)
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
+        lists = pd.concat(list_tables, ignore_index=True)
         for m, interval in chosen.metrics.items():
             mlflow.log_metric(m, interval.value)
+        mlflow.log_metrics(list_metrics(lists, folds[-1].name, chosen.candidate))
+        mlflow.set_tag("early_list_ranked_by", chosen.candidate)
         for m, v in chosen.truth.items():
             mlflow.log_metric(m, v)
         mlflow.set_tag("chosen_candidate", chosen.candidate)
@@ -318,7 +375,10 @@ def train_outcome(
             tmp = Path(tmp_name)
             latest = [r for r in results if r.fold == folds[-1].name and r.candidate in CANDIDATES]
             by_area = write_review(tmp, latest, chosen, comparison, test_rows, capacity)
-            card = model_card(outcome, chosen, comparison, folds, by_area, fingerprint, commit)
+            lists.to_csv(tmp / "lists.csv", index=False)
+            card = model_card(
+                outcome, chosen, comparison, folds, by_area, fingerprint, commit, lists=lists
+            )
             (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))
             info = log_model(outcome, chosen, test_rows[features], tmp)
@@ -338,4 +398,5 @@ def train_outcome(
         comparison,
         folds,
         results,
+        lists,
     )

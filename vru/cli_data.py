@@ -26,7 +26,7 @@ from vru.clikit import (
     progress,
     require_raw,
 )
-from vru.config import load_settings
+from vru.clikit import settings as clikit_settings
 
 if TYPE_CHECKING:
     from synthetic.config import GeneratorSettings
@@ -100,7 +100,7 @@ def synth(
     from synthetic.summary import area_summary
     from synthetic.tables import extract_date
 
-    settings = load_settings()
+    settings = clikit_settings()
     gen = _generator_settings(people, seed, start, end, no_bias)
     target = settings.resolve(out_dir)
     try:
@@ -249,7 +249,7 @@ def features(
     from features.schemas import ContractError, feature_table_schema
     from features.snapshot import build_snapshot, load_tables
 
-    settings = load_settings()
+    settings = clikit_settings()
     dates = parse_dates(as_of)
     folder = settings.resolve(data)
     target = settings.resolve(out_file)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -27,7 +27,7 @@ from vru.clikit import (
     require_outcome,
     require_raw,
 )
-from vru.config import load_settings
+from vru.clikit import settings as clikit_settings
 
 
 def train(
@@ -73,7 +73,7 @@ def train(
     from training.train import train_outcome
 
     quiet_mlflow()
-    settings = load_settings()
+    settings = clikit_settings()
     require_outcome(outcome, OUTCOMES)
     if bootstrap is not None and bootstrap < 10:
         fail(f"--bootstrap must be at least 10, got {bootstrap}")
@@ -116,7 +116,7 @@ def train(
         "roc_auc",
         "pr_auc",
         "precision_at_capacity",
-        "ratio_to_bayes_auc",
+        "ratio_to_ceiling_auc",
         "eo_gap_at_capacity_unmitigated",
         "eo_gap_at_capacity",
     ]
@@ -127,6 +127,7 @@ def train(
         view.add_row(*(str(v) for v in row))
     fit_width()
     out.print(view)
+    out.print(_lists_view(result))
     out.print(
         f"registered {model_name(outcome)} version {result.registered_version} "
         f"({result.chosen}) with alias 'candidate'; run {result.run_id} in "
@@ -136,6 +137,31 @@ def train(
     out.print(
         f"review it: mlflow ui --backend-store-uri {settings.tracking_uri()}", highlight=False
     )
+
+
+def _lists_view(result: Any) -> Table:
+    """Each list ranked by the chosen model, the rules and the ceiling, on every test fold."""
+    lists = result.lists
+    view = Table(
+        title="the two lists: precision at each list's capacity (recorded outcome, 95% "
+        "Wilson intervals; ÷ ceiling = over a ranking by the true hazard at the as-of date)"
+    )
+    for c in ("fold", "list", "ranked by", "named", "precision", "÷ ceiling"):
+        view.add_column(c)
+    keep = lists[
+        lists["ranked_by"].isin([result.chosen, "rules", "ceiling", "lightgbm (cohort only)"])
+    ]
+    for row in keep.to_dict("records"):
+        ratio = row.get("ratio_to_ceiling", float("nan"))
+        view.add_row(
+            str(row["fold"]),
+            str(row["list"]),
+            str(row["ranked_by"]),
+            str(row["named"]),
+            f"{row['precision']:.3f} ({row['low']:.3f}–{row['high']:.3f})",
+            "–" if ratio != ratio else f"{ratio:.2f}",
+        )
+    return view
 
 
 def explain(
@@ -163,7 +189,7 @@ def explain(
     from features.vocabulary import OUTCOMES
     from models.registry import model_name
 
-    settings = load_settings()
+    settings = clikit_settings()
     require_outcome(outcome, OUTCOMES)
     if top < 1:
         fail(f"--top must be at least 1, got {top}")

@@ -32,7 +32,8 @@ from typing import Annotated
 import typer
 
 from vru.clikit import err, fail, out, quiet_mlflow
-from vru.config import Settings, load_settings
+from vru.clikit import settings as clikit_settings
+from vru.config import Settings
 
 tokens_app = typer.Typer(help="Bearer tokens of the service (stored as hashes only).")
 log_app = typer.Typer(help="The service's hash-chained access log (for the DPO).")
@@ -188,7 +189,7 @@ def serve(
         overrides["serve_port"] = port
     if snapshot is not None:
         overrides["snapshot_path"] = snapshot
-    settings = load_settings(**overrides)
+    settings = clikit_settings(**overrides)
     try:
         practice = Practice.start(settings)
     except CannotStartError as exc:
@@ -225,10 +226,10 @@ def tokens_add(
     """Issue a token and print it once (only its hash is kept)."""
     from serving.auth import TokenError, TokenStore
 
-    settings = load_settings()
+    settings = clikit_settings()
     store = TokenStore(settings.resolve(settings.tokens_path))
     try:
-        token = store.add(user, role, la, areas=tuple(settings.panel_capacity))
+        token = store.add(user, role, la, areas=settings.panel_capacity.authorities)
     except TokenError as exc:
         fail(str(exc))
     err.print(
@@ -243,7 +244,7 @@ def tokens_list() -> None:
     """Who holds a token (never the tokens themselves)."""
     from serving.auth import TokenStore
 
-    settings = load_settings()
+    settings = clikit_settings()
     for principal, created in TokenStore(settings.resolve(settings.tokens_path)).principals():
         out.print(f"{principal.user}\t{principal.role}\t{principal.la}\t{created}", markup=False)
 
@@ -253,7 +254,7 @@ def tokens_revoke(user: Annotated[str, typer.Argument(help="Whose tokens to remo
     """Remove every token of a user (the running service notices at once)."""
     from serving.auth import TokenStore
 
-    settings = load_settings()
+    settings = clikit_settings()
     removed = TokenStore(settings.resolve(settings.tokens_path)).revoke(user)
     if not removed:
         fail(f"{user} has no token")
@@ -263,7 +264,7 @@ def tokens_revoke(user: Annotated[str, typer.Argument(help="Whose tokens to remo
 def _open_log() -> object:
     from serving.access_log import AccessLog
 
-    settings = load_settings()
+    settings = clikit_settings()
     path = settings.resolve(settings.access_log_path)
     if not path.exists():
         fail(f"no access log at {path} (the service writes it when it first answers)")

@@ -36,6 +36,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def settings(**overrides: object) -> Any:
+    """The settings (:func:`vru.config.load_settings`), or a one-line refusal naming the bad one."""
+    from vru.config import SettingsError, load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
 def fit_width() -> None:
     """Tables are wide: give them room when writing to a pipe or a log."""
     if not out.is_terminal:

@@ -8,17 +8,41 @@ nothing: call :func:`load_settings`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.vocabulary import LOCAL_AUTHORITIES
+from models.panels import PanelCapacity, PanelError
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+
+class SettingsError(ValueError):
+    """A setting is not valid (one line naming it)."""
+
+
+def _capacity(value: Any) -> PanelCapacity:
+    try:
+        return PanelCapacity.parse(value)
+    except PanelError as exc:
+        # a ValueError: pydantic reports it against the field, load_settings makes it one line
+        raise ValueError(str(exc)) from None
+
+
+Capacity = Annotated[
+    PanelCapacity,
+    BeforeValidator(_capacity),
+    PlainSerializer(lambda c: c.as_dict(), return_type=dict),
+]
 
 
 class Settings(BaseSettings):
     """Project-wide settings (paths, tracking store)."""
 
-    model_config = SettingsConfigDict(env_prefix="VRU_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="VRU_", frozen=True, extra="ignore", arbitrary_types_allowed=True
+    )
 
     project_dir: Path = Field(default_factory=Path.cwd, description="root for relative paths")
     data_dir: Path = Field(Path("data/synthetic"), description="default synthetic data folder")
@@ -28,9 +52,11 @@ class Settings(BaseSettings):
         "project folder",
     )
 
-    panel_capacity: dict[str, int] = Field(
-        default_factory=lambda: dict.fromkeys(LOCAL_AUTHORITIES, 50),
-        description="young people each spoke's referral panel can review per list",
+    panel_capacity: Capacity = Field(
+        default_factory=PanelCapacity.uniform,
+        description="young people each local authority's panel reviews on each list, as JSON: "
+        '{"Bristol": {"known": 50, "early": 20}} (a number alone sets the known list; '
+        "authorities not named keep 50 and 20)",
     )
     bootstrap_samples: int = Field(100, ge=10, description="resamples for metric intervals")
     experiment: str = Field("vru-risk", description="MLflow experiment name")
@@ -74,5 +100,17 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings object once, at the entry point."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build the settings object once, at the entry point.
+
+    Raises
+    ------
+    SettingsError
+        One line naming the setting (its ``VRU_*`` variable) and the problem.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        message = str(first.get("msg", "not valid")).removeprefix("Value error, ")
+        raise SettingsError(f"VRU_{field.upper()}: {message}") from None
