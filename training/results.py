@@ -7,6 +7,7 @@ results without importing the training loop (no import circle).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,3 +52,5 @@ class TrainResult:
     results: list[CandidateResult] = field(default_factory=list)
     #: each list ranked by each option on each fold (:func:`training.lists.list_table`)
     lists: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the lead-time backtest (:mod:`training.leadtime`), when it ran
+    lead_time: Any = None

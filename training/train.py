@@ -24,7 +24,7 @@ import pandas as pd
 
 from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
-from features.snapshot import build_snapshot, load_tables
+from features.snapshot import Tables, build_snapshot, load_tables
 from features.vocabulary import OUTCOMES, cohort_of
 from models.calibration import Calibrator, choose_method
 from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
@@ -36,6 +36,7 @@ from training.evaluate import (
     truth_for,
     truth_metrics,
 )
+from training.leadtime import LeadTimeResult, backtest, backtest_months
 from training.lists import COHORT_ONLY, fit_cohort_only, list_table
 from training.results import CandidateResult, TrainResult
 from training.splits import Fold, make_folds, yearly_as_of
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 CANDIDATES = ("rules", "logistic", "lightgbm")
+#: months of the lead-time backtest (monthly early lists from the first test as-of)
+LEAD_MONTHS = 24
 
 
 def _fit_candidate(
@@ -196,7 +199,7 @@ def _mitigated(
     p_test: np.ndarray,
     area: np.ndarray,
     chosen: np.ndarray,
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity,
     n_boot: int,
     by: str,
     fold: str,
@@ -246,6 +249,72 @@ def list_metrics(lists: pd.DataFrame, fold: str, candidate: str) -> dict[str, fl
             if "ratio_to_ceiling_true" in row:
                 out[f"{list_key}_true_ratio_to_ceiling"] = float(row["ratio_to_ceiling_true"])
     return {k: v for k, v in out.items() if v == v}  # MLflow refuses NaN in some stores
+
+
+def lead_time(
+    data: Tables,
+    outcome: str,
+    folds: Sequence[Fold],
+    results: Sequence[CandidateResult],
+    candidate: str,
+    capacity: PanelCapacity,
+    months: int,
+) -> LeadTimeResult | None:
+    """The lead-time backtest of the chosen candidate and of the rules, honestly.
+
+    The model is the chosen candidate **of the earliest test fold**: fitted, stopped and
+    calibrated on labels that all close by that fold's test as-of, which is where the
+    monthly backtest starts — it never saw anything that happens inside it. The backtest
+    runs ``months`` months, fewer when the data end sooner (``None`` under 2 months).
+    """
+    fold = folds[0]
+    first = fold.test
+    available = (data.end.year - first.year) * 12 + data.end.month - first.month
+    n = min(months, available)
+    if n < 2:
+        return None
+    bundle = next(r.bundle for r in results if r.fold == fold.name and r.candidate == candidate)
+    model = RiskModel(bundle)
+    features = bundle.features
+    rules = RulesBaseline()
+
+    def by_model(frame: pd.DataFrame) -> np.ndarray:
+        return model.predict(None, frame)["probability"].to_numpy(dtype=float)
+
+    def by_rules(frame: pd.DataFrame) -> np.ndarray:
+        return rules.fit(frame[features]).score(frame[features])
+
+    return backtest(
+        data,
+        outcome,
+        backtest_months(first, n),
+        {"model": by_model, "rules": by_rules},
+        capacity,
+    )
+
+
+def lead_metrics(leads: LeadTimeResult) -> dict[str, float]:
+    """What MLflow keeps of a lead-time backtest: shares flagged ahead, median lead."""
+    out: dict[str, float] = {}
+    for scorer, summary in leads.summary.items():
+        for key in ("share_flagged", "share_ahead_3", "share_ahead_6", "share_ahead_12"):
+            out[f"lead_{scorer}_{key}"] = float(summary[key])
+        out[f"lead_{scorer}_median_months"] = float(summary["median_lead"])
+        out[f"lead_{scorer}_events"] = float(summary["events"])
+    return {k: v for k, v in out.items() if v == v}
+
+
+def lead_text(leads: LeadTimeResult) -> str:
+    """The card's lead-time section: what was measured, then the table."""
+    return (
+        f"Each month from {leads.months[0]:%B %Y} to {leads.months[-1]:%B %Y} the early list "
+        f"was drawn as panels would receive it ({sum(leads.capacity.values())} young people "
+        "across the local authorities), by the model of the earliest test fold — which saw "
+        "nothing from this period — and by the hand rules. For every young person whose "
+        "first recorded serious-violence involvement (in this outcome's role) fell in the "
+        "period: how many months before it they were first on the early list.\n\n"
+        + leads.markdown()
+    )
 
 
 def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
@@ -301,11 +370,13 @@ def train_outcome(
     progress: Callable[[str], None] | None = None,
     mitigate_by: str | None = None,
     launched_experiment_id: str | None = None,
+    lead_months: int = LEAD_MONTHS,
 ) -> TrainResult:
     """Train, evaluate and register one outcome's model; log everything to MLflow.
 
     ``launched_experiment_id`` is the experiment of a run ``mlflow run`` created
-    (the settings read it); the training run then logs into it.
+    (the settings read it); the training run then logs into it. ``lead_months``: months
+    of the lead-time backtest (:func:`lead_time`; 0 skips it).
     """
     from training.model_card import model_card
 
@@ -366,6 +437,14 @@ def train_outcome(
             mlflow.log_metric(m, interval.value)
         mlflow.log_metrics(list_metrics(lists, folds[-1].name, chosen.candidate))
         mlflow.set_tag("early_list_ranked_by", chosen.candidate)
+        leads = None
+        if lead_months > 0:
+            say(f"lead time: the early list month by month over {lead_months} months")
+            leads = lead_time(
+                data, outcome, folds, results, chosen.candidate, capacity, lead_months
+            )
+            if leads is not None:
+                mlflow.log_metrics(lead_metrics(leads))
         for m, v in chosen.truth.items():
             mlflow.log_metric(m, v)
         mlflow.set_tag("chosen_candidate", chosen.candidate)
@@ -376,8 +455,18 @@ def train_outcome(
             latest = [r for r in results if r.fold == folds[-1].name and r.candidate in CANDIDATES]
             by_area = write_review(tmp, latest, chosen, comparison, test_rows, capacity)
             lists.to_csv(tmp / "lists.csv", index=False)
+            if leads is not None:
+                leads.table().to_csv(tmp / "lead_time.csv", index=False)
             card = model_card(
-                outcome, chosen, comparison, folds, by_area, fingerprint, commit, lists=lists
+                outcome,
+                chosen,
+                comparison,
+                folds,
+                by_area,
+                fingerprint,
+                commit,
+                lists=lists,
+                lead_time=lead_text(leads) if leads is not None else None,
             )
             (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))
@@ -399,4 +488,5 @@ def train_outcome(
         folds,
         results,
         lists,
+        leads,
     )

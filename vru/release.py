@@ -71,11 +71,13 @@ def release_population(
     experiment: str = "train",
     first_year: int | None = None,
     n_boot: int = 10,
+    lead_months: int = 0,
 ) -> tuple[Path, str, dict[str, str]]:
     """Generate a population under ``root``, train both outcomes and release them.
 
     Returns the data folder, the tracking URI (SQLite under ``root``) and the
-    released version of each outcome.
+    released version of each outcome. The lead-time backtest is skipped unless
+    ``lead_months`` asks for it (it measures, it changes no model).
     """
     from synthetic.config import GeneratorSettings
     from synthetic.generate import generate, write_dataset
@@ -97,6 +99,7 @@ def release_population(
             project_dir=root,
             n_boot=n_boot,
             first_year=first_year,
+            lead_months=lead_months,
         )
         version = str(result.registered_version)
         release_version(

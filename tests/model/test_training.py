@@ -343,3 +343,28 @@ def test_explanations_carry_the_probability_of_predict_and_check_their_margin(
         monkeypatch.setattr(bundle.estimator, "score", lambda X, f=scored: f(X) + 0.5)
         with pytest.raises(ExplanationMismatchError, match="disagrees"):
             model.explain(rows)
+
+
+def test_lead_time_is_measured_with_a_model_that_never_saw_the_backtest(trained: Trained) -> None:
+    leads = trained.result.lead_time
+    assert leads is not None
+    first_test = trained.result.folds[0].test
+    assert leads.months[0] == first_test
+    assert len(leads.months) == 24
+    # the backtest model is the earliest test fold's: all its labels close by the first month
+    fold = trained.result.folds[0]
+    assert max(fold.train) < fold.valid < fold.calib < first_test
+    table = leads.table().set_index("scorer")
+    assert set(table.index) == {"model", "rules"}
+    assert table.loc["model", "events"] == table.loc["rules", "events"] > 0
+    # the model names more of those who later become involved, and earlier, than the rules
+    assert table.loc["model", "flagged"] > table.loc["rules", "flagged"]
+    for k in (3, 6, 12):
+        assert table.loc["model", f"eligible_{k}"] <= table.loc["model", "events"]
+    client = MlflowClient(tracking_uri=trained.tracking_uri)
+    metrics = client.get_run(trained.result.run_id).data.metrics
+    assert metrics["lead_model_share_flagged"] == pytest.approx(table.loc["model", "share_flagged"])
+    card = Path(
+        client.download_artifacts(trained.result.run_id, "model_card.md", str(trained.data_dir))
+    ).read_text()
+    assert "## Lead time" in card
