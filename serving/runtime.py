@@ -1,9 +1,10 @@
 """What the service does while it runs: who may see what, and a log row for every access.
 
 :class:`Practice` holds what the service loaded at start (:mod:`serving.startup`:
-the pinned champions and the snapshot), the token store and the access log, and
-answers explain, score, feedback and model-card requests by its rules. The HTTP
-layer (:mod:`serving.service`) and the web page both call it.
+the pinned champions, the snapshot and this month's panel lists drawn from it), the
+token store and the access log, and answers explain, score, feedback and model-card
+requests by its rules. The HTTP layer (:mod:`serving.service`) and the web page both
+call it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.startup import CannotStartError, Champion, Snapshot, first_line, load_champions
+from features.vocabulary import COHORTS, LISTS
+from serving.startup import (
+    CannotStartError,
+    Champion,
+    ListPlace,
+    PanelLists,
+    Snapshot,
+    first_line,
+    load_champions,
+)
 
 __all__ = [
+    "LIST_NAMES",
     "MAX_SCORE_ROWS",
     "CannotStartError",
     "Champion",
+    "ListPlace",
+    "PanelLists",
     "Practice",
     "RefusalError",
     "Snapshot",
+    "list_next_step",
+    "list_sentence",
     "load_champions",
     "rows_frame",
 ]
@@ -94,6 +109,41 @@ _OTHER_AREA = (
 )
 
 
+#: how a practitioner's sentence names each list ("on Bristol's early-help list")
+LIST_NAMES = {"known": "list", "early": "early-help list"}
+
+
+def list_sentence(place: ListPlace) -> str:
+    """Where a young person stands on this month's list, in plain words.
+
+    ``No serious-violence record yet — on Bristol's early-help list this month (number 4
+    of 20).`` or ``Already known to services for serious violence — not among the 50 on
+    Bristol's list this month.``
+    """
+    title = COHORTS[place.cohort].title
+    lead = title[:1].upper() + title[1:]
+    where = f"{place.local_authority}'s {LIST_NAMES[place.list_key]}"
+    if place.rank is not None:
+        return f"{lead} — on {where} this month (number {place.rank} of {place.capacity})."
+    if place.capacity == 0:
+        return f"{lead} — {where} has no places this month."
+    among = "the one young person" if place.capacity == 1 else f"among the {place.capacity}"
+    return f"{lead} — not {among} on {where} this month."
+
+
+def list_next_step(place: ListPlace) -> str:
+    """What the list place means for the young person, and what a worried professional can do."""
+    if place.named:
+        return (
+            "Their name goes to the panel this month, so it can look at what support "
+            "could help them."
+        )
+    return (
+        "Their name does not go to the panel this month. If you are worried about them, "
+        "you can still raise it through your usual safeguarding route."
+    )
+
+
 def model_inputs(champions: Mapping[str, Champion]) -> list[str]:
     """Every champion's input columns, each once, in first-seen order."""
     features: list[str] = []
@@ -105,8 +155,9 @@ def model_inputs(champions: Mapping[str, Champion]) -> list[str]:
 class Practice:
     """The service's work with its rules: who may see what, and a log row for every access.
 
-    Holds the pinned champions, the snapshot, the token store and the access log.
-    The HTTP layer (:mod:`serving.service`) and the web page both call it.
+    Holds the pinned champions, the snapshot, this month's panel lists, the token
+    store and the access log. The HTTP layer (:mod:`serving.service`) and the web
+    page both call it.
     """
 
     def __init__(
@@ -115,9 +166,11 @@ class Practice:
         snapshot: Snapshot,
         tokens: Any,
         access_log: Any,
+        lists: PanelLists,
     ) -> None:
         self.champions = dict(champions)
         self.snapshot = snapshot
+        self.lists = lists
         self.tokens = tokens  # serving.auth.TokenStore
         self.log = access_log  # serving.access_log.AccessLog
         self.features = model_inputs(self.champions)
@@ -132,6 +185,8 @@ class Practice:
 
         champions = load_champions(settings.tracking_uri(), list(OUTCOMES))
         snapshot = Snapshot.load(settings.resolve(settings.snapshot_path), model_inputs(champions))
+        # drawn once, here: every request reads the same lists the panels get
+        lists = PanelLists.draw(champions, snapshot, settings.panel_capacity)
         tokens_path = settings.resolve(settings.tokens_path)
         if not tokens_path.exists():
             raise CannotStartError(
@@ -142,7 +197,7 @@ class Practice:
             log = AccessLog(settings.resolve(settings.access_log_path))
         except Exception as exc:
             raise CannotStartError(f"cannot open the access log: {first_line(exc)}") from None
-        return cls(champions, snapshot, TokenStore(tokens_path), log)
+        return cls(champions, snapshot, TokenStore(tokens_path), log, lists)
 
     # -- rules and logging -------------------------------------------------------------
     def _entry(self, principal: Any, action: str, decision: str, **fields: Any) -> Any:
@@ -184,12 +239,13 @@ class Practice:
     def explain(self, principal: Any, person_id: str, purpose: str) -> Any:
         """Both outcomes' explanations for one young person (an ``ExplainResponse``)."""
         from models.reasons import CAVEAT
-        from serving.schemas import ExplainResponse, OutcomeExplanation
+        from serving.schemas import CohortOut, ExplainResponse, OutcomeExplanation
 
         fields = {"purpose": purpose, "outcome": ",".join(self.champions)}
         self._locate(principal, "explain", person_id, model_version=self.versions, **fields)
         row = self.snapshot.row(person_id)
         assert row is not None  # _locate checked
+        cohort = COHORTS[str(self.lists.cohort(person_id))]
         as_of = self.snapshot.as_of.isoformat()
         outcomes = {}
         for outcome, champion in self.champions.items():
@@ -203,6 +259,7 @@ class Practice:
                 model_version=champion.version,
                 fairness_verdict=champion.verdict,
                 snapshot_as_of=as_of,
+                panel_list=self._place(outcome, person_id),
                 **data,
             )
         self.log.record(
@@ -216,8 +273,28 @@ class Practice:
             local_authority=str(self.snapshot.area(person_id)),
             purpose=purpose,
             snapshot_as_of=as_of,
+            cohort=CohortOut(key=cohort.key, title=cohort.title),
             outcomes=outcomes,
             caveat=CAVEAT,
+        )
+
+    def _place(self, outcome: str, person_id: str) -> Any:
+        """The young person's own place on this month's list of ``outcome`` (a
+        ``PanelListPlace``): never anyone else's."""
+        from serving.schemas import PanelListPlace
+
+        place = self.lists.place(outcome, person_id)
+        assert place is not None  # _locate checked
+        return PanelListPlace(
+            list_key=place.list_key,
+            list_title=LISTS[place.list_key].list_title,
+            local_authority=place.local_authority,
+            capacity=place.capacity,
+            named=place.named,
+            rank=place.rank,
+            lists_as_of=place.as_of.isoformat(),
+            sentence=list_sentence(place),
+            next_step=list_next_step(place),
         )
 
     def score(self, principal: Any, rows: Sequence[Mapping[str, float | None]]) -> Any:

@@ -8,12 +8,14 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 
 __all__ = [
     "REASON_CODES",
+    "CohortOut",
     "ExplainResponse",
     "FeedbackReceipt",
     "ModelCardResponse",
     "OutcomeCard",
     "OutcomeExplanation",
     "OutcomeScore",
+    "PanelListPlace",
     "PingResponse",
     "ReasonOut",
     "RowScore",
@@ -39,6 +41,9 @@ FeedbackText = Annotated[str, StringConstraints(max_length=2000)]
 #: one row of model inputs: every feature of the model, a number or null (missing);
 #: strict, so true/false or "1" are refused rather than read as numbers
 FeatureRecord = dict[str, StrictFloat | StrictInt | None]
+#: the two cohorts of every snapshot and the list drawn from each (features.vocabulary)
+CohortKey = Literal["already_involved", "not_yet_involved"]
+ListKey = Literal["known", "early"]
 
 
 class ReasonOut(BaseModel):
@@ -48,6 +53,33 @@ class ReasonOut(BaseModel):
     contribution: float = Field(description="log-odds contribution")
     value: float | None
     latest: str | None = Field(description="date of the latest record behind it, if known")
+
+
+class CohortOut(BaseModel):
+    key: CohortKey = Field(
+        description="already_involved: a police record of serious violence, as a victim or "
+        "a suspect, before the snapshot date; not_yet_involved: none yet"
+    )
+    title: str = Field(description="the cohort in a practitioner's words")
+
+
+class PanelListPlace(BaseModel):
+    """The young person's own place on this month's list of one outcome (nobody else's)."""
+
+    list_key: ListKey = Field(
+        description="the list drawn from their cohort: known (already involved) or early "
+        "(early identification: not yet involved)"
+    )
+    list_title: str
+    local_authority: str
+    capacity: int = Field(ge=0, description="young people this list names in their area")
+    named: bool = Field(description="within capacity: named to the panel this month")
+    rank: int | None = Field(
+        ge=1, description="their number on the list when named; null when beyond capacity"
+    )
+    lists_as_of: str = Field(description="as-of date of the snapshot the lists come from")
+    sentence: str = Field(description="where they stand, in plain words")
+    next_step: str = Field(description="what it means for them, in plain words")
 
 
 class OutcomeExplanation(BaseModel):
@@ -66,6 +98,7 @@ class OutcomeExplanation(BaseModel):
     data_as_of: dict[str, str] = Field(description="latest record date of each source")
     snapshot_as_of: str
     caveat: str
+    panel_list: PanelListPlace = Field(description="their place on this month's list")
 
 
 class ExplainResponse(BaseModel):
@@ -73,6 +106,7 @@ class ExplainResponse(BaseModel):
     local_authority: str
     purpose: str
     snapshot_as_of: str
+    cohort: CohortOut
     outcomes: dict[str, OutcomeExplanation]
     caveat: str
 

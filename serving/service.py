@@ -4,8 +4,9 @@ Served as ``bentoml serve vru.bento:VruRisk``: :mod:`vru.bento` imports this cla
 and names where its settings come from (:func:`use_settings`), so this module
 reads no configuration itself. At start the service loads, through
 :class:`serving.runtime.Practice`, the ``champion`` of each outcome (version
-pinned, fairness verdict checked) and the latest feature snapshot, or refuses
-with one line. Every endpoint but health needs a bearer token
+pinned, fairness verdict checked) and the latest feature snapshot, and draws this
+month's panel lists from them (``settings.panel_capacity``), or refuses with one
+line. Every endpoint but health needs a bearer token
 (:class:`serving.auth.Gatekeeper`); every explain, score, feedback and refusal is
 written to the hash-chained access log. HTTP plumbing (one error shape, the
 OpenAPI document) is :mod:`serving.http`; the practitioner web page and
@@ -101,8 +102,10 @@ class VruRisk:
     def explain(
         self, person_id: PersonId, purpose: Purpose, ctx: bentoml.Context
     ) -> ExplainResponse:
-        """Why is this young person flagged? Both outcomes: probability, band and its
-        meaning, reasons, protective factors, data freshness, model version, caveat.
+        """Why is this young person flagged? Their cohort (already known to services for
+        serious violence, or no serious-violence record yet) and, for both outcomes, their
+        place on this month's list (named within capacity, or not), probability, band and
+        its meaning, reasons, protective factors, data freshness, model version, caveat.
         `purpose` (why you are looking) is required and is written to the access log."""
         return self._answer(
             ctx, lambda who: self.practice.explain(who, person_id.strip(), purpose.strip())

@@ -12,21 +12,38 @@ service reports the latest record date implied by the snapshot's support columns
 the newest record of that source that reached anyone's features. It is a lower
 bound on the true extract date — a source whose newest rows are of a kind no
 feature counts would look older — and ``docs/serving.md`` says so.
+
+This month's panel lists (:class:`PanelLists`) are drawn here too, once per outcome:
+the snapshot scored by the champion (``RiskModel.predict``) and split into its two
+cohorts by :func:`models.panels.select_lists` with the settings' capacity, so a
+young person's place on a list is the place the panel's own list gives them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.vocabulary import INVOLVEMENT_FEATURES, LISTS, cohort_of
+from models.panels import PanelCapacity, PanelError, as_capacity, select_lists
 from models.registry import RELEASABLE, Released
 
-__all__ = ["KEY_COLUMNS", "CannotStartError", "Champion", "Snapshot", "load_champions"]
+__all__ = [
+    "KEY_COLUMNS",
+    "CannotStartError",
+    "Champion",
+    "ListPlace",
+    "PanelLists",
+    "Snapshot",
+    "load_champions",
+]
 
 KEY_COLUMNS = ("person_id", "as_of", "local_authority")
 
@@ -137,12 +154,13 @@ class Snapshot:
             schema = pq.read_schema(path)
         except Exception as exc:
             raise CannotStartError(f"cannot read the snapshot {path}: {first_line(exc)}") from None
-        needed = [*KEY_COLUMNS, *features]
+        # the involvement counts decide each young person's cohort (and so their list)
+        needed = list(dict.fromkeys([*KEY_COLUMNS, *features, *INVOLVEMENT_FEATURES]))
         missing = [c for c in needed if c not in schema.names]
         if missing:
             raise CannotStartError(
                 f"the snapshot {path} does not match the model: it lacks {len(missing)} "
-                f"column(s) the model needs, e.g. {', '.join(missing[:3])}"
+                f"column(s) the model or the panel lists need, e.g. {', '.join(missing[:3])}"
             )
         from features.registry import AUDIT_ONLY
 
@@ -158,6 +176,10 @@ class Snapshot:
             )
         return cls(path, latest, as_of)
 
+    def frame(self) -> pd.DataFrame:
+        """Every row of the snapshot as one float frame (what the lists are scored from)."""
+        return pd.DataFrame(self.values, columns=self._columns)
+
     def row(self, person_id: str) -> pd.DataFrame | None:
         """The person's row as a one-row frame, or ``None`` if they are not on the snapshot."""
         position = self.positions.get(person_id)
@@ -171,3 +193,119 @@ class Snapshot:
     def area(self, person_id: str) -> str | None:
         position = self.positions.get(person_id)
         return None if position is None else str(self.areas[position])
+
+
+# ------------------------------------------------------------------ this month's lists
+
+
+@dataclass(frozen=True)
+class ListPlace:
+    """Where one young person stands on this month's list of one outcome.
+
+    Only their own place: ``rank`` is given when they are named to the panel (within
+    the list's capacity in their local authority) and is ``None`` otherwise.
+    """
+
+    #: ``already_involved`` or ``not_yet_involved`` (:data:`features.vocabulary.COHORTS`)
+    cohort: str
+    #: the list drawn from that cohort: ``known`` or ``early``
+    list_key: str
+    local_authority: str
+    #: how many young people the list names in this local authority
+    capacity: int
+    #: 1 = the highest estimate of the list; ``None`` = beyond capacity, not named
+    rank: int | None
+    #: as-of date of the snapshot the lists were drawn from
+    as_of: dt.date
+
+    @property
+    def named(self) -> bool:
+        return self.rank is not None
+
+
+class PanelLists:
+    """This month's lists of every outcome, drawn once as the service starts.
+
+    Holds, per person of the snapshot, their cohort and, per outcome, their rank on
+    their cohort's list and whether it is within capacity; answers one person at a
+    time (:meth:`place`), never a list.
+    """
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        capacity: PanelCapacity,
+        cohorts: np.ndarray,
+        marked: Mapping[str, pd.DataFrame],
+    ) -> None:
+        self.snapshot = snapshot
+        self.as_of = snapshot.as_of
+        self.capacity = capacity
+        self.cohorts = np.asarray(cohorts, dtype=object)
+        self._lists = {o: m["list"].to_numpy(dtype=object) for o, m in marked.items()}
+        self._ranks = {o: m["rank"].to_numpy(dtype=np.int64) for o, m in marked.items()}
+        self._within = {o: m["within_capacity"].to_numpy(dtype=bool) for o, m in marked.items()}
+        self._capacity = {key: capacity.of(key) for key in LISTS}
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return tuple(self._ranks)
+
+    @classmethod
+    def draw(
+        cls,
+        champions: Mapping[str, Champion],
+        snapshot: Snapshot,
+        capacity: PanelCapacity | Mapping[str, Any],
+    ) -> PanelLists:
+        """Score the snapshot with each champion and draw both lists of every local authority.
+
+        Raises
+        ------
+        CannotStartError
+            The capacity does not cover a local authority of the snapshot (one line).
+        """
+        try:
+            capacity = as_capacity(capacity)
+        except PanelError as exc:
+            raise CannotStartError(f"cannot draw this month's lists: {exc}") from None
+        frame = snapshot.frame()
+        cohorts = cohort_of(frame)
+        marked = {}
+        for outcome, champion in champions.items():
+            probability = champion.model.predict(None, frame)["probability"]
+            scored = pd.DataFrame(
+                {
+                    "person_id": snapshot.person_ids,
+                    "local_authority": snapshot.areas,
+                    "probability": probability.to_numpy(dtype=float),
+                }
+            )
+            try:
+                marked[outcome] = select_lists(scored, capacity, cohort=cohorts)
+            except PanelError as exc:
+                raise CannotStartError(f"cannot draw this month's lists: {exc}") from None
+        return cls(snapshot, capacity, cohorts, marked)
+
+    def cohort(self, person_id: str) -> str | None:
+        """The young person's cohort key, or ``None`` if they are not on the snapshot."""
+        position = self.snapshot.positions.get(person_id)
+        return None if position is None else str(self.cohorts[position])
+
+    def place(self, outcome: str, person_id: str) -> ListPlace | None:
+        """The young person's place on this month's list of ``outcome`` (``None``: not on
+        the snapshot)."""
+        position = self.snapshot.positions.get(person_id)
+        if position is None:
+            return None
+        list_key = str(self._lists[outcome][position])
+        area = str(self.snapshot.areas[position])
+        within = bool(self._within[outcome][position])
+        return ListPlace(
+            cohort=str(self.cohorts[position]),
+            list_key=list_key,
+            local_authority=area,
+            capacity=int(self._capacity[list_key][area]),
+            rank=int(self._ranks[outcome][position]) if within else None,
+            as_of=self.as_of,
+        )

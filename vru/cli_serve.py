@@ -66,6 +66,7 @@ def server_variables(settings: Settings) -> dict[str, str]:
         "VRU_SNAPSHOT_PATH": str(settings.resolve(settings.snapshot_path).resolve()),
         "VRU_TOKENS_PATH": str(settings.resolve(settings.tokens_path).resolve()),
         "VRU_ACCESS_LOG_PATH": str(settings.resolve(settings.access_log_path).resolve()),
+        "VRU_PANEL_CAPACITY": str(settings.panel_capacity),
     }
 
 

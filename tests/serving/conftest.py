@@ -4,6 +4,10 @@ Tests that use :func:`server` are marked ``xdist_group("serving")`` so one worke
 trains the models (about 1.5 minutes for both outcomes on 30k people) and owns
 the server. The server's output goes to a file: an undrained pipe hangs it, and
 the file lets a test check that application logs carry no person_id.
+
+The server runs with a panel capacity of its own (:data:`CAPACITY`, through
+``VRU_PANEL_CAPACITY``), so a test can tell that the lists it reports come from
+the settings; :func:`month_lists` draws the same lists independently.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.vocabulary import OUTCOMES
+from models.panels import PanelCapacity, select_lists
 from models.registry import model_name
 from tests.serving.stack import build_stack, load_or_build_stack
 from vru.cli_serve import ServingProcess, serving_process
@@ -24,6 +30,8 @@ from vru.serving_stack import ServingStack
 ROOT = Path(__file__).resolve().parents[2]
 #: screenshots and reports kept after a run (build/ is ignored by git)
 ARTIFACTS = Path(os.environ.get("VRU_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+#: the served capacity: Bristol's differs from the defaults (50 and 20) on both lists
+CAPACITY = PanelCapacity.parse({"Bristol": {"known": 12, "early": 8}, "Somerset": 30})
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,34 @@ def people(stack: ServingStack) -> People:
 
 
 @pytest.fixture(scope="session")
+def month_lists(stack: ServingStack) -> dict[str, pd.DataFrame]:
+    """This month's lists of each outcome, drawn here as a panel's batch would: the
+    snapshot read with pandas, scored by the released version, cohorts from the
+    involvement columns (``select_lists`` derives them), :data:`CAPACITY`.
+
+    One frame per outcome indexed by ``person_id``: ``local_authority``, ``cohort``,
+    ``list``, ``rank``, ``within_capacity``.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(stack.tracking_uri)
+    mlflow.set_registry_uri(stack.tracking_uri)
+    frame = pd.read_parquet(stack.snapshot)
+    lists = {}
+    for outcome in OUTCOMES:
+        model = mlflow.pyfunc.load_model(
+            f"models:/{model_name(outcome)}/{stack.versions[outcome]}"
+        ).unwrap_python_model()
+        scored = frame.assign(probability=model.predict(None, frame)["probability"].to_numpy())
+        marked = select_lists(scored, CAPACITY)
+        lists[outcome] = marked[
+            ["person_id", "local_authority", "cohort", "list", "rank", "within_capacity"]
+        ].set_index("person_id")
+    return lists
+
+
+@pytest.fixture(scope="session")
 def server(stack: ServingStack) -> Iterator[ServingProcess]:
-    with serving_process(stack.variables(), log=stack.root / "server.log") as running:
+    variables = {**stack.variables(), "VRU_PANEL_CAPACITY": str(CAPACITY)}
+    with serving_process(variables, log=stack.root / "server.log") as running:
         yield running

@@ -1,7 +1,8 @@
 """The practitioners' page in headless Chromium (Debian's package, driven by Playwright).
 
-Sign in with a token, ask for an explanation, read the reasons and the chart, record
-feedback — with the keyboard where a practitioner would — and keep a screenshot.
+Sign in with a token, ask for an explanation, read this month's list place, the reasons
+and the chart, record feedback — with the keyboard where a practitioner would — and keep
+screenshots.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from features.vocabulary import OUTCOMES
 from serving.access_log import AccessLog
-from tests.serving.conftest import ARTIFACTS, People
+from tests.serving.conftest import ARTIFACTS, CAPACITY, People
 from vru.cli_serve import ServingProcess
 from vru.serving_stack import ServingStack
 
@@ -99,6 +101,62 @@ def test_sign_in_explain_and_record_feedback(
     assert stored["text"] == "on a plan since October"
     assert stored["reason_code"] == "already known and supported"
     assert stored["agrees"] == 0
+
+
+def _sign_in_and_explain(page: Any, server: ServingProcess, token: str, person_id: str) -> None:
+    page.goto(f"{server.url}/ui/")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Person ID").fill(person_id)
+    page.get_by_label("Purpose of this look-up").fill("preparing for the referral panel")
+    page.get_by_role("button", name="Explain").click()
+
+
+def test_the_page_says_the_cohort_and_the_list_place_near_the_top(
+    page: Any, server: ServingProcess, stack: ServingStack, month_lists: dict[str, pd.DataFrame]
+) -> None:
+    from playwright.sync_api import expect
+
+    victim = month_lists["victim"]
+    bristol_early = victim[(victim["local_authority"] == "Bristol") & (victim["list"] == "early")]
+    named = str(bristol_early.index[bristol_early["rank"] == 4][0])
+    # beyond capacity on both outcomes' lists, so the page names no place at all
+    perpetrator = month_lists["perpetrator"].loc[victim.index]
+    beyond = victim[
+        (victim["local_authority"] == "Bristol")
+        & (victim["list"] == "known")
+        & ~victim["within_capacity"]
+        & ~perpetrator["within_capacity"]
+    ]
+    known = CAPACITY.of("known")["Bristol"]
+    early = CAPACITY.of("early")["Bristol"]
+
+    _sign_in_and_explain(page, server, stack.tokens["pat"], named)
+    lists = page.get_by_role("region", name="This month's panel lists")
+    expect(lists).to_contain_text(
+        "No serious-violence record yet — on Bristol's early-help list this month "
+        f"(number 4 of {early})."
+    )
+    expect(lists).to_contain_text(OUTCOMES["victim"].heading)
+    expect(lists).to_contain_text("Drawn from the records as of 2025-01-01")
+    # near the top: above the first outcome's explanation
+    first = page.get_by_role("region", name=OUTCOMES["victim"].heading)
+    assert lists.bounding_box()["y"] < first.bounding_box()["y"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "practitioner-list-place.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in_and_explain(page, server, stack.tokens["pat"], str(beyond.index[0]))
+    lists = page.get_by_role("region", name="This month's panel lists")
+    expect(lists).to_contain_text(
+        "Already known to services for serious violence — not among the "
+        f"{known} on Bristol's list this month."
+    )
+    expect(lists).to_contain_text("usual safeguarding route")
+    expect(lists).not_to_contain_text("number ")
+    page.screenshot(path=str(ARTIFACTS / "practitioner-list-beyond.png"), full_page=False)
 
 
 def test_results_page_with_a_cross_area_person_is_refused(

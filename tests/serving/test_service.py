@@ -6,6 +6,7 @@ BentoML's own client for the happy path; raw HTTP (httpx) for every refusal.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,11 @@ import httpx
 import pandas as pd
 import pytest
 
+from features.vocabulary import COHORTS, INVOLVEMENT_FEATURES, LISTS
 from models.registry import RELEASABLE, Registry, model_name
 from models.risk_model import BAND_ORDER
 from serving.access_log import AccessLog
-from tests.serving.conftest import People
+from tests.serving.conftest import CAPACITY, People
 from vru.cli_serve import ServingProcess
 from vru.serving_stack import ServingStack
 
@@ -98,6 +100,117 @@ def test_explain_happy_path_with_bentoml_client(
         victim["probability"], rel=1e-9
     )
     assert scored["model_versions"] == stack.versions
+
+
+def _explain(server: ServingProcess, stack: ServingStack, person_id: str) -> httpx.Response:
+    answer = post(
+        server, "/explain", {"person_id": person_id, "purpose": "panel preparation"},
+        stack.tokens["pat"],
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def _bristol_on(lists: pd.DataFrame, list_key: str, rank: int) -> str:
+    """The Bristol young person at ``rank`` on one list (from the independent draw)."""
+    mine = lists[
+        (lists["local_authority"] == "Bristol")
+        & (lists["list"] == list_key)
+        & (lists["rank"] == rank)
+    ]
+    assert len(mine) == 1, (list_key, rank)
+    return str(mine.index[0])
+
+
+def _check_places(
+    answer: dict[str, object], person_id: str, month_lists: dict[str, pd.DataFrame]
+) -> None:
+    """Every outcome's reported place equals the place on the independently drawn list."""
+    outcomes = answer["outcomes"]
+    assert isinstance(outcomes, dict)
+    assert set(outcomes) == set(month_lists)
+    for outcome, lists in month_lists.items():
+        list_key = str(lists.at[person_id, "list"])
+        within = bool(lists.at[person_id, "within_capacity"])
+        rank = int(lists["rank"].to_numpy()[lists.index.get_loc(person_id)])
+        place = outcomes[outcome]["panel_list"]
+        assert place["list_key"] == list_key
+        assert place["list_title"] == LISTS[list_key].list_title
+        assert place["local_authority"] == "Bristol"
+        assert place["capacity"] == CAPACITY.of(list_key)["Bristol"]
+        assert place["named"] is within
+        assert place["rank"] == (rank if within else None)
+        assert place["lists_as_of"] == "2025-01-01"
+
+
+def test_explain_reports_the_cohort_the_involvement_features_give(
+    server: ServingProcess, stack: ServingStack
+) -> None:
+    frame = pd.read_parquet(stack.snapshot, columns=["person_id", "local_authority",
+                                                     *INVOLVEMENT_FEATURES])  # fmt: skip
+    bristol = frame[frame["local_authority"] == "Bristol"]
+    records = bristol[list(INVOLVEMENT_FEATURES)].astype(float).fillna(0.0)
+    involved = bristol.loc[(records > 0).any(axis=1), "person_id"]
+    not_yet = bristol.loc[(records == 0).all(axis=1), "person_id"]
+    assert len(involved) > 0
+    assert len(not_yet) > 0
+    for person_id, key, title in (
+        (involved.iloc[0], "already_involved", "already known to services for serious violence"),
+        (not_yet.iloc[0], "not_yet_involved", "no serious-violence record yet"),
+    ):
+        person_id = str(person_id)
+        answer = _explain(server, stack, person_id).json()
+        assert answer["cohort"] == {"key": key, "title": title}
+        for item in answer["outcomes"].values():
+            # the list is the one drawn from their cohort, whatever the outcome
+            assert item["panel_list"]["list_key"] == COHORTS[key].list_key
+            assert item["panel_list"]["sentence"].startswith(title[:1].upper() + title[1:])
+
+
+@pytest.mark.parametrize("list_key", ["known", "early"])
+def test_the_last_young_person_within_capacity_is_named_with_the_panel_rank(
+    server: ServingProcess,
+    stack: ServingStack,
+    month_lists: dict[str, pd.DataFrame],
+    list_key: str,
+) -> None:
+    capacity = CAPACITY.of(list_key)["Bristol"]
+    person_id = _bristol_on(month_lists["victim"], list_key, rank=capacity)
+    answer = _explain(server, stack, person_id).json()
+    _check_places(answer, person_id, month_lists)
+    place = answer["outcomes"]["victim"]["panel_list"]
+    assert place["named"] is True
+    assert place["rank"] == capacity
+    name = "early-help list" if list_key == "early" else "list"
+    assert place["sentence"].endswith(
+        f" — on Bristol's {name} this month (number {capacity} of {capacity})."
+    )
+    assert "support could help" in place["next_step"]
+
+
+@pytest.mark.parametrize("list_key", ["known", "early"])
+def test_the_first_young_person_beyond_capacity_is_not_named(
+    server: ServingProcess,
+    stack: ServingStack,
+    month_lists: dict[str, pd.DataFrame],
+    list_key: str,
+) -> None:
+    capacity = CAPACITY.of(list_key)["Bristol"]
+    person_id = _bristol_on(month_lists["victim"], list_key, rank=capacity + 1)
+    answer = _explain(server, stack, person_id)
+    body = answer.json()
+    _check_places(body, person_id, month_lists)
+    place = body["outcomes"]["victim"]["panel_list"]
+    assert place["named"] is False
+    assert place["rank"] is None
+    name = "early-help list" if list_key == "early" else "list"
+    assert place["sentence"].endswith(
+        f" — not among the {capacity} on Bristol's {name} this month."
+    )
+    assert "safeguarding" in place["next_step"]
+    # the answer is about one young person: no other person_id, no place beyond capacity
+    assert set(re.findall(r"YP\d+", answer.text)) == {person_id}
+    assert str(capacity + 1) not in place["sentence"]
 
 
 def _features(stack: ServingStack) -> list[str]:
