@@ -195,7 +195,11 @@ def _train_run(
     )
     elapsed = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    leads = result.lead_time.table() if result.lead_time is not None else None
+    leads = None
+    if result.lead_time is not None:
+        from training.train import capacity_markdown
+
+        leads = result.lead_time.table().assign(by_capacity=capacity_markdown(result.lead_time))
     return elapsed, peak, stages, result.lists, leads, result.chosen
 
 
@@ -242,7 +246,7 @@ def _early_rows(
 def bench_training(repeats: int) -> list[str]:
     """`vru train` end to end on the default population, both outcomes."""
     tmp = Path(tempfile.mkdtemp(prefix="vru-bench-train-"))
-    rows, list_rows, lead_rows = [], [], []
+    rows, list_rows, lead_rows, by_capacity = [], [], [], []
     try:
         write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
         ctx = mp.get_context("spawn")
@@ -256,6 +260,8 @@ def bench_training(repeats: int) -> list[str]:
             more_lists, more_leads = _early_rows(outcome, lists, leads, chosen)
             list_rows += more_lists
             lead_rows += more_leads
+            if leads is not None and "by_capacity" in leads:
+                by_capacity += [f"**{outcome}.** {leads['by_capacity'].iloc[0]}", ""]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [
@@ -296,6 +302,7 @@ def bench_training(repeats: int) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *lead_rows,
         "",
+        *by_capacity,
     ]
 
 

@@ -98,7 +98,7 @@ def bench(repeats: int) -> list[str]:
     ):
         manifest = runs[outcome][0]["manifest"]
         assert isinstance(manifest, dict)
-        listed = sum(c[o]["listed"] for c in manifest["counts"].values() for o in c)
+        listed = sum(c[o]["named"] for c in manifest["counts"].values() for o in c)
         walls = ", ".join(f"{float(r['wall']):.1f}" for r in runs[outcome])  # type: ignore[arg-type]
         rows.append(
             f"| {label} | {manifest['people_scored']:,} | {listed:,} | "

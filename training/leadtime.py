@@ -279,6 +279,9 @@ class LeadTimeResult:
     #: first involvements in the window of young people not on the spine (not resident or
     #: not aged 10–24) at the as-of date of their month: no list could have named them
     off_spine: int = 0
+    #: the summary again at other early-list capacities (``backtest(also_at=...)``): one
+    #: row per scorer and capacity per local authority
+    by_capacity: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def scorers(self) -> tuple[str, ...]:
@@ -350,6 +353,7 @@ def backtest(
     *,
     progress: Callable[[str], None] | None = None,
     chunk: int = 6,
+    also_at: Sequence[int] = (),
 ) -> LeadTimeResult:
     """Draw the early-identification list every month and measure how early it named people.
 
@@ -388,6 +392,10 @@ def backtest(
         Called with a short message as each chunk of months starts.
     chunk
         Months per snapshot build.
+    also_at
+        Early-list capacities per local authority at which to measure the same figures
+        too (``LeadTimeResult.by_capacity``): the lists are drawn once, long enough for
+        the largest, and cut at each.
 
     Raises
     ------
@@ -404,6 +412,12 @@ def backtest(
     if chunk < 1:
         raise ValueError(f"chunk must be 1 month or more, got {chunk}")
     capacity = as_capacity(capacity)
+    if any(k < 1 for k in also_at):
+        raise ValueError(f"also_at capacities must be 1 or more, got {list(also_at)}")
+    longest = max(also_at, default=0)
+    drawn = PanelCapacity(
+        capacity.known, {la: max(n, longest) for la, n in capacity.of(EARLY).items()}
+    )
     say = progress or (lambda message: None)
     data = source if isinstance(source, Tables) else load_tables(source)
 
@@ -412,7 +426,6 @@ def backtest(
     for person, month in zip(events["person_id"], events["event_month"], strict=True):
         due[_month_start(month)].add(str(person))
     on_spine: set[str] = set()
-    listed: dict[str, dict[dt.date, list[str]]] = {name: {} for name in scorers}
     entries: list[pd.DataFrame] = []
 
     for begin in range(0, len(dates), chunk):
@@ -427,23 +440,41 @@ def backtest(
             on_spine |= due[month] & set(rows["person_id"].astype(str))
             cohort = cohort_of(rows)
             for name, scorer in scorers.items():
-                early = _early_list(name, scorer, rows, cohort, capacity, month)
-                listed[name][month] = early["person_id"].astype(str).tolist()
+                early = _early_list(name, scorer, rows, cohort, drawn, month)
                 entries.append(early.assign(scorer=name, as_of=month))
         del frame
 
     in_scope = events[events["person_id"].astype(str).isin(on_spine)].reset_index(drop=True)
-    leads = {name: lead_times(in_scope, listed[name]) for name in scorers}
     columns = ["scorer", "as_of", "local_authority", "rank", "person_id"]
+    every = pd.concat(entries, ignore_index=True)[columns]
+    limit = every["local_authority"].astype(str).map(capacity.of(EARLY)).to_numpy()
+    listings = every[every["rank"].to_numpy() <= limit].reset_index(drop=True)
+    leads = {name: lead_times(in_scope, _listed(listings, name, dates)) for name in scorers}
+    rows_by_capacity = []
+    for k in sorted(set(also_at)):
+        cut = every[every["rank"] <= k]
+        for name in scorers:
+            summary = summarise_leads(lead_times(in_scope, _listed(cut, name, dates)), dates[0])
+            rows_by_capacity.append({"scorer": name, "early_capacity": k, **summary})
     return LeadTimeResult(
         outcome=outcome,
         months=dates,
         capacity=capacity.of(EARLY),
         leads=leads,
         summary={name: summarise_leads(lead, dates[0]) for name, lead in leads.items()},
-        listings=pd.concat(entries, ignore_index=True)[columns],
+        listings=listings,
         off_spine=len(events) - len(in_scope),
+        by_capacity=pd.DataFrame(rows_by_capacity),
     )
+
+
+def _listed(
+    listings: pd.DataFrame, scorer: str, months: Sequence[dt.date]
+) -> dict[dt.date, list[str]]:
+    """Each month's ids on one scorer's early list (rows of ``listings``)."""
+    mine = listings[listings["scorer"] == scorer]
+    by_month = mine.groupby("as_of")["person_id"].agg(lambda ids: ids.astype(str).tolist())
+    return {month: by_month.get(month, []) for month in months}
 
 
 def _early_list(

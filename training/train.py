@@ -44,8 +44,12 @@ from training.tracking import git_commit, log_fold, log_model, write_review
 
 __all__ = [
     "CANDIDATES",
+    "capacity_markdown",
     "comparison_table",
     "default_dates",
+    "lead_metrics",
+    "lead_text",
+    "lead_time",
     "list_metrics",
     "run_fold",
     "train_outcome",
@@ -54,6 +58,8 @@ __all__ = [
 CANDIDATES = ("rules", "logistic", "lightgbm")
 #: months of the lead-time backtest (monthly early lists from the first test as-of)
 LEAD_MONTHS = 24
+#: early-list capacities per local authority at which lead time is also measured
+LEAD_CAPACITIES = (10, 20, 50, 100)
 
 
 def _fit_candidate(
@@ -290,6 +296,7 @@ def lead_time(
         backtest_months(first, n),
         {"model": by_model, "rules": by_rules},
         capacity,
+        also_at=LEAD_CAPACITIES,
     )
 
 
@@ -314,7 +321,32 @@ def lead_text(leads: LeadTimeResult) -> str:
         "first recorded serious-violence involvement (in this outcome's role) fell in the "
         "period: how many months before it they were first on the early list.\n\n"
         + leads.markdown()
+        + "\n\n"
+        + capacity_markdown(leads)
     )
+
+
+def capacity_markdown(leads: LeadTimeResult) -> str:
+    """How the early list's reach and lead time grow with its capacity (a partnership's
+    choice: a longer list names more young people, earlier, and asks more of a panel)."""
+    if leads.by_capacity.empty:
+        return ""
+    lines = [
+        "If each local authority's early list were longer or shorter (same months, same models):",
+        "",
+        "| early list per authority | ranked by | on the list before | ≥ 6 months ahead "
+        "| median lead (months) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in leads.by_capacity.to_dict("records"):
+        median = row["median_lead"]
+        lines.append(
+            f"| {row['early_capacity']} | {row['scorer']} | {row['share_flagged']:.1%} "
+            f"({row['flagged']} of {row['events']}) | {row['share_ahead_6']:.1%} | "
+            + ("–" if median != median else f"{median:.0f}")
+            + " |"
+        )
+    return "\n".join(lines)
 
 
 def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:

@@ -410,3 +410,28 @@ def test_a_scorer_must_give_one_finite_score_per_row(tables: Tables) -> None:
         backtest(tables, "victim", MONTHS[:1], {"short": lambda f: np.zeros(3)}, CAPACITY)
     with pytest.raises(ValueError, match="non-finite scores"):
         backtest(tables, "victim", MONTHS[:1], {"nan": lambda f: np.full(len(f), np.nan)}, CAPACITY)
+
+
+def test_other_capacities_cut_one_longer_draw_and_agree_with_the_list_panels_get(
+    tables: Tables,
+) -> None:
+    """Drawn once long enough for 30 per authority, cut at each capacity: the figures at the
+    configured capacity are those of a backtest drawn at it, and longer lists flag more."""
+    scorers = {"oracle": _oracle(tables), "rules": _rules}
+    plain = backtest(tables, "victim", MONTHS, scorers, CAPACITY, chunk=9)
+    wide = backtest(tables, "victim", MONTHS, scorers, CAPACITY, chunk=9, also_at=(4, 8, 30))
+    for name in scorers:
+        pd.testing.assert_series_equal(
+            pd.Series(plain.summary[name]), pd.Series(wide.summary[name])
+        )
+        pd.testing.assert_frame_equal(plain.leads[name], wide.leads[name])
+    table = wide.by_capacity.set_index(["scorer", "early_capacity"])
+    assert sorted(table.index.get_level_values("early_capacity").unique()) == [4, 8, 30]
+    at_8 = table.loc[("oracle", 8)]
+    assert at_8["flagged"] == plain.summary["oracle"]["flagged"]  # CAPACITY's early list is 8
+    for name in scorers:
+        flagged = [table.loc[(name, k), "flagged"] for k in (4, 8, 30)]
+        assert flagged == sorted(flagged)
+    assert table.loc[("oracle", 30), "flagged"] > table.loc[("oracle", 4), "flagged"]
+    with pytest.raises(ValueError, match="also_at"):
+        backtest(tables, "victim", MONTHS, scorers, CAPACITY, also_at=(0,))
