@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from features.vocabulary import OUTCOMES
+from features.vocabulary import LISTS, OUTCOMES
 from vru.clikit import (
     DEFAULT_DATA,
     DataOption,
@@ -83,8 +83,8 @@ def score(
         Path,
         typer.Option(
             "--out",
-            help="Output folder, replaced as a whole each run; the previous run there is the "
-            "list that 'new / still listed / dropped off' compare with.",
+            help="Output folder, replaced as a whole each run; the previous run there is what "
+            "'new / still listed / no longer on the list' compare with.",
         ),
     ] = Path("data/panels"),
     outcome: Annotated[
@@ -103,18 +103,22 @@ def score(
     """Rank, explain and list young people for each local authority's referral panel.
 
     Scores everyone aged 10–24 resident on the as-of date with the champion model of
-    each outcome (refused unless its fairness verdict is pass or a recorded override),
-    lists each panel's capacity plus anyone at or above the 'high' band, and writes per
-    local authority panel_<la>.csv/.parquet and an HTML panel pack, with manifest.json.
-    The run is logged to MLflow. Every list is a prompt for professional review.
+    each outcome (refused unless its fairness verdict is pass or a recorded override).
+    Each panel gets two lists per outcome: young people already known to services for
+    serious violence ('known') and those with no such record yet ('early', early help),
+    each cut at its capacity (VRU_PANEL_CAPACITY, e.g. '{"Bristol": {"known": 50,
+    "early": 20}}'). Only those within capacity are named; the rest are counted by band.
+    Writes per local authority panel_<la>.csv/.parquet and an HTML panel pack, with
+    manifest.json, and logs the run to MLflow. Every list is a prompt for professional
+    review.
     """
     from features.schemas import ContractError
     from features.snapshot import SnapshotError
     from models.registry import Registry
     from serving.batch import BatchError, Tracking, check_out_dir, check_releasable, score_panels
-    from vru.config import load_settings
+    from vru.clikit import settings as clikit_settings
 
-    settings = load_settings()
+    settings = clikit_settings()
     outcomes = _outcomes(outcome)
     (when,) = parse_dates(as_of)
     pinned = _versions(model_version, outcomes)
@@ -163,11 +167,12 @@ def score(
     except OSError as exc:
         fail(f"could not write {target}: {exc.strerror or exc}")
     for o in outcomes:
-        listed = sum(c[o]["listed"] for c in manifest.counts.values())
+        named = {key: sum(c[o][key]["named"] for c in manifest.counts.values()) for key in LISTS}
         m = manifest.models[o]
         out.print(
-            f"{o}: {listed:,} listed of {manifest.people_scored:,} scored with "
-            f"{m['name']} version {m['version']} (fairness verdict {m['fairness_verdict']})",
+            f"{o}: {named['known']:,} named on known lists, {named['early']:,} on early lists, of "
+            f"{manifest.people_scored:,} scored with {m['name']} version {m['version']} "
+            f"(fairness verdict {m['fairness_verdict']})",
             highlight=False,
         )
     for la, path in manifest.packs.items():

@@ -3,18 +3,21 @@
 One call, :func:`score_panels`, builds the as-of snapshot through
 :func:`features.snapshot.build_snapshot` (the same entry as training), scores
 everyone with the released model of each outcome (one scoring path:
-:class:`models.risk_model.RiskModel`), and writes for each local authority a
-ranked list (CSV + Parquet) and an HTML panel pack, plus a run manifest. Who is
-listed, per outcome and local authority, is decided by
-:func:`models.panels.select_panel`:
+:class:`models.risk_model.RiskModel`), and writes for each local authority its
+lists (CSV + Parquet) and an HTML panel pack, plus a run manifest. Each outcome has
+two lists per local authority, drawn by :func:`models.panels.select_lists`:
 
-- the ``capacity`` highest estimates (what the panel can review this month), and
-- anyone else whose estimate is at or above the lower edge of the model's
-  ``high`` band (so nobody in the high bands is silently cut off by capacity).
+- ``known`` — young people already known to services for serious violence, and
+- ``early`` — the early-identification list: no serious-violence record yet;
 
-Each list is compared with the previous run in the same output folder: a listed
-person is ``new`` or ``still listed``; a person listed last time and not now is
-``dropped off`` with the reason (risk fell below the cut, aged out, moved).
+each ranked within its own cohort and cut at its own capacity. Only the young
+people within a list's capacity are named; everyone beyond it is counted by band in
+the pack and the manifest, never named (data minimisation).
+
+Each list is compared with the previous run in the same output folder: a named
+person is ``new``, ``still listed`` or ``moved from the <list> list``; the people
+named last time and not now are counted by reason (estimate fell below the cut, aged
+out, moved), never listed.
 
 Outputs are built in a temporary folder beside ``out_dir`` and swapped into
 place in one rename, so an interrupted run leaves the previous outputs intact.

@@ -1,9 +1,14 @@
-"""The panel lists: who is listed, the columns of a list, their order, their files.
+"""The panel lists: who is named, the columns of a list, their order, their files, their counts.
 
-Who is listed comes from the one selection function,
-:func:`models.panels.select_panel`; this module turns its rows into the
-columns a panel reads, sorts them and writes each local authority's list as CSV
-(stable bytes) and Parquet. No audit-only column may ever be written.
+Who is named comes from the one selection function,
+:func:`models.panels.select_lists`: for each outcome and local authority, two
+lists (:data:`features.vocabulary.LISTS`), ``known`` (young people already known
+to services for serious violence) and ``early`` (the early-identification list),
+each ranked and cut at its capacity. Only the young people within each list's
+capacity are named; everyone beyond it is counted by band, never named (data
+minimisation). This module turns the named rows into the columns a panel reads,
+sorts them, writes each local authority's list as CSV (stable bytes) and Parquet,
+and counts each list. No audit-only column may ever be written.
 """
 
 from __future__ import annotations
@@ -12,42 +17,44 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from features.vocabulary import SOURCE_TITLES
-from models.panels import select_panel
+from features.vocabulary import LISTS, SOURCE_TITLES
+from models.panels import PanelCapacity
 from models.reasons import Explanation
 
 __all__ = [
     "LIST_COLUMNS",
     "REASONS_IN_LIST",
-    "STATUS_DROPPED",
+    "STATUS_MOVED",
     "STATUS_NEW",
     "STATUS_STILL",
     "freshness_text",
     "list_counts",
     "list_rows",
-    "panel_list",
+    "named_rows",
     "slug",
     "sort_lists",
     "write_list",
 ]
 
-#: values of a list's ``status`` column
+#: values of a list's ``status`` column (``STATUS_MOVED`` is formatted with the other list)
 STATUS_NEW = "new"
 STATUS_STILL = "still listed"
-STATUS_DROPPED = "dropped off"
+STATUS_MOVED = "moved from the {list} list"
 REASONS_IN_LIST = 3
-#: columns of every panel list, in order (no audit-only column may ever be added here)
+#: columns of every panel list, in order (no audit-only column may ever be added here).
+#: Every row is a young person named to the panel, within their list's capacity.
 LIST_COLUMNS = (
     "rank",
     "person_id",
     "local_authority",
     "outcome",
+    "list",
     "probability",
     "band",
-    "within_capacity",
     "age_years",
     "reason_1",
     "reason_2",
@@ -57,7 +64,6 @@ LIST_COLUMNS = (
     "status",
     "previous_rank",
     "previous_probability",
-    "dropped_reason",
 )
 
 
@@ -71,30 +77,22 @@ def freshness_text(fresh: Mapping[str, dt.date]) -> str:
     return "; ".join(f"{SOURCE_TITLES.get(k, k)} to {v.isoformat()}" for k, v in fresh.items())
 
 
-def panel_list(scored: pd.DataFrame, capacity: Mapping[str, int], threshold: float) -> pd.DataFrame:
-    """The rows a panel sees, by local authority then rank.
-
-    Parameters
-    ----------
-    scored
-        One row per person with ``person_id``, ``local_authority`` and
-        ``probability`` (other columns are carried along).
-    capacity, threshold
-        As for :func:`models.panels.select_panel`, which decides who is listed.
-
-    Returns
-    -------
-    The listed rows with ``rank`` and ``within_capacity``.
-    """
-    marked = select_panel(scored, capacity, threshold)
-    listed = marked[marked["listed"].to_numpy(dtype=bool)].drop(columns="listed")
-    return listed.sort_values(["local_authority", "rank"], kind="mergesort").reset_index(drop=True)
+def named_rows(drawn: pd.DataFrame) -> pd.DataFrame:
+    """The rows named to a panel (within their list's capacity), by authority, list, rank."""
+    order = {key: i for i, key in enumerate(LISTS)}
+    within = drawn[drawn["within_capacity"].to_numpy(dtype=bool)]
+    return (
+        within.assign(_l=within["list"].map(order))
+        .sort_values(["local_authority", "_l", "rank"], kind="mergesort")
+        .drop(columns="_l")
+        .reset_index(drop=True)
+    )
 
 
 def list_rows(
     listed: pd.DataFrame, explanations: Sequence[Explanation], freshness: str
 ) -> pd.DataFrame:
-    """The list columns (up to ``status``) of listed rows, with their explanations."""
+    """The list columns (up to ``data_freshness``) of named rows, with their explanations."""
     reasons = [[r.sentence for r in e.reasons[:REASONS_IN_LIST]] for e in explanations]
     padded = [r + [""] * (REASONS_IN_LIST - len(r)) for r in reasons]
     return pd.DataFrame(
@@ -103,9 +101,9 @@ def list_rows(
             "person_id": listed["person_id"].astype(str).to_numpy(),
             "local_authority": listed["local_authority"].astype(str).to_numpy(),
             "outcome": listed["outcome"].to_numpy(),
+            "list": listed["list"].astype(str).to_numpy(),
             "probability": listed["probability"].to_numpy(dtype=float),
             "band": listed["band"].astype(str).to_numpy(),
-            "within_capacity": listed["within_capacity"].astype(bool).to_numpy(),
             "age_years": listed["age_years"].astype("Int64").to_numpy(),
             "reason_1": [p[0] for p in padded],
             "reason_2": [p[1] for p in padded],
@@ -119,16 +117,13 @@ def list_rows(
 
 
 def sort_lists(lists: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
-    """By local authority, outcome (in pack order), listed before dropped, then rank."""
+    """By local authority, outcome (in pack order), list (``known`` first), then rank."""
     order = {o: i for i, o in enumerate(outcomes)}
+    list_order = {key: i for i, key in enumerate(LISTS)}
     return (
-        lists.assign(
-            _o=lists["outcome"].map(order),
-            _dropped=lists["status"] == STATUS_DROPPED,
-            _r=lists["rank"].fillna(lists["previous_rank"]).astype(float),
-        )
-        .sort_values(["local_authority", "_o", "_dropped", "_r", "person_id"], kind="mergesort")
-        .drop(columns=["_o", "_dropped", "_r"])
+        lists.assign(_o=lists["outcome"].map(order), _l=lists["list"].map(list_order))
+        .sort_values(["local_authority", "_o", "_l", "rank", "person_id"], kind="mergesort")
+        .drop(columns=["_o", "_l"])
         .reset_index(drop=True)
     )
 
@@ -147,21 +142,75 @@ def write_list(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
     return [csv, parquet]
 
 
-def list_counts(
-    mine: pd.DataFrame, snapshot: pd.DataFrame, la: str, outcome: str
-) -> dict[str, int]:
-    """How many residents, listed (within and beyond capacity), new, still listed, dropped.
+def _by_band(bands: pd.Series, band_names: Sequence[str]) -> dict[str, int]:
+    """People per band, highest band first (every band of the model, zeros included; a
+    band the model does not name, last, so that the counts always add up)."""
+    counts = bands.astype(str).value_counts()
+    names = [*reversed(list(band_names)), *sorted(set(counts.index) - set(band_names))]
+    return {name: int(counts.get(name, 0)) for name in names}
 
-    ``mine`` is one local authority's list; ``snapshot`` every scored row.
+
+def list_counts(
+    rows: pd.DataFrame,
+    drawn: pd.DataFrame,
+    gone: pd.DataFrame,
+    *,
+    la: str,
+    outcome: str,
+    capacity: PanelCapacity,
+    band_names: Sequence[str],
+) -> dict[str, Any]:
+    """What a panel is told about its two lists of one outcome, in counts only.
+
+    Parameters
+    ----------
+    rows
+        The named rows of this local authority (every outcome and list, with status).
+    drawn
+        Everyone scored, with ``outcome``, ``band`` and the columns of
+        :func:`models.panels.select_lists` (``list``, ``within_capacity``).
+    gone
+        Who was named on the previous list and is not now: ``local_authority,
+        outcome, list, reason`` (:func:`serving.batch.history.add_history`).
+    la, outcome
+        The local authority and outcome counted.
+    capacity
+        Each list's capacity.
+    band_names
+        The model's bands, lowest first.
+
+    Returns
+    -------
+    ``residents``, ``named`` (both lists) and, per list key, ``capacity``,
+    ``cohort`` (young people in the list's cohort), ``named``, ``beyond_capacity``,
+    ``beyond_capacity_by_band`` (highest band first), ``new``, ``still_listed``,
+    ``moved_in`` (from the other list), ``no_longer_named`` and
+    ``no_longer_named_by_reason``.
     """
-    listed = mine[mine["status"] != STATUS_DROPPED]
-    residents = snapshot[(snapshot["local_authority"] == la) & (snapshot["outcome"] == outcome)]
-    return {
-        "residents": len(residents),
-        "listed": len(listed),
-        "within_capacity": int(listed["within_capacity"].sum()),
-        "beyond_capacity": int((~listed["within_capacity"]).sum()),
-        "new": int((listed["status"] == STATUS_NEW).sum()),
-        "still_listed": int((listed["status"] == STATUS_STILL).sum()),
-        "dropped_off": int((mine["status"] == STATUS_DROPPED).sum()),
-    }
+    mine = drawn[
+        (drawn["local_authority"].to_numpy() == la) & (drawn["outcome"].to_numpy() == outcome)
+    ]
+    out: dict[str, Any] = {"residents": len(mine), "named": 0}
+    for key in LISTS:
+        cohort = mine[mine["list"].to_numpy() == key]
+        beyond = cohort[~cohort["within_capacity"].to_numpy(dtype=bool)]
+        on_list = rows[(rows["outcome"] == outcome) & (rows["list"] == key)]
+        left = gone[
+            (gone["local_authority"] == la) & (gone["outcome"] == outcome) & (gone["list"] == key)
+        ]
+        reasons = left["reason"].value_counts()
+        status = on_list["status"].astype(str)
+        out[key] = {
+            "capacity": int(capacity.of(key).get(la, 0)),
+            "cohort": len(cohort),
+            "named": len(on_list),
+            "beyond_capacity": len(beyond),
+            "beyond_capacity_by_band": _by_band(beyond["band"], band_names),
+            "new": int((status == STATUS_NEW).sum()),
+            "still_listed": int((status == STATUS_STILL).sum()),
+            "moved_in": int(status.str.startswith(STATUS_MOVED.split("{")[0]).sum()),
+            "no_longer_named": len(left),
+            "no_longer_named_by_reason": {str(r): int(n) for r, n in sorted(reasons.items())},
+        }
+        out["named"] += len(on_list)
+    return out

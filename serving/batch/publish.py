@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from features.vocabulary import LISTS
 from serving.batch.atomic import MANIFEST, swap_into_place
 
 __all__ = ["STAGE_TAG", "Manifest", "Tracking", "publish"]
@@ -25,7 +27,13 @@ STAGE_TAG = "score"
 
 @dataclass
 class Manifest:
-    """What a run used and produced (written as ``manifest.json``)."""
+    """What a run used and produced (written as ``manifest.json``).
+
+    It names nobody: ``counts[la][outcome]`` holds ``residents``, ``named`` and, per
+    list (``known``, ``early``), its capacity, cohort size, how many are named, how
+    many are beyond capacity (in all and by band), new, still listed, moved in from
+    the other list and no longer named (in all and by reason).
+    """
 
     as_of: str
     data_dir: str
@@ -33,9 +41,9 @@ class Manifest:
     data_end: str
     outcomes: list[str]
     models: dict[str, dict[str, object]]
-    capacity: dict[str, int]
+    capacity: dict[str, dict[str, int]]
     people_scored: int
-    counts: dict[str, dict[str, dict[str, int]]]
+    counts: dict[str, dict[str, dict[str, Any]]]
     durations: dict[str, float]
     files: list[str]
     baseline_as_of: str | None
@@ -79,7 +87,8 @@ def _swap(staged: Path, out_dir: Path, before_swap: Callable[[], None] | None) -
 
 
 def _log_run(staged: Path, manifest: Manifest) -> None:
-    """Tags, parameters, metrics and the CSV lists of the active MLflow run."""
+    """Tags, parameters, metrics and the CSV lists of the active MLflow run (the lists
+    name only the young people within capacity; the metrics are counts)."""
     import mlflow
 
     mlflow.set_tags(
@@ -105,8 +114,10 @@ def _log_run(staged: Path, manifest: Manifest) -> None:
         {
             "people_scored": manifest.people_scored,
             **{
-                f"listed_{o}": sum(c[o]["listed"] for c in manifest.counts.values())
+                f"{what}_{o}_{key}": sum(c[o][key][what] for c in manifest.counts.values())
                 for o in manifest.outcomes
+                for key in LISTS
+                for what in ("named", "beyond_capacity", "no_longer_named")
             },
             **{f"seconds_{k.replace(' ', '_')}": v for k, v in manifest.durations.items()},
         }

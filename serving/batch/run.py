@@ -2,8 +2,11 @@
 
 Each stage is a function of what the stage before produced; this module only
 orders them, reports progress and times them. The rules live elsewhere: who is
-listed in :mod:`models.panels`, list columns in :mod:`serving.batch.lists`,
-statuses in :mod:`serving.batch.history`, the pack in :mod:`serving.panel`.
+named in :mod:`models.panels` (:func:`~models.panels.select_lists`: two lists per
+outcome and local authority, each cut at its capacity), list columns and counts in
+:mod:`serving.batch.lists`, statuses in :mod:`serving.batch.history`, the pack in
+:mod:`serving.panel`. Only the young people within a list's capacity are named;
+nobody beyond it is explained, written or logged.
 """
 
 from __future__ import annotations
@@ -13,28 +16,30 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from features.snapshot import FeatureSnapshot, build_snapshot, load_tables
-from models.panels import PanelError, panel_threshold
+from features.vocabulary import cohort_of
+from models.panels import PanelCapacity, PanelError, as_capacity, select_lists
 from models.reasons import Explanation
 from models.registry import Released
 from serving.batch.atomic import MANIFEST, check_out_dir, recover, staging
 from serving.batch.checks import BatchError, check_releasable
-from serving.batch.history import BASELINE, add_history, find_baseline
+from serving.batch.history import BASELINE, add_history, find_baseline, named_again
 from serving.batch.lists import (
     freshness_text,
     list_counts,
     list_rows,
-    panel_list,
+    named_rows,
     slug,
     sort_lists,
     write_list,
 )
 from serving.batch.publish import Manifest, Tracking, publish
 
-__all__ = ["STAGES", "score_panels"]
+__all__ = ["STAGES", "band_edges", "capacity_of", "score_panels"]
 
 #: stages reported to ``progress`` in this order
 STAGES = ("loading data", "building features", "scoring", "explaining", "writing packs")
@@ -63,25 +68,38 @@ class _Stages:
 
 @dataclass(frozen=True)
 class _Scores:
-    """Everyone's scores (``snapshot``) and each outcome's list, in pack order."""
+    """Everyone's scores with their list, rank and whether they are named (``drawn``, in
+    memory only), and each outcome's named rows, in pack order."""
 
-    snapshot: pd.DataFrame
-    listed: dict[str, pd.DataFrame]
+    drawn: pd.DataFrame
+    named: dict[str, pd.DataFrame]
 
 
-def threshold(released: Released) -> float:
-    """The panel threshold of a released model: the lower edge of its ``high`` band."""
+def capacity_of(capacity: PanelCapacity | Mapping[str, object]) -> PanelCapacity:
+    """Each list's capacity from the settings (or a plain ``{la: n}`` of the known list).
+
+    Raises
+    ------
+    BatchError
+        A capacity that is negative, not a whole number, or for an unknown list.
+    """
     try:
-        return panel_threshold(released.model.bundle.bands)
+        return as_capacity(capacity)
     except PanelError as exc:
-        raise BatchError(f"{released.name} version {released.version}: {exc}") from None
+        raise BatchError(str(exc)) from None
+
+
+def band_edges(released: Released) -> dict[str, float]:
+    """The lower edge of each band of a released model, lowest band first."""
+    return {b.name: float(b.lower) for b in released.model.bundle.bands}
 
 
 def _features(
     data_dir: Path, as_of: dt.date, stages: _Stages
 ) -> tuple[FeatureSnapshot, pd.DataFrame]:
     """Load and check the raw tables, then build the as-of snapshot (labels off); its
-    frame in person order (so ties and files are the same on every run)."""
+    frame in person order (so ties and files are the same on every run), with each
+    young person's ``cohort`` (:func:`features.vocabulary.cohort_of`)."""
     stages.say(STAGES[0], 0, 1)
     tables = load_tables(data_dir)
     stages.say(STAGES[0], 1, 1)
@@ -94,18 +112,18 @@ def _features(
         raise BatchError(f"nobody aged 10–24 is resident on {as_of}")
     frame = snapshot.frame.sort_values("person_id", kind="mergesort").reset_index(drop=True)
     stages.done(STAGES[1])
-    return snapshot, frame
+    return snapshot, frame.assign(cohort=cohort_of(frame))
 
 
 def _score(
     frame: pd.DataFrame,
     models: Mapping[str, Released],
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity,
     stages: _Stages,
 ) -> _Scores:
-    """Score everyone with each outcome's model and draw each outcome's lists."""
+    """Score everyone with each outcome's model and draw each outcome's two lists."""
     stages.say(STAGES[2], 0, len(models))
-    scored_parts, listed = [], {}
+    drawn_parts, named = [], {}
     for i, (outcome, released) in enumerate(models.items()):
         try:
             scores = released.model.predict(None, frame)
@@ -121,14 +139,15 @@ def _score(
                 "age_years": frame["demo_asof_age_years"].to_numpy(),
             }
         )
-        scored_parts.append(scored)
         try:
-            listed[outcome] = panel_list(scored, capacity, threshold(released))
+            drawn = select_lists(scored, capacity, cohort=frame["cohort"].to_numpy())
         except PanelError as exc:
             raise BatchError(str(exc)) from None
+        drawn_parts.append(drawn)
+        named[outcome] = named_rows(drawn)
         stages.say(STAGES[2], i + 1, len(models))
     stages.done(STAGES[2])
-    return _Scores(pd.concat(scored_parts, ignore_index=True), listed)
+    return _Scores(pd.concat(drawn_parts, ignore_index=True), named)
 
 
 def _explain(
@@ -139,13 +158,14 @@ def _explain(
     freshness: str,
     stages: _Stages,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], Explanation]]:
-    """Explain everyone listed: the list rows and each ``(outcome, person_id)``'s explanation."""
+    """Explain everyone named: the list rows and each ``(outcome, person_id)``'s explanation
+    (nobody beyond capacity is explained)."""
     stages.say(STAGES[3], 0, len(models))
     parts = []
     explained: dict[tuple[str, str], Explanation] = {}
     by_person = frame.set_index("person_id", drop=False)
     for i, (outcome, released) in enumerate(models.items()):
-        listed = scores.listed[outcome]
+        listed = scores.named[outcome]
         rows = by_person.loc[listed["person_id"].to_numpy()]
         explanations = released.model.explain(
             rows, top_k=TOP_REASONS, data_as_of=snapshot.freshness
@@ -162,7 +182,7 @@ class _Written:
     """What the writing stage put in the staged folder."""
 
     files: list[str] = field(default_factory=list)
-    counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    counts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     packs: dict[str, str] = field(default_factory=dict)
 
 
@@ -172,10 +192,11 @@ def _write_packs(
     *,
     as_of: dt.date,
     lists: pd.DataFrame,
+    gone: pd.DataFrame,
     scores: _Scores,
     models: Mapping[str, Released],
     explained: Mapping[tuple[str, str], Explanation],
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity,
     freshness: str,
     baseline_as_of: str | None,
     stages: _Stages,
@@ -183,26 +204,34 @@ def _write_packs(
     """Each local authority's list (CSV, Parquet) and HTML pack, in the staged folder."""
     from serving.panel import render_pack
 
-    authorities = sorted(capacity)
+    authorities = capacity.authorities
     stages.say(STAGES[4], 0, len(authorities))
     written = _Written()
-    snapshot = scores.snapshot
+    drawn = scores.drawn
     for k, la in enumerate(authorities):
         mine = lists[lists["local_authority"] == la].reset_index(drop=True)
         stem = f"panel_{slug(la)}"
         written.files += [p.name for p in write_list(mine, staged, stem)]
         written.counts[la] = {
-            outcome: list_counts(mine[mine["outcome"] == outcome], snapshot, la, outcome)
-            for outcome in models
+            outcome: list_counts(
+                mine,
+                drawn,
+                gone,
+                la=la,
+                outcome=outcome,
+                capacity=capacity,
+                band_names=[b.name for b in released.model.bundle.bands],
+            )
+            for outcome, released in models.items()
         }
         html = render_pack(
             local_authority=la,
             as_of=as_of,
             lists=mine,
-            snapshot=snapshot[snapshot["local_authority"] == la],
+            drawn=drawn[drawn["local_authority"].to_numpy() == la],
             models=models,
             explanations=explained,
-            capacity=int(capacity[la]),
+            capacity=capacity.as_dict()[la],
             freshness=freshness,
             baseline_as_of=baseline_as_of,
             counts=written.counts[la],
@@ -220,7 +249,7 @@ def _model_entries(models: Mapping[str, Released]) -> dict[str, dict[str, object
             "name": m.name,
             "version": m.version,
             "fairness_verdict": m.verdict,
-            "threshold": threshold(m),
+            "bands": band_edges(m),
             "candidate": m.model.bundle.candidate_name,
         }
         for o, m in models.items()
@@ -232,13 +261,17 @@ def score_panels(
     as_of: dt.date,
     out_dir: Path,
     models: Mapping[str, Released],
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, Any],
     *,
     tracking: Tracking | None = None,
     progress: Progress | None = None,
     before_swap: Callable[[], None] | None = None,
 ) -> Manifest:
-    """Score everyone on ``as_of`` and write each local authority's panel list and pack.
+    """Score everyone on ``as_of`` and write each local authority's panel lists and pack.
+
+    Each outcome gets two lists per local authority, ``known`` and ``early``
+    (:data:`features.vocabulary.LISTS`); only the young people within each list's
+    capacity are named, everyone beyond it is counted by band.
 
     Parameters
     ----------
@@ -251,7 +284,8 @@ def score_panels(
     models
         Released model per outcome (``victim``, ``perpetrator``), in pack order.
     capacity
-        Young people each local authority's panel can review per outcome.
+        Young people each local authority's panel reviews on each list
+        (:class:`models.panels.PanelCapacity`; a plain ``{la: n}`` sets the known list).
     tracking
         Where the scoring run is logged (nothing is logged without it).
     progress
@@ -266,6 +300,7 @@ def score_panels(
         Bad input (one-line message; the snapshot's date checks raise
         :class:`features.snapshot.SnapshotError`); nothing is written.
     """
+    capacity = capacity_of(capacity)
     check_out_dir(out_dir)
     check_releasable(models)
     outcomes = list(models)
@@ -276,10 +311,12 @@ def score_panels(
     scores = _score(frame, models, capacity, stages)
     current, explained = _explain(frame, models, scores, snapshot, freshness, stages)
     recover(out_dir)  # first, so that a folder set aside by a dead run is the baseline
-    baseline_as_of, baseline = find_baseline(out_dir, as_of)
-    baseline = baseline[baseline["outcome"].isin(outcomes)]
-    history = add_history(
-        current, baseline, scores.snapshot, snapshot.data.people, as_of, freshness
+    baseline = find_baseline(out_dir, as_of)
+    baseline_as_of = baseline.as_of
+    before = baseline.rows[baseline.rows["outcome"].isin(outcomes)]
+    history, gone = add_history(current, before, scores.drawn, snapshot.data.people, as_of)
+    gone = pd.concat(
+        [baseline.gone[baseline.gone["outcome"].isin(outcomes)], gone], ignore_index=True
     )
     lists = sort_lists(history, outcomes)
     stages.done(STAGES[3])
@@ -290,6 +327,7 @@ def score_panels(
             out_dir,
             as_of=as_of,
             lists=lists,
+            gone=gone,
             scores=scores,
             models=models,
             explained=explained,
@@ -298,8 +336,9 @@ def score_panels(
             baseline_as_of=baseline_as_of,
             stages=stages,
         )
-        if not baseline.empty:
-            baseline.to_parquet(staged / BASELINE, index=False)
+        if baseline_as_of is not None:
+            # only the people named again: nobody this run does not name is kept
+            named_again(before, lists).to_parquet(staged / BASELINE, index=False)
             written.files.append(BASELINE)
         stages.done(STAGES[4])
         manifest = Manifest(
@@ -309,7 +348,7 @@ def score_panels(
             data_end=snapshot.data_end.isoformat(),
             outcomes=outcomes,
             models=_model_entries(models),
-            capacity={la: int(capacity[la]) for la in sorted(capacity)},
+            capacity=capacity.as_dict(),
             people_scored=len(frame),
             counts=written.counts,
             durations=stages.durations,

@@ -15,11 +15,15 @@ import pytest
 from typer.testing import CliRunner
 
 from features.vocabulary import LOCAL_AUTHORITIES
+from models.panels import as_capacity
 from vru.release import release_population
 
 AUTHORITIES = LOCAL_AUTHORITIES
-#: small capacities (10 cards per outcome) keep the packs quick to draw
+#: small capacities of the known list (10–18 cards per outcome) keep the packs quick to
+#: draw; a number alone sets the known list, so the early list keeps its default (20)
 CAPACITY = {la: 10 + 2 * i for i, la in enumerate(AUTHORITIES)}
+#: each list's capacity as the runs read it from ``VRU_PANEL_CAPACITY``
+PANEL_CAPACITY = as_capacity(CAPACITY)
 FIRST_AS_OF = "2024-12-01"
 SECOND_AS_OF = "2025-01-01"
 EXPERIMENT = "batch-test"
@@ -52,8 +56,11 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     return Released(root, data_dir, uri)
 
 
-def score(released: Released, out: Path, as_of: str, *args: str) -> tuple[int, str, str]:
-    """Run ``vru score`` in process: exit code, stdout, stderr."""
+def score(
+    released: Released, out: Path, as_of: str, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``vru score`` in process: exit code, stdout, stderr (``env`` overrides
+    :meth:`Released.env`)."""
     from vru.cli import app
 
     result = CliRunner().invoke(
@@ -68,7 +75,7 @@ def score(released: Released, out: Path, as_of: str, *args: str) -> tuple[int, s
             str(out),
             *args,
         ],
-        env=released.env(),
+        env={**released.env(), **(env or {})},
     )
     return result.exit_code, result.stdout, result.stderr
 

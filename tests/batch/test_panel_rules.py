@@ -1,4 +1,5 @@
-"""Unit tests of the panel rules: who is listed, why someone dropped off, atomic swaps."""
+"""Unit tests of the panel rules: who is named on which list, statuses, who is no longer
+named and why, the counts, atomic swaps."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pandas as pd
 import pytest
 
 from features.registry import AUDIT_ONLY
-from models.panels import PanelError
+from features.vocabulary import ALREADY_INVOLVED, NOT_YET_INVOLVED
+from models.panels import PanelCapacity, PanelError, select_lists
 from models.registry import Released
 from serving.batch import BatchError, atomic, check_out_dir, check_releasable
 from serving.batch.atomic import recover, swap_into_place
@@ -22,53 +24,229 @@ from serving.batch.history import (
     DROPPED_FELL,
     DROPPED_GONE,
     DROPPED_LEFT,
+    DROPPED_OTHER_LIST,
     DROPPED_OUTRANKED,
+    GONE_COLUMNS,
+    add_history,
     dropped_reason,
     find_baseline,
+    named_again,
 )
-from serving.batch.lists import LIST_COLUMNS, panel_list, slug, write_list
-from serving.batch.run import threshold
+from serving.batch.lists import (
+    LIST_COLUMNS,
+    STATUS_MOVED,
+    STATUS_NEW,
+    STATUS_STILL,
+    list_counts,
+    list_rows,
+    named_rows,
+    slug,
+    write_list,
+)
+from serving.batch.run import band_edges, capacity_of
 from serving.panel.pack import base_rate
 
 AS_OF = dt.date(2025, 1, 1)
 
 
 def _scored() -> pd.DataFrame:
+    """Two areas; in each, young people already known to services and not yet involved."""
     return pd.DataFrame(
         {
-            "person_id": ["a", "b", "c", "d", "e", "f", "g"],
-            "local_authority": ["X", "X", "X", "X", "Y", "Y", "Y"],
-            "probability": [0.10, 0.50, 0.30, 0.30, 0.02, 0.01, 0.60],
+            "person_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+            "local_authority": ["X", "X", "X", "X", "X", "Y", "Y", "Y", "Y"],
+            "outcome": "victim",
+            "probability": [0.10, 0.50, 0.30, 0.30, 0.02, 0.01, 0.60, 0.05, 0.04],
+            "band": ["raised", "high", "high", "high", "low", "low", "high", "raised", "raised"],
+            "age_years": [15, 16, 17, 18, 19, 20, 21, 22, 23],
+            "cohort": [
+                ALREADY_INVOLVED,
+                ALREADY_INVOLVED,
+                NOT_YET_INVOLVED,
+                NOT_YET_INVOLVED,
+                NOT_YET_INVOLVED,
+                ALREADY_INVOLVED,
+                NOT_YET_INVOLVED,
+                NOT_YET_INVOLVED,
+                NOT_YET_INVOLVED,
+            ],
         }
     )
 
 
-def test_capacity_and_threshold_decide_who_is_listed() -> None:
-    listed = panel_list(_scored(), {"X": 2, "Y": 1}, threshold=0.25)
-    got = {la: list(g["person_id"]) for la, g in listed.groupby("local_authority")}
-    # X: capacity 2 (b, then c before d on a tie by id), d is listed because 0.30 >= 0.25
-    assert got == {"X": ["b", "c", "d"], "Y": ["g"]}
-    x = listed[listed["local_authority"] == "X"]
-    assert list(x["rank"]) == [1, 2, 3]
-    assert list(x["within_capacity"]) == [True, True, False]
+#: X: one place on the known list, two on the early list; Y: one known, none early
+CAPACITY = PanelCapacity({"X": 1, "Y": 1}, {"X": 2, "Y": 0})
 
 
-def test_capacity_fills_even_below_threshold() -> None:
-    listed = panel_list(_scored(), {"X": 1, "Y": 2}, threshold=0.9)
-    assert list(listed["person_id"]) == ["b", "g", "e"]
-    assert listed["within_capacity"].all()
+def _drawn(scored: pd.DataFrame | None = None) -> pd.DataFrame:
+    scored = _scored() if scored is None else scored
+    return select_lists(scored, CAPACITY, cohort=scored["cohort"].to_numpy())
 
 
-def test_lists_are_ordered_by_area_then_rank_whatever_the_input_order() -> None:
-    shuffled = _scored().sample(frac=1.0, random_state=3)
-    listed = panel_list(shuffled, {"X": 2, "Y": 1}, threshold=0.25)
-    assert list(listed["person_id"]) == ["b", "c", "d", "g"]
-    assert "listed" not in listed.columns
+def test_only_people_within_each_lists_capacity_are_named() -> None:
+    named = named_rows(_drawn())
+    got = [(r.local_authority, r.list, r.rank, r.person_id) for r in named.itertuples()]
+    # X known: b (0.50) before a; X early: c before d on a tie by id, e beyond capacity;
+    # Y known: f alone; Y early: capacity 0, so g (0.60, high band) is not named
+    assert got == [
+        ("X", "known", 1, "b"),
+        ("X", "early", 1, "c"),
+        ("X", "early", 2, "d"),
+        ("Y", "known", 1, "f"),
+    ]
+
+
+def test_named_rows_do_not_depend_on_the_input_order() -> None:
+    shuffled = _scored().sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert list(named_rows(_drawn(shuffled))["person_id"]) == ["b", "c", "d", "f"]
 
 
 def test_local_authority_without_capacity_is_refused() -> None:
     with pytest.raises(PanelError, match="no panel capacity for Y"):
-        panel_list(_scored(), {"X": 2}, threshold=0.5)
+        select_lists(_scored(), PanelCapacity({"X": 2}, {"X": 2}))
+
+
+@pytest.mark.parametrize(
+    ("capacity", "message"),
+    [
+        ({"X": -1}, "cannot be negative"),
+        ({"X": 2.5}, "whole number"),
+        ({"X": {"late": 3}}, "unknown list 'late'"),
+    ],
+)
+def test_bad_capacity_is_a_batch_error(capacity: dict[str, object], message: str) -> None:
+    with pytest.raises(BatchError, match=message):
+        capacity_of(capacity)
+
+
+def test_a_plain_mapping_sets_the_known_list() -> None:
+    capacity = capacity_of({"X": 3})
+    assert capacity.as_dict() == {"X": {"known": 3, "early": 20}}
+
+
+def _explanation(person: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        reasons=[SimpleNamespace(sentence=f"reason of {person}", contribution=0.4)],
+        protective=[SimpleNamespace(sentence="attends school", contribution=-0.1)],
+        band_meaning="about 30 in 100 young people with similar records",
+    )
+
+
+def _current(drawn: pd.DataFrame) -> pd.DataFrame:
+    named = named_rows(drawn)
+    explanations = [_explanation(p) for p in named["person_id"]]
+    return list_rows(named, explanations, "police records to 2024-12-31")  # type: ignore[arg-type]
+
+
+def _baseline(rows: list[tuple[str, str, str, int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["person_id", "local_authority", "list", "rank", "probability"]
+    ).assign(outcome="victim")
+
+
+def _people(*ids: str, birth: str = "2008-01-01") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"person_id": list(ids), "birth_month": pd.Timestamp(birth), "moved_out": pd.NaT}
+    )
+
+
+def test_history_statuses_and_who_is_no_longer_named() -> None:
+    drawn = _drawn()
+    baseline = _baseline(
+        [
+            ("b", "X", "known", 2, 0.40),  # still listed, was #2
+            ("c", "X", "known", 1, 0.35),  # named on the early list now: a move between lists
+            ("e", "X", "early", 1, 0.30),  # beyond the early list's capacity now: estimate fell
+            ("f", "X", "known", 1, 0.20),  # lives in Y now
+            ("g", "Y", "early", 1, 0.10),  # Y's early list has no places now: others rank higher
+            ("h", "Y", "known", 1, 0.05),  # in Y's early cohort now, beyond its capacity
+            ("z", "Y", "known", 2, 0.50),  # not on the snapshot: aged out
+        ]
+    )
+    people = pd.concat([_people("b", "c", "e", "f", "g", "h"), _people("z", birth="1999-06-01")])
+    history, gone = add_history(_current(drawn), baseline, drawn, people, AS_OF)
+    assert list(history.columns) == list(LIST_COLUMNS)
+    by_person = history.set_index("person_id")
+    assert by_person.loc["b", "status"] == STATUS_STILL
+    assert by_person.loc["b", "previous_rank"] == 2
+    assert by_person.loc["c", "status"] == STATUS_MOVED.format(list="known")
+    # a rank on another list means nothing on this one
+    assert history.loc[history["person_id"] == "c", "previous_rank"].isna().all()
+    assert by_person.loc["c", "previous_probability"] == pytest.approx(0.35)
+    assert by_person.loc["d", "status"] == STATUS_NEW
+    assert by_person.loc["f", "status"] == STATUS_NEW  # new to Y's panel
+    # nobody who is no longer named is identified: only where, which list and why
+    assert list(gone.columns) == GONE_COLUMNS
+    got = sorted(map(tuple, gone.to_numpy().tolist()))
+    assert got == sorted(
+        [
+            ("X", "victim", "early", DROPPED_FELL),
+            ("X", "victim", "known", "moved to Y"),
+            ("Y", "victim", "early", DROPPED_OUTRANKED),
+            ("Y", "victim", "known", DROPPED_OTHER_LIST.format(list="early")),
+            ("Y", "victim", "known", DROPPED_AGED_OUT),
+        ]
+    )
+
+
+def test_list_counts_add_up() -> None:
+    drawn = _drawn()
+    baseline = _baseline([("e", "X", "early", 1, 0.30), ("a", "X", "known", 1, 0.05)])
+    history, gone = add_history(_current(drawn), baseline, drawn, _people("a", "e"), AS_OF)
+    bands = ["low", "raised", "high", "very high"]
+    counts = {
+        la: list_counts(
+            history[history["local_authority"] == la],
+            drawn,
+            gone,
+            la=la,
+            outcome="victim",
+            capacity=CAPACITY,
+            band_names=bands,
+        )
+        for la in ("X", "Y")
+    }
+    x, y = counts["X"], counts["Y"]
+    assert (x["residents"], x["named"], y["residents"], y["named"]) == (5, 3, 4, 1)
+    assert x["known"] | {"beyond_capacity_by_band": None, "no_longer_named_by_reason": None} == {
+        "capacity": 1,
+        "cohort": 2,
+        "named": 1,
+        "beyond_capacity": 1,
+        "beyond_capacity_by_band": None,
+        "new": 1,
+        "still_listed": 0,
+        "moved_in": 0,
+        "no_longer_named": 1,
+        "no_longer_named_by_reason": None,
+    }
+    assert x["known"]["beyond_capacity_by_band"] == {
+        "very high": 0,
+        "high": 0,
+        "raised": 1,
+        "low": 0,
+    }
+    assert x["known"]["no_longer_named_by_reason"] == {DROPPED_OUTRANKED: 1}
+    assert x["early"]["beyond_capacity_by_band"] == {
+        "very high": 0,
+        "high": 0,
+        "raised": 0,
+        "low": 1,
+    }
+    assert x["early"]["no_longer_named_by_reason"] == {DROPPED_FELL: 1}
+    # capacity 0: the whole cohort is beyond it, counted by band
+    assert y["early"]["named"] == 0
+    assert y["early"]["beyond_capacity_by_band"] == {
+        "very high": 0,
+        "high": 1,
+        "raised": 2,
+        "low": 0,
+    }
+    for c in (x, y):
+        for key in ("known", "early"):
+            part = c[key]
+            assert sum(part["beyond_capacity_by_band"].values()) == part["beyond_capacity"]
+            assert part["beyond_capacity"] == part["cohort"] - part["named"]
 
 
 def _person(birth: str, moved_out: str | None = None) -> dict[str, object]:
@@ -84,6 +262,12 @@ def _person(birth: str, moved_out: str | None = None) -> dict[str, object]:
         ({"local_authority": "X", "probability": 0.1}, None, DROPPED_FELL),
         ({"local_authority": "X", "probability": 0.4}, None, DROPPED_OUTRANKED),
         ({"local_authority": "Y", "probability": 0.4}, None, "moved to Y"),
+        (
+            {"local_authority": "X", "probability": 0.1, "list": "known"},
+            None,
+            "now in the known list's cohort, beyond its capacity",
+        ),
+        ({"local_authority": "X", "probability": 0.1, "list": "early"}, None, DROPPED_FELL),
         (None, _person("2000-01-01"), DROPPED_AGED_OUT),  # 25 on 2025-01-01
         (None, _person("2005-01-01", "2024-12-15"), DROPPED_LEFT),
         (None, _person("2005-01-01", "2025-03-01"), DROPPED_GONE),
@@ -93,7 +277,7 @@ def _person(birth: str, moved_out: str | None = None) -> dict[str, object]:
 def test_dropped_reason(
     now: dict[str, object] | None, person: dict[str, object] | None, expected: str
 ) -> None:
-    assert dropped_reason("X", 0.3, now, person, AS_OF) == expected
+    assert dropped_reason("X", 0.3, now, person, AS_OF, previous_list="early") == expected
 
 
 def _released(model: object, version: str, verdict: str) -> Released:
@@ -123,7 +307,7 @@ def test_released_versions_are_accepted(verdict: str) -> None:
     check_releasable({"victim": _model(verdict)})
 
 
-def test_threshold_is_the_high_band_lower_edge() -> None:
+def test_band_edges_and_base_rate() -> None:
     bands = [
         SimpleNamespace(name=n, lower=lo, people=100, involved=k)
         for n, lo, k in [
@@ -134,15 +318,9 @@ def test_threshold_is_the_high_band_lower_edge() -> None:
         ]
     ]
     model = SimpleNamespace(bundle=SimpleNamespace(bands=bands))
-    assert threshold(_released(model, "1", "pass")) == 0.2
+    edges = band_edges(_released(model, "1", "pass"))
+    assert edges == {"low": 0.0, "raised": 0.02, "high": 0.2, "very high": 0.4}
     assert base_rate(bands) == pytest.approx(10 / 400)
-
-
-def test_a_model_without_a_high_band_is_refused() -> None:
-    bands = [SimpleNamespace(name="low", lower=0.0, people=10, involved=1)]
-    model = SimpleNamespace(bundle=SimpleNamespace(bands=bands))
-    with pytest.raises(BatchError, match="vru-victim version 1: the model has no 'high' band"):
-        threshold(_released(model, "1", "pass"))
 
 
 def test_slug() -> None:
@@ -164,39 +342,86 @@ def _run_folder(folder: Path, as_of: str, baseline_as_of: str | None, ids: list[
             "person_id": ids,
             "local_authority": "X",
             "outcome": "victim",
+            "list": "early",
             "rank": np.arange(1, len(ids) + 1),
             "probability": 0.5,
             "status": "new",
         }
     )
     rows.to_parquet(folder / "panel_x.parquet")
+    early = {"no_longer_named_by_reason": {DROPPED_FELL: 2, DROPPED_AGED_OUT: 1}}
+    known: dict[str, dict[str, int]] = {"no_longer_named_by_reason": {}}
+    counts = {"X": {"victim": {"residents": 9, "named": 2, "known": known, "early": early}}}
     (folder / "manifest.json").write_text(
-        json.dumps({"as_of": as_of, "baseline_as_of": baseline_as_of})
+        json.dumps({"as_of": as_of, "baseline_as_of": baseline_as_of, "counts": counts})
     )
     if baseline_as_of:
         rows.assign(person_id=["old"] * len(ids)).to_parquet(folder / "baseline.parquet")
 
 
+def test_a_run_from_before_two_lists_gives_only_its_people_within_capacity(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    pd.DataFrame(
+        {
+            "person_id": ["a", "b", "c"],
+            "local_authority": "X",
+            "outcome": "victim",
+            "rank": pd.array([1, 2, pd.NA], dtype="Int64"),
+            "probability": [0.5, 0.4, 0.3],
+            "within_capacity": [True, False, False],
+            "status": ["new", "new", "dropped off"],
+        }
+    ).to_parquet(folder / "panel_x.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"as_of": "2024-12-01", "counts": {}}))
+    found = find_baseline(folder, AS_OF)
+    assert found.as_of == "2024-12-01"
+    assert list(found.rows["person_id"]) == ["a"]
+    assert "list" not in found.rows.columns  # unknown: compared as if on the same list
+    assert found.gone.empty
+
+
 def test_next_month_compares_with_the_run_in_the_folder(tmp_path: Path) -> None:
     _run_folder(tmp_path / "out", "2024-12-01", "2024-11-01", ["a", "b"])
-    when, rows = find_baseline(tmp_path / "out", AS_OF)
-    assert when == "2024-12-01"
-    assert list(rows["person_id"]) == ["a", "b"]
+    found = find_baseline(tmp_path / "out", AS_OF)
+    assert found.as_of == "2024-12-01"
+    assert list(found.rows["person_id"]) == ["a", "b"]
+    assert set(found.rows["list"]) == {"early"}
+    assert found.gone.empty  # who is no longer named is worked out from the new snapshot
 
 
 def test_same_month_again_compares_with_the_same_earlier_run(tmp_path: Path) -> None:
     _run_folder(tmp_path / "out", "2025-01-01", "2024-12-01", ["a", "b"])
-    when, rows = find_baseline(tmp_path / "out", AS_OF)
-    assert when == "2024-12-01"
-    assert list(rows["person_id"]) == ["old", "old"]
+    found = find_baseline(tmp_path / "out", AS_OF)
+    assert found.as_of == "2024-12-01"
+    assert list(found.rows["person_id"]) == ["old", "old"]
+    # the people no longer named, as that run counted them (it kept no row of theirs)
+    assert list(found.gone.columns) == GONE_COLUMNS
+    assert sorted(map(tuple, found.gone.to_numpy().tolist())) == [
+        ("X", "victim", "early", DROPPED_AGED_OUT),
+        ("X", "victim", "early", DROPPED_FELL),
+        ("X", "victim", "early", DROPPED_FELL),
+    ]
+
+
+def test_the_kept_baseline_holds_only_people_named_again() -> None:
+    before = _baseline(
+        [("a", "X", "known", 1, 0.5), ("b", "X", "early", 1, 0.4), ("c", "Y", "known", 1, 0.3)]
+    )
+    named = pd.DataFrame(
+        {"local_authority": ["X", "X"], "outcome": "victim", "person_id": ["b", "c"]}
+    )
+    assert list(named_again(before, named)["person_id"]) == ["b"]  # c is named in X, not Y
 
 
 def test_no_earlier_run_means_no_baseline(tmp_path: Path) -> None:
-    assert find_baseline(tmp_path / "missing", AS_OF)[0] is None
+    assert find_baseline(tmp_path / "missing", AS_OF).as_of is None
     _run_folder(tmp_path / "out", "2025-02-01", None, ["a"])
-    when, rows = find_baseline(tmp_path / "out", AS_OF)
-    assert when is None
-    assert rows.empty
+    found = find_baseline(tmp_path / "out", AS_OF)
+    assert found.as_of is None
+    assert found.rows.empty
 
 
 def test_out_folder_with_foreign_files_is_refused(tmp_path: Path) -> None:
@@ -236,3 +461,91 @@ def test_recover_restores_a_folder_set_aside_by_a_dead_run(tmp_path: Path) -> No
     assert (tmp_path / "panels" / "old.csv").read_text() == "old"
     assert not partial.exists()
     assert live.exists()  # another run still at work
+
+
+def _pack_inputs() -> dict[str, object]:
+    """Everything :func:`render_pack` needs for area Y (early list capacity 0)."""
+    from models.risk_model import Band
+
+    bands = [
+        Band("low", 0.0, 0.002, 1000, 2),
+        Band("raised", 0.03, 0.05, 100, 5),
+        Band("high", 0.2, 0.3, 30, 9),
+        Band("very high", 0.4, 0.5, 10, 5),
+    ]
+    model = SimpleNamespace(bundle=SimpleNamespace(bands=bands, candidate_name="logistic"))
+    drawn = _drawn()
+    baseline = _baseline([("g", "Y", "early", 1, 0.10), ("h", "Y", "known", 1, 0.05)])
+    history, gone = add_history(_current(drawn), baseline, drawn, _people("g", "h"), AS_OF)
+    mine = history[history["local_authority"] == "Y"]
+    counts = list_counts(
+        mine,
+        drawn,
+        gone,
+        la="Y",
+        outcome="victim",
+        capacity=CAPACITY,
+        band_names=[b.name for b in bands],
+    )
+    return {
+        "local_authority": "Y",
+        "as_of": AS_OF,
+        "lists": mine,
+        "drawn": drawn[drawn["local_authority"] == "Y"],
+        "models": {"victim": _released(model, "3", "pass")},
+        "explanations": {("victim", p): _explanation(p) for p in history["person_id"]},
+        "capacity": CAPACITY.as_dict()["Y"],
+        "freshness": "police records to 2024-12-31",
+        "baseline_as_of": "2024-12-01",
+        "counts": {"victim": counts},
+    }
+
+
+def test_pack_has_both_lists_names_only_within_capacity_and_is_kind_about_no_places() -> None:
+    from html.parser import HTMLParser
+
+    from markupsafe import escape
+
+    from features.vocabulary import LISTS
+    from serving.panel import render_pack
+
+    inputs = _pack_inputs()
+    html = render_pack(**inputs)  # type: ignore[arg-type]
+
+    class Sections(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lists: list[str | None] = []
+            self.cards: list[tuple[str | None, str | None]] = []
+            self.empty: list[str | None] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "section" and "list" in (found.get("class") or ""):
+                self.lists.append(found.get("data-list"))
+            if tag == "article":
+                self.cards.append((found.get("data-list"), found.get("data-person")))
+            if "empty" in (found.get("class") or ""):
+                self.empty.append(found.get("data-empty"))
+
+    parsed = Sections()
+    parsed.feed(html)
+    assert parsed.lists == ["known", "early"]
+    assert parsed.cards == [("known", "f")]  # Y: f on the known list, nobody on the early list
+    assert parsed.empty == ["capacity"]
+    for key in LISTS:
+        assert LISTS[key].list_title in html
+        assert LISTS[key].purpose in html
+    # g (0.60, high band), h and i are in Y's early cohort and beyond its capacity: counted,
+    # never named
+    for person in ("g", "h", "i"):
+        assert f'data-person="{person}"' not in html
+        assert f"reason of {person}" not in html
+    assert "its capacity is 0" in html
+    assert "not about these young people" in html
+    assert "3 more young people in this cohort are not named" in html
+    assert "1 in the high band, 2 in the raised band." in html
+    # how to raise it: the early list gets the one in the high band, the known list keeps 1
+    assert "VRU_PANEL_CAPACITY=&#39;{&#34;Y&#34;: {&#34;known&#34;: 1, &#34;early&#34;: 1}}" in html
+    # g was named on the early list last time and is counted, not named
+    assert str(escape(DROPPED_OUTRANKED)) in html

@@ -1,4 +1,5 @@
-"""`vru score` end to end on a small population: lists, statuses, packs, atomicity, errors."""
+"""`vru score` end to end on a small population: two lists per outcome and authority, only
+the people within capacity named anywhere, counts, statuses, packs, atomicity, errors."""
 
 from __future__ import annotations
 
@@ -10,28 +11,34 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from features.registry import AUDIT_ONLY
 from features.snapshot import data_fingerprint
+from features.vocabulary import LISTS
+from models.panels import PanelCapacity
 from models.registry import RELEASABLE, model_name, release_verdict
 from serving.batch.history import (
     DROPPED_AGED_OUT,
     DROPPED_FELL,
     DROPPED_LEFT,
+    DROPPED_OTHER_LIST,
     DROPPED_OUTRANKED,
 )
-from serving.batch.lists import LIST_COLUMNS, STATUS_DROPPED, STATUS_NEW, STATUS_STILL, slug
+from serving.batch.lists import LIST_COLUMNS, STATUS_MOVED, STATUS_NEW, STATUS_STILL, slug
 from tests.batch.conftest import (
     AUTHORITIES,
-    CAPACITY,
     EXPERIMENT,
     FIRST_AS_OF,
+    PANEL_CAPACITY,
     SECOND_AS_OF,
     Released,
     TwoRuns,
@@ -40,25 +47,31 @@ from tests.batch.conftest import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch")]
 AUDIT = [c for c in AUDIT_ONLY if c != "local_authority"]
+OUTCOME_KEYS = ("victim", "perpetrator")
+#: a person identifier anywhere in a text (the generator's are letters then digits)
+TOKEN = re.compile(r"[A-Za-z0-9_]+")
 
 
-def _lists(folder: Path) -> pd.DataFrame:
+def _lists(folder: Path, suffix: str = "csv") -> pd.DataFrame:
+    def read(path: Path) -> pd.DataFrame:
+        if suffix == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype={"person_id": str})
+
     return pd.concat(
-        [
-            pd.read_csv(folder / f"panel_{slug(la)}.csv", dtype={"person_id": str})
-            for la in AUTHORITIES
-        ],
-        ignore_index=True,
+        [read(folder / f"panel_{slug(la)}.{suffix}") for la in AUTHORITIES], ignore_index=True
     )
 
 
-def _listed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["status"] != STATUS_DROPPED]
+def _named_in(text: str, everyone: set[str]) -> set[str]:
+    """The people of ``everyone`` whose identifier appears in ``text``."""
+    return set(TOKEN.findall(text)) & everyone
 
 
 @pytest.fixture(scope="module")
 def scores_now(two_runs: TwoRuns) -> pd.DataFrame:
-    """Independent scores of everyone on the second as-of date, from the champions."""
+    """Independent scores of everyone on the second as-of date, from the champions, with
+    each person's serious-violence record read from the feature columns directly."""
     import datetime as dt
 
     import mlflow
@@ -69,10 +82,13 @@ def scores_now(two_runs: TwoRuns) -> pd.DataFrame:
     tables = load_raw(two_runs.released.data_dir)
     when = dt.date.fromisoformat(SECOND_AS_OF)
     frame = to_frame(build_feature_table(tables, [when], data_end(tables)))
+    involved = (frame["incidents_all_sv_victim_count"].fillna(0) > 0) | (
+        frame["incidents_all_sv_suspect_count"].fillna(0) > 0
+    )
     mlflow.set_tracking_uri(two_runs.released.tracking_uri)
     mlflow.set_registry_uri(two_runs.released.tracking_uri)
     parts = []
-    for outcome in ("victim", "perpetrator"):
+    for outcome in OUTCOME_KEYS:
         model = mlflow.pyfunc.load_model(
             f"models:/{model_name(outcome)}@champion"
         ).unwrap_python_model()
@@ -84,90 +100,200 @@ def scores_now(two_runs: TwoRuns) -> pd.DataFrame:
                     "local_authority": frame["local_authority"].astype(str),
                     "outcome": outcome,
                     "probability": scored["probability"].to_numpy(),
+                    "band": scored["band"].astype(str).to_numpy(),
+                    "list": np.where(involved.to_numpy(dtype=bool), "known", "early"),
                 }
             )
         )
     return pd.concat(parts, ignore_index=True)
 
 
-def test_every_listed_person_is_within_capacity_or_above_threshold(
+def _expected(scores: pd.DataFrame, capacity: PanelCapacity) -> pd.DataFrame:
+    """Each list's ``capacity`` highest estimates in its cohort (ties by id), ranked."""
+    ordered = scores.sort_values(["probability", "person_id"], ascending=[False, True])
+    ordered = ordered.assign(
+        rank=ordered.groupby(["local_authority", "outcome", "list"]).cumcount() + 1
+    )
+    cap = [
+        capacity.of(key)[la]
+        for la, key in zip(ordered["local_authority"], ordered["list"], strict=True)
+    ]
+    return ordered[ordered["rank"].to_numpy() <= np.asarray(cap)]
+
+
+def test_each_list_names_its_capacity_highest_estimates_in_its_own_cohort(
     two_runs: TwoRuns, scores_now: pd.DataFrame
 ) -> None:
-    manifest = json.loads((two_runs.out / "manifest.json").read_text())
-    lists = _listed(_lists(two_runs.out))
+    lists = _lists(two_runs.out)
     assert list(lists.columns) == list(LIST_COLUMNS)
-    for (la, outcome), group in lists.groupby(["local_authority", "outcome"]):
-        threshold = manifest["models"][outcome]["threshold"]
-        assert ((group["rank"] <= CAPACITY[la]) | (group["probability"] >= threshold - 1e-6)).all()
-        assert (group["within_capacity"] == (group["rank"] <= CAPACITY[la])).all()
-        # ranks are 1..n in order of probability
-        ranked = group.sort_values("rank")
-        assert list(ranked["rank"]) == list(range(1, len(group) + 1))
-        assert ranked["probability"].is_monotonic_decreasing
-        # exactly the capacity plus everyone else at or above the threshold, nobody missed
-        residents = scores_now[
-            (scores_now["local_authority"] == la) & (scores_now["outcome"] == outcome)
-        ].sort_values(["probability", "person_id"], ascending=[False, True])
-        expected = set(residents["person_id"].head(CAPACITY[la])) | set(
-            residents.loc[residents["probability"] >= threshold, "person_id"]
-        )
-        assert set(group["person_id"]) == expected
+    expected = _expected(scores_now, PANEL_CAPACITY)
+    key = ["local_authority", "outcome", "list", "person_id"]
+    assert set(map(tuple, lists[key].to_numpy().tolist())) == set(
+        map(tuple, expected[key].to_numpy().tolist())
+    )
     for la in AUTHORITIES:
-        mine = _lists(two_runs.out)
-        mine = mine[mine["local_authority"] == la]
+        for outcome in OUTCOME_KEYS:
+            for name in LISTS:
+                group = lists[
+                    (lists["local_authority"] == la)
+                    & (lists["outcome"] == outcome)
+                    & (lists["list"] == name)
+                ]
+                cohort = scores_now[
+                    (scores_now["local_authority"] == la)
+                    & (scores_now["outcome"] == outcome)
+                    & (scores_now["list"] == name)
+                ]
+                # both lists, each full to its capacity (or its whole cohort)
+                assert len(group) == min(PANEL_CAPACITY.of(name)[la], len(cohort)) > 0
+                assert list(group["rank"]) == list(range(1, len(group) + 1))
+                assert group["probability"].is_monotonic_decreasing
+    # the early list is of young people with no serious-violence record, the known list of
+    # those with one (read from the features, not from the list)
+    record = scores_now.drop_duplicates("person_id").set_index("person_id")["list"]
+    assert (record.loc[lists["person_id"]].to_numpy() == lists["list"].to_numpy()).all()
+    assert set(lists["list"]) == {"known", "early"}
+    for la in AUTHORITIES:  # each authority's files hold its own people only
         own = pd.read_csv(two_runs.out / f"panel_{slug(la)}.csv", dtype={"person_id": str})
+        parquet = pd.read_parquet(two_runs.out / f"panel_{slug(la)}.parquet")
         assert (own["local_authority"] == la).all()
-        assert len(own) == len(mine)
+        assert list(parquet["person_id"]) == list(own["person_id"])
+        assert list(parquet["list"]) == list(own["list"])
+
+
+def test_nobody_beyond_capacity_is_named_anywhere(
+    two_runs: TwoRuns, scores_now: pd.DataFrame
+) -> None:
+    everyone = set(scores_now["person_id"]) | set(_lists(two_runs.first)["person_id"])
+    lists = _lists(two_runs.out)
+    named = set(lists["person_id"])
+    assert len(named) < len(everyone) / 10  # so that the checks below can fail
+    for la in AUTHORITIES:
+        mine = set(lists.loc[lists["local_authority"] == la, "person_id"])
+        for suffix in ("csv", "parquet", "html"):
+            path = two_runs.out / f"panel_{slug(la)}.{suffix}"
+            text = pd.read_parquet(path).to_csv() if suffix == "parquet" else path.read_text()
+            assert _named_in(text, everyone) == mine, path.name
+    manifest_text = (two_runs.out / "manifest.json").read_text()
+    assert not _named_in(manifest_text, everyone)
+    # the kept baseline holds only people named again this month
+    kept = pd.read_parquet(two_runs.out / "baseline.parquet")
+    assert set(kept["person_id"]) <= named
+    # MLflow: the artifacts, parameters, tags and metrics of the run
+    client = MlflowClient(two_runs.released.tracking_uri, two_runs.released.tracking_uri)
+    run_id = json.loads(manifest_text)["mlflow_run_id"]
+    folder = Path(client.download_artifacts(run_id, "", str(two_runs.out.parent / "logged")))
+    logged = "".join(p.read_text() for p in sorted(folder.rglob("*")) if p.is_file())
+    assert _named_in(logged, everyone) == named
+    run = client.get_run(run_id)
+    meta = json.dumps([run.data.params, run.data.tags, list(run.data.metrics)])
+    assert not _named_in(meta, everyone)
+
+
+def test_counts_beyond_capacity_by_band_add_up(two_runs: TwoRuns, scores_now: pd.DataFrame) -> None:
+    counts = json.loads((two_runs.out / "manifest.json").read_text())["counts"]
+    lists = _lists(two_runs.out)
+    for la in AUTHORITIES:
+        for outcome in OUTCOME_KEYS:
+            mine = scores_now[
+                (scores_now["local_authority"] == la) & (scores_now["outcome"] == outcome)
+            ]
+            assert counts[la][outcome]["residents"] == len(mine)
+            for name in LISTS:
+                c = counts[la][outcome][name]
+                cohort = mine[mine["list"] == name]
+                on_list = lists[
+                    (lists["local_authority"] == la)
+                    & (lists["outcome"] == outcome)
+                    & (lists["list"] == name)
+                ]
+                assert c["capacity"] == PANEL_CAPACITY.of(name)[la]
+                assert c["cohort"] == len(cohort)
+                assert c["named"] == len(on_list)
+                assert c["beyond_capacity"] == len(cohort) - len(on_list)
+                assert sum(c["beyond_capacity_by_band"].values()) == c["beyond_capacity"]
+                beyond = cohort[~cohort["person_id"].isin(on_list["person_id"])]
+                assert c["beyond_capacity_by_band"] == {
+                    band: int((beyond["band"] == band).sum())
+                    for band in c["beyond_capacity_by_band"]
+                }
+                assert c["new"] + c["still_listed"] + c["moved_in"] == c["named"]
 
 
 def test_status_compares_with_the_previous_month(
     two_runs: TwoRuns, scores_now: pd.DataFrame
 ) -> None:
-    before = _listed(_lists(two_runs.first))
+    before = _lists(two_runs.first, "parquet")  # full precision: "fell" compares estimates
     assert (before["status"] == STATUS_NEW).all()  # the first run had nothing to compare with
     now = _lists(two_runs.out)
     key = ["local_authority", "outcome", "person_id"]
-    was = before.set_index(key)["rank"]
-    listed = _listed(now).set_index(key)
-    was_listed = listed.index.isin(was.index)
-    assert (listed.loc[was_listed, "status"] == STATUS_STILL).all()
-    assert (listed.loc[~was_listed, "status"] == STATUS_NEW).all()
+    was = before.set_index(key)
+    listed = now.set_index(key)
+    again = listed.index.isin(was.index)
+    assert again.any()
+    assert (~again).any()
+    assert (listed.loc[~again, "status"] == STATUS_NEW).all()
+    previous = was.loc[listed.index[again]]
+    same_list = listed.loc[again, "list"].to_numpy() == previous["list"].to_numpy()
+    still = listed[again][same_list]
+    assert (still["status"] == STATUS_STILL).all()
+    assert (still["previous_rank"].astype(int) == previous[same_list]["rank"]).all()
+    moved = listed[again][~same_list]
     assert (
-        listed.loc[was_listed, "previous_rank"].astype(int) == was.loc[listed.index[was_listed]]
+        moved["status"] == [STATUS_MOVED.format(list=p) for p in previous[~same_list]["list"]]
     ).all()
-    dropped = now[now["status"] == STATUS_DROPPED].set_index(key)
-    assert set(dropped.index) == set(was.index) - set(listed.index)
-    assert len(dropped) > 0, "a month later someone should have dropped off"
-    assert dropped["rank"].isna().all()
-    assert (dropped["previous_rank"].astype(int) == was.loc[dropped.index]).all()
-    # the reason given is true of the person
-    current = scores_now.set_index(["outcome", "person_id"])
-    for (la, outcome, person), row in dropped.iterrows():
-        reason = row["dropped_reason"]
-        if reason in (DROPPED_FELL, DROPPED_OUTRANKED):
-            assert current.loc[(outcome, person), "local_authority"] == la
-            fell = current.loc[(outcome, person), "probability"] < row["previous_probability"]
-            assert fell == (reason == DROPPED_FELL)
-        elif reason.startswith("moved to "):
-            assert current.loc[(outcome, person), "local_authority"] == reason[len("moved to ") :]
-        else:
-            assert reason in (DROPPED_AGED_OUT, DROPPED_LEFT, "no longer in the data")
-            assert (outcome, person) not in current.index
+    assert moved["previous_rank"].isna().all()  # a rank on the other list means nothing here
+    # who is no longer named: counted by the list they were on and why, never listed
     counts = json.loads((two_runs.out / "manifest.json").read_text())["counts"]
+    gone = was[~was.index.isin(listed.index)].reset_index()
+    assert len(gone) > 0, "a month later someone should no longer be named"
+    current = scores_now.set_index(["outcome", "person_id"])
     for la in AUTHORITIES:
-        for outcome in ("victim", "perpetrator"):
-            mine = now[(now["local_authority"] == la) & (now["outcome"] == outcome)]
-            assert counts[la][outcome]["dropped_off"] == (mine["status"] == STATUS_DROPPED).sum()
-            assert counts[la][outcome]["new"] == (mine["status"] == STATUS_NEW).sum()
+        for outcome in OUTCOME_KEYS:
+            for name in LISTS:
+                c = counts[la][outcome][name]
+                mine = gone[
+                    (gone["local_authority"] == la)
+                    & (gone["outcome"] == outcome)
+                    & (gone["list"] == name)
+                ]
+                assert c["no_longer_named"] == len(mine)
+                assert sum(c["no_longer_named_by_reason"].values()) == len(mine)
+                expected: dict[str, int] = {}
+                for row in mine.to_dict("records"):
+                    reason = _why(current, outcome, str(row["person_id"]), la, name, row)
+                    if reason is not None:
+                        expected[reason] = expected.get(reason, 0) + 1
+                reasons = c["no_longer_named_by_reason"]
+                for reason, n in expected.items():  # reasons decided from this month's scores
+                    assert reasons.get(reason) == n, (la, outcome, name, reasons)
+                others = {r: n for r, n in reasons.items() if r not in expected}
+                assert set(others) <= {DROPPED_AGED_OUT, DROPPED_LEFT, "no longer in the data"}
+
+
+def _why(
+    current: pd.DataFrame, outcome: str, person: str, la: str, name: str, row: Mapping[Any, Any]
+) -> str | None:
+    """Why someone named last month is not named now, from this month's scores (``None``
+    when they are not on this month's snapshot)."""
+    if (outcome, person) not in current.index:
+        return None
+    now: Any = current.loc[(outcome, person)]
+    if now["local_authority"] != la:
+        return f"moved to {now['local_authority']}"
+    if now["list"] != name:
+        return DROPPED_OTHER_LIST.format(list=now["list"])
+    return DROPPED_FELL if now["probability"] < row["probability"] else DROPPED_OUTRANKED
 
 
 class _Pack(HTMLParser):
-    """Collects the cards (data attributes) and the visible text of a pack."""
+    """Collects the cards and list sections (data attributes) and the text of a pack."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cards: list[dict[str, str | None]] = []
         self.sections: list[str | None] = []
+        self.lists: list[tuple[str | None, str | None]] = []
         self.text: list[str] = []
         self.headers: list[str] = []
         self._in_th = False
@@ -176,8 +302,10 @@ class _Pack(HTMLParser):
         found = dict(attrs)
         if tag == "article" and "card" in (found.get("class") or ""):
             self.cards.append(found)
-        if tag == "section":
+        if tag == "section" and "outcome" in (found.get("class") or ""):
             self.sections.append(found.get("data-outcome"))
+        if tag == "section" and "list" in (found.get("class") or ""):
+            self.lists.append((found.get("data-outcome"), found.get("data-list")))
         self._in_th = tag == "th"
 
     def handle_endtag(self, tag: str) -> None:
@@ -190,37 +318,48 @@ class _Pack(HTMLParser):
             self.headers.append(data.strip())
 
 
-def test_packs_render_one_card_per_person_within_capacity(two_runs: TwoRuns) -> None:
+def test_packs_have_two_lists_per_outcome_with_one_card_per_named_person(
+    two_runs: TwoRuns,
+) -> None:
     lists = _lists(two_runs.out)
-    models = json.loads((two_runs.out / "manifest.json").read_text())["models"]
-    verdicts = {models[o]["fairness_verdict"] for o in ("victim", "perpetrator")}
+    manifest = json.loads((two_runs.out / "manifest.json").read_text())
+    verdicts = {manifest["models"][o]["fairness_verdict"] for o in OUTCOME_KEYS}
     for la in AUTHORITIES:
         html = (two_runs.out / f"panel_{slug(la)}.html").read_text()
         pack = _Pack()
         pack.feed(html)
-        assert pack.sections == ["victim", "perpetrator"]
-        mine = lists[(lists["local_authority"] == la) & lists["within_capacity"]]
+        assert pack.sections == list(OUTCOME_KEYS)
+        assert pack.lists == [(o, name) for o in OUTCOME_KEYS for name in LISTS]
+        mine = lists[lists["local_authority"] == la]
         expected = [
-            (o, p, str(r), s)
-            for o, p, r, s in mine[["outcome", "person_id", "rank", "status"]].itertuples(
-                index=False
-            )
+            (o, name, p, str(r), s)
+            for o, name, p, r, s in mine[
+                ["outcome", "list", "person_id", "rank", "status"]
+            ].itertuples(index=False)
         ]
         got = [
-            (c["data-outcome"], c["data-person"], c["data-rank"], c["data-status"])
+            (c["data-outcome"], c["data-list"], c["data-person"], c["data-rank"], c["data-status"])
             for c in pack.cards
         ]
-        assert got == [(o, p, str(int(float(r))), s) for o, p, r, s in expected]
-        assert len(pack.cards) == 2 * CAPACITY[la]
+        assert got == expected
         assert html.count("<svg") >= len(pack.cards)  # a contributions chart per card
-        text = " ".join(pack.text)
+        text = " ".join(" ".join(pack.text).split())
+        for name in LISTS:  # each list with its title and what it is for: in the opening
+            # words, then at the head of its section under each outcome
+            assert text.count(LISTS[name].list_title) == 1 + len(OUTCOME_KEYS)
+            assert text.count(LISTS[name].purpose) == 1 + len(OUTCOME_KEYS)
         assert "prompt for professional review" in text
         assert "Fairness verdict" in text
         for verdict in verdicts:  # each outcome's verdict, as released (pass or override)
             assert f"{verdict} (this version's result" in text
-        assert "dropped off" in text
-        for reason in lists.loc[lists["local_authority"] == la, "dropped_reason"].dropna():
-            assert reason in text  # who dropped off and why
+        for outcome in OUTCOME_KEYS:
+            for name in LISTS:
+                c = manifest["counts"][la][outcome][name]
+                beyond = f"{c['beyond_capacity']:,} more young people in this cohort"
+                assert beyond in text
+                for reason in c["no_longer_named_by_reason"]:
+                    assert reason in text  # why people are no longer named, counted
+        assert "VRU_PANEL_CAPACITY=" in text  # how to raise a list's capacity
         # no audit-only column anywhere: not as a header, not as a word
         assert not set(pack.headers) & set(AUDIT_ONLY)
         for column in AUDIT:
@@ -236,26 +375,38 @@ def test_lists_hold_no_audit_only_column(two_runs: TwoRuns) -> None:
             assert not set(frame.columns) & set(AUDIT)
 
 
-def test_manifest_and_mlflow_scoring_run(two_runs: TwoRuns) -> None:
+def test_manifest_mlflow_run_and_summary(two_runs: TwoRuns) -> None:
     manifest = json.loads((two_runs.out / "manifest.json").read_text())
     released = two_runs.released
     assert manifest["as_of"] == SECOND_AS_OF
     assert manifest["baseline_as_of"] == FIRST_AS_OF
     assert manifest["data_fingerprint"] == data_fingerprint(released.data_dir)
+    assert manifest["capacity"] == PANEL_CAPACITY.as_dict()
     assert set(manifest["durations"]) >= {"loading data", "building features", "scoring"}
     client = MlflowClient(released.tracking_uri, released.tracking_uri)
-    for outcome in ("victim", "perpetrator"):
+    for outcome in OUTCOME_KEYS:
         model = manifest["models"][outcome]
         champion = client.get_model_version_by_alias(model_name(outcome), "champion")
         assert model["version"] == str(champion.version)
         assert model["fairness_verdict"] == release_verdict(champion.tags)
         assert model["fairness_verdict"] in RELEASABLE
-    lists = _listed(_lists(two_runs.out))
-    for la in AUTHORITIES:
-        for outcome in ("victim", "perpetrator"):
-            mine = lists[(lists["local_authority"] == la) & (lists["outcome"] == outcome)]
-            assert manifest["counts"][la][outcome]["listed"] == len(mine)
+    lists = _lists(two_runs.out)
     run = client.get_run(manifest["mlflow_run_id"])
+    for outcome in OUTCOME_KEYS:
+        named = {
+            name: int(((lists["outcome"] == outcome) & (lists["list"] == name)).sum())
+            for name in LISTS
+        }
+        for la in AUTHORITIES:
+            c = manifest["counts"][la][outcome]
+            assert c["named"] == c["known"]["named"] + c["early"]["named"]
+        for name in LISTS:
+            assert run.data.metrics[f"named_{outcome}_{name}"] == named[name]
+        # the command's summary: named per list, of everyone scored
+        assert (
+            f"{outcome}: {named['known']:,} named on known lists, {named['early']:,} on early "
+            f"lists, of {manifest['people_scored']:,} scored"
+        ) in " ".join(two_runs.second_stdout.split())
     assert run.data.tags["vru.stage"] == "score"
     assert run.data.tags["data_fingerprint"] == manifest["data_fingerprint"]
     assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
@@ -264,6 +415,58 @@ def test_manifest_and_mlflow_scoring_run(two_runs: TwoRuns) -> None:
     assert "manifest.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
     for la in AUTHORITIES:  # the command prints where every pack is
         assert str(two_runs.out / f"panel_{slug(la)}.html") in two_runs.second_stdout
+
+
+def test_a_list_with_no_places_names_nobody_and_says_so_kindly(
+    two_runs: TwoRuns, tmp_path: Path
+) -> None:
+    capacity = {"Bristol": {"known": 3, "early": 0}, "Somerset": {"known": 0, "early": 2}}
+    out = tmp_path / "panels"
+    code, _, stderr = score(
+        two_runs.released,
+        out,
+        SECOND_AS_OF,
+        "--outcome",
+        "victim",
+        env={"VRU_PANEL_CAPACITY": json.dumps(capacity)},
+    )
+    assert code == 0, stderr
+    lists = _lists(out)
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    for la, places in capacity.items():
+        mine = lists[lists["local_authority"] == la]
+        for name, n in places.items():
+            assert (mine["list"] == name).sum() == n
+            c = counts[la]["victim"][name]
+            assert c["named"] == n
+            assert c["beyond_capacity"] == c["cohort"] - n > 0
+        html = (out / f"panel_{slug(la)}.html").read_text()
+        pack = _Pack()
+        pack.feed(html)
+        empty = next(name for name, n in places.items() if n == 0)
+        assert {c["data-list"] for c in pack.cards} == set(LISTS) - {empty}
+        text = " ".join(" ".join(pack.text).split())
+        assert "This list has no places this month (its capacity is 0)" in text
+        assert "not about these young people" in text
+    # other authorities keep the default capacities
+    assert counts["North Somerset"]["victim"]["early"]["named"] == 20
+
+
+#: the refusals of a bad VRU_PANEL_CAPACITY, as the settings give them
+BAD_CAPACITY = {
+    "negative capacity": (
+        '{"Bristol": {"early": -5}}',
+        "the early-list capacity for Bristol cannot be negative, got -5",
+    ),
+    "not a whole number": (
+        '{"Bristol": 12.5}',
+        "the panel capacity for Bristol must be a whole number of young people, got 12.5",
+    ),
+    "unknown authority": (
+        '{"Gotham": 10}',
+        "panel capacity names an unknown local authority 'Gotham'",
+    ),
+}
 
 
 #: ``vru score`` with a hook that holds the run once everything is staged, before the swap
@@ -324,7 +527,7 @@ def unreleased_version(two_runs: TwoRuns) -> str:
     champion = client.get_model_version_by_alias(model_name("victim"), "champion")
     version = client.create_model_version(
         model_name("victim"),
-        champion.source,
+        str(champion.source),
         run_id=champion.run_id,
         tags={"fairness_gate": "fail"},
     )
@@ -352,6 +555,7 @@ def _broken_data(released: Released, tmp_path: Path) -> Path:
         ("version for both", "needs one version per outcome"),
         ("bad outcome", "--outcome must be one of victim, perpetrator, both"),
         ("bad date", "not a date"),
+        *[(case, f"VRU_PANEL_CAPACITY: {m}") for case, (_, m) in BAD_CAPACITY.items()],
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(
@@ -387,15 +591,27 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
         extra = ["--outcome", "witness"]
     elif case == "bad date":
         as_of = "January"
+    env = {"VRU_PANEL_CAPACITY": BAD_CAPACITY[case][0]} if case in BAD_CAPACITY else {}
     out = tmp_path / "out" / "panels"
     released = Released(released.root, data, released.tracking_uri)
-    code, stdout, stderr = score(released, out, as_of, *extra)
+    client = MlflowClient(released.tracking_uri, released.tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs_before = _runs(client, experiment)
+    code, stdout, stderr = score(released, out, as_of, *extra, env=env)
     assert code == 2, stdout + stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ")
     assert message in lines[0]
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()  # no output folder
+    assert _runs(client, client.get_experiment_by_name(EXPERIMENT)) == runs_before  # no run
+
+
+def _runs(client: MlflowClient, experiment: object) -> set[str]:
+    if experiment is None:
+        return set()
+    found = client.search_runs([experiment.experiment_id])  # type: ignore[attr-defined]
+    return {r.info.run_id for r in found}
 
 
 def test_a_folder_of_other_files_is_never_replaced(two_runs: TwoRuns, tmp_path: Path) -> None:
