@@ -239,10 +239,10 @@ COHORTS: dict[str, Cohort] = {
         title="no serious-violence record yet",
         list_title="No serious-violence record yet: early help",
         purpose=(
-            "Young people with no police record of serious violence, whose school, "
-            "social-care and other records are like those of young people who later "
-            "were. This is where early help can make the most difference, before any "
-            "harm happens."
+            "Young people with no police record of serious violence (some have other "
+            "police records), whose school, social-care and other records are like those "
+            "of young people who later were. This is where early help can make the most "
+            "difference, before serious harm happens."
         ),
         default_capacity=20,
     ),
