@@ -17,6 +17,8 @@ __all__ = [
     "ATTRIBUTES",
     "DEFAULT_POLICY",
     "METRICS",
+    "MSG_CAPACITY_POINT",
+    "MSG_OPERATING_POINT",
     "OPERATING_POINTS",
     "RULE_METRICS",
     "SEPARATOR",
@@ -28,10 +30,17 @@ __all__ = [
 ]
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
-#: where the audit draws the line between flagged and not flagged:
-#: ``panel`` the list each panel receives (capacity plus everyone in the high bands),
-#: ``capacity`` each local authority's capacity only, ``band`` at or above ``band``
-OPERATING_POINTS = ("panel", "capacity", "band")
+#: where the audit draws the line between flagged and not flagged: ``panel`` each list at
+#: its own operating point (the known and the early-identification list, each audited on
+#: its own cohort, flagged = named to the panel, within the list's capacity), ``band``
+#: everyone at or above ``band``
+OPERATING_POINTS = ("panel", "band")
+MSG_OPERATING_POINT = "must be {points}, got {value!r}"
+#: policies written before 2026.12-2 may name the old ``capacity`` point
+MSG_CAPACITY_POINT = (
+    "'capacity' is now part of 'panel' (each list within its capacity: the only young "
+    "people a panel is named); must be {points}"
+)
 #: metrics the audit computes for every group
 METRICS = (
     "selection_rate",
@@ -113,7 +122,7 @@ class Policy(BaseModel):
     policy_version: str = Field(min_length=1)
     description: str = ""
     #: who the audit treats as flagged; see :data:`OPERATING_POINTS`
-    operating_point: Literal["panel", "capacity", "band"] = "panel"
+    operating_point: Literal["panel", "band"] = "panel"
     #: the band of ``operating_point: band`` (the panel list always uses the 'high' band)
     band: Literal["raised", "high", "very high"] = "high"
     min_group_size: int = Field(ge=1)
@@ -129,6 +138,16 @@ class Policy(BaseModel):
     @classmethod
     def _version_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("operating_point", mode="before")
+    @classmethod
+    def _known_point(cls, value: object) -> object:
+        points = " or ".join(repr(p) for p in OPERATING_POINTS)
+        if value == "capacity":
+            raise ValueError(MSG_CAPACITY_POINT.format(points=points))
+        if value not in OPERATING_POINTS:
+            raise ValueError(MSG_OPERATING_POINT.format(points=points, value=value))
+        return value
 
     @field_validator("reference", mode="before")
     @classmethod

@@ -1,12 +1,13 @@
 """Recording the gate's verdict: the files, the version's tags, its MLflow run, its card.
 
-:func:`write_outputs` writes a :class:`~fairness.gate.GateResult` to a folder (by-group
-tables, rule statuses, the policy echo, ``verdict.json`` and the HTML report).
+:func:`write_outputs` writes a :class:`~fairness.gate.GateResult` to a folder, list by
+list (by-group tables and rule statuses per list and kind of outcome, the policy echo,
+``verdict.json`` naming each list's verdict and operating point, and the HTML report).
 :func:`record` logs that folder to the model's training run, tags the registered version
-through :class:`models.registry.Registry` (the tags that decide whether it may be
-released) and patches the fairness section of the run's model card.
-:func:`note_override` re-renders the report after a failure was released by a named
-person (``vru promote --override``), beside the original.
+through :class:`models.registry.Registry` (the overall tags decide whether it may be
+released; per-list tags say which list failed) and patches the fairness section of the
+run's model card. :func:`note_override` re-renders the report after a failure was
+released by a named person (``vru promote --override``), beside the original.
 
 Run logging goes through the registry's MLflow client, pinned to its store: nothing here
 depends on MLflow's global tracking URI or on an active run.
@@ -16,15 +17,16 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fairness.gate import GateResult, gate_model
+from fairness.gate import AGAINST, LIST_NAMES, GateResult, gate_model
 from fairness.policy import Policy
-from fairness.report import render_report
+from fairness.report import ReportSection, render_report
+from models.panels import PanelCapacity
 from models.registry import (
     APPROVER_TAG,
     GATE_TAG,
@@ -44,6 +46,7 @@ __all__ = [
     "artifact_folder",
     "fairness_section",
     "gate_and_record",
+    "list_tag",
     "note_override",
     "record",
     "write_outputs",
@@ -55,17 +58,34 @@ MODEL_CARD = "model_card.md"
 
 def artifact_folder(result: GateResult) -> str:
     """Where in the run the gate's files go: ``fairness/recorded`` or ``fairness/truth``."""
-    return f"fairness/{'truth' if 'truth' in result.runs else 'recorded'}"
+    return f"fairness/{result.decided_against}"
+
+
+def list_tag(against: str, list_key: str) -> str:
+    """The version tag of one list's verdict: ``fairness_gate_early``, ``…_truth_known``."""
+    return f"{TRUTH_GATE_TAG if against == 'truth' else GATE_TAG}_{list_key}"
+
+
+def _sections(result: GateResult) -> list[ReportSection]:
+    return [
+        ReportSection.for_list(
+            key,
+            audit.operating_point,
+            audit.runs,
+            audited=audit.audited,
+            flagged=audit.flagged,
+        )
+        for key, audit in result.lists.items()
+    ]
 
 
 def _render(
     *,
     outcome: str,
     version: str,
-    runs: Mapping[str, Any],
+    sections: Sequence[ReportSection],
     policy: Policy,
     policy_hash: str,
-    operating_point: str,
     as_of: str,
     verdict: str,
     override: Mapping[str, str] | None = None,
@@ -74,39 +94,66 @@ def _render(
     model = f"{model_name(outcome)} version {version}"
     return render_report(
         title=f"Fairness audit — {model}",
-        runs=runs,
+        sections=sections,
         policy=policy,
         policy_hash=policy_hash,
-        operating_point=operating_point,
         context={"Model": model, "Held-out snapshot": as_of, "Verdict": verdict},
         override=override,
     )
 
 
+def _verdict_record(result: GateResult) -> dict[str, Any]:
+    """What ``verdict.json`` holds: the overall verdict and each list's, in words too."""
+    lists = {
+        key: {
+            "list": LIST_NAMES[key],
+            "verdict": audit.verdict,
+            "operating_point": audit.operating_point,
+            "audited": audit.audited,
+            "flagged": audit.flagged,
+            "enforced_checks": len(audit.deciding.rules.enforced),
+            "assessed_checks": audit.assessed,
+            "caveat": audit.caveat,
+            "verdicts": {a: run.rules.verdict for a, run in audit.runs.items()},
+            "breaches": {a: run.rules.summary() for a, run in audit.runs.items()},
+        }
+        for key, audit in result.lists.items()
+    }
+    return {
+        "outcome": result.outcome,
+        "model_version": result.version,
+        "verdict": result.verdict,
+        "decided_against": result.decided_against,
+        "verdicts_in_words": [
+            f"{LIST_NAMES[key]}: {audit.verdict} ({audit.operating_point})"
+            for key, audit in result.lists.items()
+        ],
+        "policy_version": result.policy.policy_version,
+        "policy_sha256": result.policy_hash,
+        "operating_point": result.operating_point,
+        "panel_capacity": result.capacity.as_dict(),
+        "held_out_as_of": result.as_of.isoformat(),
+        "lists": lists,
+    }
+
+
 def write_outputs(result: GateResult, out_dir: Path) -> Path:
-    """Write by-group tables (CSV + JSON), rule statuses, the policy, the verdict and the report.
+    """Write, per list and kind of outcome, the by-group table (``by_group_<list>_<against>``
+    CSV and JSON) and the rule statuses (``rules_<list>_<against>.csv``); then the policy,
+    the verdict and the report.
 
     Returns the report's path (also set on ``result.report``).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    for against, run in result.runs.items():
-        run.table.to_csv(out_dir / f"by_group_{against}.csv", index=False)
-        (out_dir / f"by_group_{against}.json").write_text(
-            run.table.to_json(orient="records", indent=1)
-        )
-        run.rules.table.to_csv(out_dir / f"rules_{against}.csv", index=False)
-    verdict = {
-        "outcome": result.outcome,
-        "model_version": result.version,
-        "verdict": result.verdict,
-        "decided_against": result.deciding.against,
-        "policy_version": result.policy.policy_version,
-        "policy_sha256": result.policy_hash,
-        "operating_point": result.operating_point,
-        "panel_capacity": result.capacity,
-        "held_out_as_of": result.as_of.isoformat(),
-        "breaches": {a: r.rules.summary() for a, r in result.runs.items()},
-    }
+    for key, runs in result.runs_by_list.items():
+        for against, run in runs.items():
+            stem = f"{key}_{against}"
+            run.table.to_csv(out_dir / f"by_group_{stem}.csv", index=False)
+            (out_dir / f"by_group_{stem}.json").write_text(
+                run.table.to_json(orient="records", indent=1)
+            )
+            run.rules.table.to_csv(out_dir / f"rules_{stem}.csv", index=False)
+    verdict = _verdict_record(result)
     (out_dir / "verdict.json").write_text(json.dumps(verdict, indent=1) + "\n")
     (out_dir / "policy.json").write_text(result.policy.model_dump_json(indent=1) + "\n")
     report = out_dir / "report.html"
@@ -114,10 +161,9 @@ def write_outputs(result: GateResult, out_dir: Path) -> Path:
         _render(
             outcome=result.outcome,
             version=result.version,
-            runs=result.runs,
+            sections=_sections(result),
             policy=result.policy,
             policy_hash=result.policy_hash,
-            operating_point=result.operating_point,
             as_of=result.as_of.isoformat(),
             verdict=result.verdict,
         )
@@ -128,6 +174,11 @@ def write_outputs(result: GateResult, out_dir: Path) -> Path:
 
 def record(result: GateResult, registry: Registry, run_id: str, out_dir: Path) -> None:
     """Log the gate's files and counts to the model's run, tag the version, patch its card.
+
+    The version's ``fairness_gate`` (against the recorded outcomes) and
+    ``fairness_gate_truth`` (against the truth, when audited) hold the overall verdict — a
+    fail if any list fails — and decide release (:func:`models.registry.release_verdict`);
+    ``fairness_gate_<list>`` and ``fairness_gate_truth_<list>`` say which list it was.
 
     Parameters
     ----------
@@ -143,25 +194,39 @@ def record(result: GateResult, registry: Registry, run_id: str, out_dir: Path) -
     client = registry.client
     folder = artifact_folder(result)
     client.log_artifacts(run_id, str(out_dir), artifact_path=folder)
-    for against, run in result.runs.items():
-        client.log_metric(run_id, f"fairness_{against}_breaches", len(run.rules.breaches))
-        client.log_metric(run_id, f"fairness_{against}_too_small", len(run.rules.too_small))
+    for against in result.kinds:
+        runs = [audit.runs[against] for audit in result.lists.values()]
+        client.log_metric(
+            run_id, f"fairness_{against}_breaches", sum(len(r.rules.breaches) for r in runs)
+        )
+        client.log_metric(
+            run_id, f"fairness_{against}_too_small", sum(len(r.rules.too_small) for r in runs)
+        )
+        for key, audit in result.lists.items():
+            rules = audit.runs[against].rules
+            client.log_metric(run_id, f"fairness_{key}_{against}_breaches", len(rules.breaches))
+            client.log_metric(run_id, f"fairness_{key}_{against}_too_small", len(rules.too_small))
     run_tags = {
-        f"fairness_{folder.split('/')[1]}_verdict": result.verdict,
+        f"fairness_{result.decided_against}_verdict": result.verdict,
+        **{
+            f"fairness_{result.decided_against}_verdict_{key}": audit.verdict
+            for key, audit in result.lists.items()
+        },
         POLICY_VERSION_TAG: result.policy.policy_version,
         POLICY_HASH_TAG: result.policy_hash,
     }
     for key, value in run_tags.items():
         client.set_tag(run_id, key, value)
     tags = {
-        GATE_TAG if "truth" not in result.runs else TRUTH_GATE_TAG: result.verdict,
         POLICY_VERSION_TAG: result.policy.policy_version,
         POLICY_HASH_TAG: result.policy_hash,
         REPORT_TAG: f"runs:/{run_id}/{folder}/report.html",
     }
-    if "truth" in result.runs:
-        # the recorded audit ran too: it is the gate a real deployment would have
-        tags[GATE_TAG] = result.runs["recorded"].rules.verdict
+    # the recorded audit always runs: it is the gate a real deployment would have
+    for against in result.kinds:
+        tags[TRUTH_GATE_TAG if against == "truth" else GATE_TAG] = result.verdict_against(against)
+        for key, audit in result.lists.items():
+            tags[list_tag(against, key)] = audit.runs[against].rules.verdict
     registry.set_tags(result.outcome, result.version, tags)
     _update_model_card(result, registry, run_id, folder)
 
@@ -169,18 +234,26 @@ def record(result: GateResult, registry: Registry, run_id: str, out_dir: Path) -
 def fairness_section(result: GateResult, artifact_path: str) -> str:
     """The model card's fairness section after a gate run (Markdown)."""
     lines = [
-        f"**Verdict: {result.verdict}** against the {result.deciding.against} outcomes "
-        f"(policy {result.policy.policy_version}, SHA-256 {result.policy_hash[:16]}…; operating "
-        f"point: {result.operating_point}; held-out snapshot {result.as_of}).",
+        f"**Verdict: {result.verdict}** against the {result.decided_against} outcomes "
+        f"(policy {result.policy.policy_version}, SHA-256 {result.policy_hash[:16]}…; held-out "
+        f"snapshot {result.as_of}; each list audited on its own young people, and the verdict "
+        "fails if any list fails).",
         "",
     ]
-    for against, run in result.runs.items():
-        rules = run.rules
+    for audit in result.lists.values():
+        name = audit.name[0].upper() + audit.name[1:]
         lines.append(
-            f"- Against the {against} outcomes: {len(rules.breaches)} breaches of "
-            f"{len(rules.enforced)} enforced checks; {len(rules.too_small)} too small to assess."
+            f"- {name}: **{audit.verdict}** — operating point: {audit.operating_point} "
+            f"({audit.counts})" + (f"; {audit.caveat}." if audit.caveat else ".")
         )
-        lines.extend(f"  - {line}" for line in rules.summary())
+        for against, run in audit.runs.items():
+            rules = run.rules
+            lines.append(
+                f"  - Against the {against} outcomes: {len(rules.breaches)} breaches of "
+                f"{len(rules.enforced)} enforced checks; {len(rules.too_small)} too small to "
+                "assess."
+            )
+            lines.extend(f"    - {line}" for line in rules.summary())
     lines += ["", f"Full report: `{artifact_path}/report.html` in this run."]
     return "\n".join(lines)
 
@@ -205,23 +278,41 @@ def _update_model_card(
         client.log_artifact(run_id, str(local))
 
 
-def _read_outputs(
-    local: Path,
-) -> tuple[dict[str, Any], Policy, dict[str, tuple[pd.DataFrame, pd.DataFrame]]]:
-    """What :func:`write_outputs` wrote, read back: verdict, policy, tables per audit."""
+def _read_outputs(local: Path) -> tuple[dict[str, Any], Policy, list[ReportSection]]:
+    """What :func:`write_outputs` wrote, read back: the verdict, the policy, the sections.
+
+    A folder written before the gate audited each list (``by_group_<against>.csv``, one
+    operating point) is read as one section.
+    """
     verdict = json.loads((local / "verdict.json").read_text())
     policy = Policy.model_validate_json((local / "policy.json").read_text())
-    runs = {
-        against: (
-            pd.read_csv(local / f"by_group_{against}.csv"),
-            pd.read_csv(local / f"rules_{against}.csv"),
-        )
-        for against in ("recorded", "truth")
-        if (local / f"by_group_{against}.csv").exists()
-    }
-    for table, _ in runs.values():
-        table["is_reference"] = table["is_reference"].astype(bool)
-    return verdict, policy, runs
+    lists = verdict.get("lists") or {"": {"operating_point": verdict["operating_point"]}}
+    sections = []
+    for key, about in lists.items():
+        stem = f"{key}_" if key else ""
+        runs = {
+            against: (
+                pd.read_csv(local / f"by_group_{stem}{against}.csv"),
+                pd.read_csv(local / f"rules_{stem}{against}.csv"),
+            )
+            for against in AGAINST
+            if (local / f"by_group_{stem}{against}.csv").exists()
+        }
+        for table, _ in runs.values():
+            table["is_reference"] = table["is_reference"].astype(bool)
+        if key:
+            sections.append(
+                ReportSection.for_list(
+                    key,
+                    about["operating_point"],
+                    runs,
+                    audited=about.get("audited"),
+                    flagged=about.get("flagged"),
+                )
+            )
+        else:
+            sections.append(ReportSection("all", about["operating_point"], runs))
+    return verdict, policy, sections
 
 
 def note_override(registry: Registry, outcome: str, version: str) -> None:
@@ -246,15 +337,14 @@ def note_override(registry: Registry, outcome: str, version: str) -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(client.download_artifacts(mv.run_id, artifact_dir, tmp))
-        verdict, policy, runs = _read_outputs(local)
+        verdict, policy, sections = _read_outputs(local)
         (local / "report.html").write_text(
             _render(
                 outcome=outcome,
                 version=version,
-                runs=runs,
+                sections=sections,
                 policy=policy,
                 policy_hash=verdict["policy_sha256"],
-                operating_point=verdict["operating_point"],
                 as_of=verdict["held_out_as_of"],
                 verdict=verdict["verdict"],
                 override=override,
@@ -273,7 +363,7 @@ def gate_and_record(
     data_dir: Path,
     policy: Policy,
     policy_hash: str,
-    capacity: Mapping[str, int],
+    capacity: PanelCapacity | Mapping[str, Any],
     out_dir: Path,
     against: str = "recorded",
     say: Callable[[str], None] | None = None,

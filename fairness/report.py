@@ -1,10 +1,16 @@
-"""A self-contained HTML fairness report: verdict, summary in words, rules, charts, tables."""
+"""A self-contained HTML fairness report: verdict, summary in words, rules, charts, tables.
+
+One section per audited list (:class:`ReportSection`): the gate's known and
+early-identification lists, each on its own cohort, or one section for a standalone
+predictions table.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,8 +20,18 @@ import pandas as pd
 
 from fairness.audit import LABELS
 from fairness.policy import Policy
+from fairness.rules import PASS, RuleCheck, worst
+from features.vocabulary import LISTS
 
-__all__ = ["CHART_METRICS", "TABLE_COLUMNS", "render_report"]
+__all__ = [
+    "CHART_METRICS",
+    "LIST_HEADINGS",
+    "LIST_NOTES",
+    "TABLE_COLUMNS",
+    "ReportSection",
+    "render_report",
+    "section_verdict",
+]
 
 TABLE_COLUMNS = (
     "attribute",
@@ -34,6 +50,84 @@ TABLE_COLUMNS = (
 )
 CHART_METRICS = ("selection_rate", "fpr", "calibration")
 WORDS = {"recorded": "recorded", "truth": "true"}
+#: the heading of each audited list's section
+LIST_HEADINGS = {
+    "known": "The known list: young people already known to services for serious violence",
+    "early": "The early-identification list: young people with no serious-violence record yet",
+    "all": "Everyone on the held-out snapshot",
+}
+#: each list in a few words (chart captions)
+LIST_NAMES = {"known": "known list", "early": "early-identification list"}
+#: what a reader of each list's audit should keep in mind
+LIST_NOTES = {
+    "early": (
+        "Nobody on this list has a police record of serious violence, so it is flagged on "
+        "school, social-care and contact signals alone. That is where the social-care "
+        "visibility bias bites hardest: a child open to social care has more of their life "
+        "written down, so the same behaviour leaves more records, and their estimates can "
+        "rise for that reason alone. Read this list's care-experience and deprivation rows "
+        "with that in mind, and ask what support is already in place before adding more."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One audited list (or a whole predictions table) in the report."""
+
+    #: ``known``, ``early``, ``all`` (any other key: a standalone table)
+    key: str
+    #: who was flagged, in words
+    operating_point: str
+    #: ``recorded``/``truth`` → a :class:`fairness.gate.AuditRun` or a ``(table, rules)`` pair
+    runs: Mapping[str, Any]
+    #: the section's heading ("" for a report with one section)
+    heading: str = ""
+    #: what the list is for (``LISTS[key].purpose``)
+    purpose: str = ""
+    #: what to keep in mind reading it (:data:`LIST_NOTES`)
+    note: str = ""
+    #: young people audited, and of them flagged (when known)
+    audited: int | None = None
+    flagged: int | None = None
+
+    @classmethod
+    def for_list(
+        cls,
+        key: str,
+        operating_point: str,
+        runs: Mapping[str, Any],
+        *,
+        audited: int | None = None,
+        flagged: int | None = None,
+    ) -> ReportSection:
+        """The section of one of the gate's lists (heading, purpose and note filled in)."""
+        return cls(
+            key,
+            operating_point,
+            runs,
+            heading=LIST_HEADINGS.get(key, key),
+            purpose=LISTS[key].purpose if key in LISTS else "",
+            note=LIST_NOTES.get(key, ""),
+            audited=audited,
+            flagged=flagged,
+        )
+
+
+def _frames(runs: Mapping[str, Any]) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    return {k: (v if isinstance(v, tuple) else (v.table, v.rules.table)) for k, v in runs.items()}
+
+
+def _verdict_of(rules: pd.DataFrame) -> str:
+    if not len(rules):
+        return PASS
+    return RuleCheck(rules.assign(enforce=rules["enforce"].astype(bool))).verdict
+
+
+def section_verdict(section: ReportSection) -> str:
+    """The verdict of a section's deciding audit (against the truth when it was run)."""
+    frames = _frames(section.runs)
+    return _verdict_of(frames["truth" if "truth" in frames else "recorded"][1])
 
 
 def _environment() -> jinja2.Environment:
@@ -66,7 +160,7 @@ def _ns(record: dict[str, Any]) -> Any:
     return SimpleNamespace(**record)
 
 
-def _chart(tables: Mapping[str, pd.DataFrame], attribute: str) -> dict[str, str]:
+def _chart(tables: Mapping[str, pd.DataFrame], attribute: str, where: str = "") -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,10 +203,13 @@ def _chart(tables: Mapping[str, pd.DataFrame], attribute: str) -> dict[str, str]
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
+    suffix = f" ({where})" if where else ""
     return {
         "png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-        "alt": f"Bar charts of selection rate, false-positive rate and calibration by {attribute}",
-        "caption": f"{attribute}: selection rate, false-positive rate and calibration by group",
+        "alt": "Bar charts of selection rate, false-positive rate and calibration by "
+        f"{attribute}{suffix}",
+        "caption": f"{attribute}: selection rate, false-positive rate and calibration by group"
+        f"{suffix}",
     }
 
 
@@ -194,52 +291,28 @@ def _comparison(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]]) -> list[d
     ]
 
 
-def render_report(
-    *,
-    title: str,
-    runs: Mapping[str, Any],
-    policy: Policy,
-    policy_hash: str,
-    operating_point: str,
-    context: Mapping[str, str],
-    override: Mapping[str, str] | None = None,
-) -> str:
-    """The report as one HTML string (charts embedded).
-
-    ``runs`` maps ``recorded``/``truth`` to an object with ``table`` and ``rules.table``
-    (a :class:`fairness.gate.AuditRun`) or to a ``(table, rules_table)`` pair.
-    """
-    frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {
-        k: (v if isinstance(v, tuple) else (v.table, v.rules.table)) for k, v in runs.items()
-    }
-    deciding = "truth" if "truth" in frames else "recorded"
-    verdicts = {
-        k: "fail" if (r[r["enforce"].astype(bool)]["status"] == "breach").any() else "pass"
-        for k, (_, r) in frames.items()
-    }
-    verdict = verdicts[deciding]
-    run_views = []
-    for against, (table, rules) in frames.items():
-        rule_rows = []
-        for rule in policy.rules:
-            part = rules[rules["rule"] == rule.id] if len(rules) else rules
-            rule_rows.append(
-                {
-                    "id": rule.id,
-                    "enforce": rule.enforce,
-                    "metric": LABELS.get(rule.metric, rule.metric),
-                    "compare": rule.compare,
-                    "limits": rule.limits_text(),
-                    "why": rule.why,
-                    "passed": int((part["status"] == "pass").sum()) if len(part) else 0,
-                    "breached": int((part["status"] == "breach").sum()) if len(part) else 0,
-                    "small": int((part["status"] == "too small to assess").sum())
-                    if len(part)
-                    else 0,
-                }
-            )
-        enforced = rules[rules["enforce"].astype(bool)] if len(rules) else rules
-        breaches = [
+def _run_view(
+    policy: Policy, against: str, table: pd.DataFrame, rules: pd.DataFrame
+) -> dict[str, Any]:
+    rule_rows = []
+    for rule in policy.rules:
+        part = rules[rules["rule"] == rule.id] if len(rules) else rules
+        rule_rows.append(
+            {
+                "id": rule.id,
+                "enforce": rule.enforce,
+                "metric": LABELS.get(rule.metric, rule.metric),
+                "compare": rule.compare,
+                "limits": rule.limits_text(),
+                "why": rule.why,
+                "passed": int((part["status"] == "pass").sum()) if len(part) else 0,
+                "breached": int((part["status"] == "breach").sum()) if len(part) else 0,
+                "small": int((part["status"] == "too small to assess").sum()) if len(part) else 0,
+            }
+        )
+    enforced = rules[rules["enforce"].astype(bool)] if len(rules) else rules
+    breaches = (
+        [
             {
                 "rule": r.rule,
                 "attribute": r.attribute,
@@ -252,24 +325,81 @@ def render_report(
             }
             for r in map(_ns, _records(enforced[enforced["status"] == "breach"]))
         ]
-        small = [
+        if len(enforced)
+        else []
+    )
+    small = (
+        [
             f"{r.rule}: {r.attribute} = {r.group} — {r.note}"
             for r in enforced[enforced["status"] == "too small to assess"].itertuples()
         ]
-        run_views.append(
-            {
-                "label": WORDS[against],
-                "verdict": verdicts[against],
-                "rule_rows": rule_rows,
-                "breaches": breaches,
-                "small": small,
-                "table_rows": [
-                    {c: _fmt(row.get(c)) for c in TABLE_COLUMNS} for row in _records(table)
-                ],
-            }
-        )
+        if len(enforced)
+        else []
+    )
+    return {
+        "label": WORDS[against],
+        "verdict": _verdict_of(rules),
+        "rule_rows": rule_rows,
+        "breaches": breaches,
+        "small": small,
+        "table_rows": [{c: _fmt(row.get(c)) for c in TABLE_COLUMNS} for row in _records(table)],
+    }
+
+
+def _section_view(policy: Policy, section: ReportSection) -> dict[str, Any]:
+    frames = _frames(section.runs)
+    deciding = "truth" if "truth" in frames else "recorded"
     attributes = list(dict.fromkeys(frames[deciding][0]["attribute"]))
-    charts = [_chart({k: v[0] for k, v in frames.items()}, a) for a in attributes]
+    counts = ""
+    if section.audited is not None:
+        counts = f"{section.audited:,} young people audited"
+        if section.flagged is not None:
+            named = "named to the panels" if section.key in LISTS else "flagged"
+            counts += f", {section.flagged:,} {named}"
+    rules = frames[deciding][1]
+    enforced = rules[rules["enforce"].astype(bool)] if len(rules) else rules
+    unassessed = ""
+    if len(enforced) and (enforced["status"] == "too small to assess").all():
+        unassessed = (
+            f"None of the {len(enforced)} enforced checks could be assessed: every group has "
+            "too few young people or outcomes. This pass shows that no breach was seen, not "
+            "that the list is fair; judge it on a larger population or a longer period."
+        )
+    return {
+        "key": section.key,
+        "heading": section.heading,
+        "unassessed": unassessed,
+        "purpose": section.purpose,
+        "note": section.note,
+        "operating_point": section.operating_point,
+        "counts": counts,
+        "verdict": section_verdict(section),
+        "summary": _summary(frames, deciding),
+        "comparison": _comparison(frames) if len(frames) > 1 else None,
+        "runs": [_run_view(policy, a, table, rules) for a, (table, rules) in frames.items()],
+        "charts": [
+            _chart({k: v[0] for k, v in frames.items()}, a, LIST_NAMES.get(section.key, ""))
+            for a in attributes
+        ],
+    }
+
+
+def render_report(
+    *,
+    title: str,
+    sections: Sequence[ReportSection],
+    policy: Policy,
+    policy_hash: str,
+    context: Mapping[str, str],
+    override: Mapping[str, str] | None = None,
+) -> str:
+    """The report as one HTML string (charts embedded), one section per audited list.
+
+    The verdict at the top fails if any section's deciding audit (against the truth when
+    it was run, else the recorded outcomes) breaks an enforced rule.
+    """
+    views = [_section_view(policy, section) for section in sections]
+    verdict = worst(v["verdict"] for v in views)
     verdict_text = verdict
     if override:
         verdict_text = f"{verdict} — released by override ({override['approver']})"
@@ -283,12 +413,8 @@ def render_report(
             context=context,
             policy=policy,
             policy_hash=policy_hash,
-            operating_point=operating_point,
             override=override,
-            summary=_summary(frames, deciding),
-            comparison=_comparison(frames) if len(frames) > 1 else None,
-            runs=run_views,
-            charts=charts,
+            sections=views,
             table_columns=TABLE_COLUMNS,
         )
     )

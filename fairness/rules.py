@@ -1,13 +1,16 @@
 """The policy's rules applied to a by-group table: one status per rule and group.
 
 Each enforced rule is checked for every non-reference group of the attributes it
-names: ``pass``, ``breach``, or ``too small to assess`` (never passed silently).
+names: ``pass``, ``breach``, or ``too small to assess`` (never passed silently). An
+audit whose every enforced check is too small gives the verdict ``too small``, which
+does not release a model (only a recorded override can).
 Used by the gate (:mod:`fairness.gate`) and the standalone audit
 (:mod:`fairness.standalone`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +19,17 @@ import pandas as pd
 
 from fairness.policy import Policy, Rule
 
-__all__ = ["RuleCheck", "check_rules"]
+__all__ = ["FAIL", "PASS", "TOO_SMALL", "VERDICTS", "RuleCheck", "check_rules", "worst"]
+
+
+PASS, TOO_SMALL, FAIL = "pass", "too small", "fail"
+#: verdicts from best to worst: a gate of several audits takes the worst
+VERDICTS = (PASS, TOO_SMALL, FAIL)
+
+
+def worst(verdicts: Iterable[str]) -> str:
+    """The worst of several verdicts (``pass`` when there are none)."""
+    return max(verdicts, key=VERDICTS.index, default=PASS)
 
 
 @dataclass
@@ -39,11 +52,19 @@ class RuleCheck:
 
     @property
     def passed(self) -> bool:
-        return self.breaches.empty
+        """No enforced rule broken, and at least one could be assessed."""
+        return self.verdict == PASS
 
     @property
     def verdict(self) -> str:
-        return "pass" if self.passed else "fail"
+        """``fail`` on any breach; ``too small`` when every enforced check was too small to
+        assess (a list nobody could audit is never silently passed); else ``pass``."""
+        if not self.breaches.empty:
+            return FAIL
+        enforced = self.enforced
+        if len(enforced) and (enforced["status"] == "too small to assess").all():
+            return TOO_SMALL
+        return PASS
 
     def summary(self) -> list[str]:
         """Broken rules in words, one line each."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from fairness.audit import AuditError, AuditSettings, audit
 from fairness.policy import Policy
-from fairness.report import render_report
+from fairness.report import ReportSection, render_report
 from fairness.rules import RuleCheck, check_rules
 
 __all__ = [
@@ -254,10 +254,9 @@ def audit_predictions(
         refs,
         render_report(
             title=f"Fairness audit — {predictions.name}",
-            runs={"recorded": (table, rules.table)},
+            sections=[ReportSection("table", point, {"recorded": (table, rules.table)})],
             policy=local,
             policy_hash=policy_hash,
-            operating_point=point,
             context={"Predictions": str(predictions), "Rows": f"{len(frame):,}", "Outcome": label},
         ),
     )

@@ -70,19 +70,21 @@ def model_name(outcome: str) -> str:
 
 
 def release_verdict(tags: Mapping[str, str]) -> str:
-    """``pass``, ``override`` (a failure released by a named approver), ``fail`` or ``not run``.
+    """``pass``, ``override`` (a failure released by a named approver), ``fail``, ``too small``
+    (no enforced check of a list could be assessed: never a silent pass), ``error`` or
+    ``not run``.
 
     A pass against the recorded outcomes does not count when the same model failed
     against the synthetic truth: recording bias can make a biased model look fair.
     """
     gate = tags.get(GATE_TAG, "not run")
-    if tags.get(TRUTH_GATE_TAG) in ("fail", "error") and gate == "pass":
+    if tags.get(TRUTH_GATE_TAG) in ("fail", "too small", "error") and gate == "pass":
         gate = tags[TRUTH_GATE_TAG]
     if gate == "pass":
         return "pass"
     if tags.get(OVERRIDE_TAG) == "true" and tags.get(APPROVER_TAG) and tags.get(REASON_TAG):
         return "override"
-    return gate if gate in ("fail", "error") else "not run"
+    return gate if gate in ("fail", "too small", "error") else "not run"
 
 
 def releasable(tags: Mapping[str, str]) -> bool:

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from vru.clikit import OutcomeOption, err, fail, fit_width, out, quiet_mlflow, require_outcome
-from vru.config import load_settings
+from vru.clikit import settings as clikit_settings
 
 if TYPE_CHECKING:
     from fairness.gate import GateResult
@@ -65,27 +65,50 @@ def _version(registry: Registry, outcome: str, version: str | None, alias: str) 
 
 def _print_rules(result: GateResult) -> None:
     fit_width()
-    for against, run in result.runs.items():
-        rules = run.rules
-        table = Table(
-            title=f"{result.name} v{result.version} against the {against} outcomes: "
-            f"{rules.verdict.upper()}",
-            title_justify="left",
-        )
-        for column in ("rule", "enforced", "passed", "breached", "too small to assess"):
-            table.add_column(column, justify="left" if column in ("rule",) else "right")
-        for rule in result.policy.rules:
-            part = rules.table[rules.table["rule"] == rule.id] if len(rules.table) else rules.table
-            table.add_row(
-                rule.id,
-                "yes" if rule.enforce else "reported",
-                str(int((part["status"] == "pass").sum())) if len(part) else "0",
-                str(int((part["status"] == "breach").sum())) if len(part) else "0",
-                str(int((part["status"] == "too small to assess").sum())) if len(part) else "0",
+    for audit in result.lists.values():
+        for against, run in audit.runs.items():
+            rules = run.rules
+            table = Table(
+                title=f"{result.name} v{result.version}, {audit.name}, against the {against} "
+                f"outcomes: {rules.verdict.upper()}",
+                title_justify="left",
             )
-        out.print(table)
-        for line in rules.summary():
-            out.print(f"  breach — {line}", highlight=False, markup=False)
+            for column in ("rule", "enforced", "passed", "breached", "too small to assess"):
+                table.add_column(column, justify="left" if column in ("rule",) else "right")
+            for rule in result.policy.rules:
+                part = (
+                    rules.table[rules.table["rule"] == rule.id] if len(rules.table) else rules.table
+                )
+                table.add_row(
+                    rule.id,
+                    "yes" if rule.enforce else "reported",
+                    str(int((part["status"] == "pass").sum())) if len(part) else "0",
+                    str(int((part["status"] == "breach").sum())) if len(part) else "0",
+                    str(int((part["status"] == "too small to assess").sum())) if len(part) else "0",
+                )
+            out.print(table)
+            for line in rules.summary():
+                out.print(f"  breach — {line}", highlight=False, markup=False)
+
+
+def _print_verdicts(result: GateResult) -> None:
+    """Each list's verdict with its operating point, then the overall verdict."""
+    for audit in result.lists.values():
+        out.print(
+            f"{audit.verdict.upper()} — {audit.operating_point} ({audit.counts})"
+            + (f"; {audit.caveat}" if audit.caveat else ""),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    out.print(
+        f"verdict: {result.verdict.upper()} ({result.name} version {result.version}, against "
+        f"the {result.decided_against} outcomes, policy {result.policy.policy_version}; fails "
+        "if any list fails)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _training_data(registry: Registry, run_id: str | None) -> Path:
@@ -120,17 +143,20 @@ def gate(
 ) -> None:
     """Audit a registered model on its held-out snapshot; exit 0 pass, 1 breach, 2 error.
 
-    The audit counts as flagged the policy's operating point — by default the list each
-    panel receives (VRU_PANEL_CAPACITY plus everyone in the high bands). Records the
-    by-group tables, the policy and its hash, each rule's status and the verdict on the
-    model version (tags) and its MLflow run, and writes an HTML report.
+    By default each list at its own operating point: the known list (each local
+    authority's VRU_PANEL_CAPACITY highest estimates among young people already involved
+    in serious violence) and the early-identification list (its capacity among those not
+    yet involved), each audited on its own cohort; the verdict fails if either list
+    fails. Records the by-group tables, the policy and its hash, each rule's status and
+    each list's verdict on the model version (tags) and its MLflow run, and writes an
+    HTML report.
     """
     from fairness.gate import AGAINST, MSG_AGAINST, GateError
     from fairness.recording import gate_and_record
     from features.schemas import ContractError
     from models.registry import RegistryError
 
-    settings = load_settings()
+    settings = clikit_settings()
     _require_outcome(outcome)
     if against not in AGAINST:
         fail(MSG_AGAINST.format(against=against))
@@ -166,13 +192,7 @@ def gate(
         except (GateError, ContractError) as exc:
             fail(str(exc))
     _print_rules(result)
-    out.print(
-        f"verdict: {result.verdict.upper()} ({released.name} version {released.version}, against "
-        f"the {result.deciding.against} outcomes, policy {policy.policy_version}, operating "
-        f"point: {result.operating_point})",
-        highlight=False,
-        markup=False,
-    )
+    _print_verdicts(result)
     out.print(f"report: {report}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(0 if result.verdict == "pass" else 1)
 
@@ -264,7 +284,7 @@ def promote(
     from fairness.recording import note_override
     from models.registry import CANDIDATE, PromotionRefusedError, model_name
 
-    settings = load_settings()
+    settings = clikit_settings()
     _require_outcome(outcome)
     if override and not (approver and approver.strip() and reason and reason.strip()):
         fail("--override needs --approver NAME and --reason TEXT")

@@ -5,7 +5,17 @@ One seed, two worlds: the default (recording bias on: Black young people stopped
 times as often for the same behaviour, and earlier police contact makes a suspect more
 likely to be recorded) and ``--no-bias``. Truth and people are identical; only the
 records differ. A perpetration model is trained on each and audited on its held-out
-snapshot against the recorded and the true outcomes.
+snapshot against the recorded and the true outcomes, twice: each list at its own
+operating point (the shipped policy) and the whole snapshot (operating point ``band``).
+
+What each list can show on 100,000 young people (measured, seed 7): in both cohorts
+the biased model over-states Black young people's risk against the truth (ratio to
+White 1.24 among those already known to services, 1.27 among those with no record
+yet; 0.98 and 0.91 for the unbiased model) — but neither cohort has the 20 true
+outcomes among Black young people the policy needs to assess it (13 and 9), so no
+list's *verdict* can carry the known answer: the check is reported as too small to
+assess, never passed. Calibration does not depend on who is named, so a larger
+capacity would not change that. The whole snapshot (22 outcomes) carries it.
 """
 
 from __future__ import annotations
@@ -19,23 +29,33 @@ import pytest
 from fairness.gate import GateResult, gate_model
 from fairness.policy import load_policy
 from features.vocabulary import LOCAL_AUTHORITIES
+from models.panels import PanelCapacity
 from models.risk_model import RiskModel
 from synthetic.config import BiasSettings, GeneratorSettings
 from synthetic.generate import generate, write_dataset
 from training.train import train_outcome
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("known_answer")]
+#: tests/conftest.py's population_pair (seed 20241) does not carry the known answer even
+#: on the whole snapshot: 19 true outcomes among Black young people, too few to assess
 PEOPLE, SEED = 100_000, 7
-#: the settings' default panel capacity (VRU_PANEL_CAPACITY): the gate audits the panel lists
-CAPACITY = dict.fromkeys(LOCAL_AUTHORITIES, 50)
+#: the settings' default panel capacity (VRU_PANEL_CAPACITY): known 50, early 20
+CAPACITY = PanelCapacity.uniform()
+CHECK = ("calibration-within-groups", "ethnicity", "Black")
 
 
 @dataclass(frozen=True)
 class World:
-    result: GateResult
+    #: each list at its own operating point, on its own cohort (the shipped policy)
+    lists: GateResult
+    #: the whole held-out snapshot (one audit of everyone)
+    whole: GateResult
 
-    def row(self, against: str, attribute: str, group: str, metric: str) -> pd.Series:
-        table = self.result.runs[against].table
+    def row(
+        self, against: str, attribute: str, group: str, metric: str, list_key: str = "all"
+    ) -> pd.Series:
+        result = self.whole if list_key == "all" else self.lists
+        table = result.lists[list_key].runs[against].table
         part = table[
             (table["attribute"] == attribute)
             & (table["group"] == group)
@@ -43,9 +63,14 @@ class World:
         ]
         return part.iloc[0]
 
-    def breaches(self, against: str) -> set[tuple[str, str, str]]:
-        b = self.result.runs[against].rules.breaches
-        return set(zip(b["rule"], b["attribute"], b["group"], strict=True))
+    def checks(self, against: str, status: str, list_key: str = "all") -> set[tuple[str, ...]]:
+        result = self.whole if list_key == "all" else self.lists
+        rules = result.lists[list_key].runs[against].rules.enforced
+        part = rules[rules["status"] == status]
+        return set(zip(part["rule"], part["attribute"], part["group"], strict=True))
+
+    def breaches(self, against: str, list_key: str = "all") -> set[tuple[str, ...]]:
+        return self.checks(against, "breach", list_key)
 
 
 def _world(root: Path, bias: BiasSettings) -> World:
@@ -53,7 +78,7 @@ def _world(root: Path, bias: BiasSettings) -> World:
     trained = train_outcome(
         data,
         "perpetrator",
-        capacity=CAPACITY,
+        capacity=dict.fromkeys(LOCAL_AUTHORITIES, 50),
         tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
         experiment="known-answer",
         artifact_dir=root / "mlartifacts",
@@ -66,17 +91,20 @@ def _world(root: Path, bias: BiasSettings) -> World:
         if r.fold == trained.folds[-1].name and r.candidate == trained.chosen
     )
     policy, digest = load_policy()
-    result = gate_model(
-        outcome="perpetrator",
-        version=trained.registered_version,
-        model=RiskModel(chosen.bundle),
-        data_dir=data,
-        policy=policy,
-        policy_hash=digest,
-        capacity=CAPACITY,
-        against="truth",
-    )
-    return World(result)
+    results = {
+        point: gate_model(
+            outcome="perpetrator",
+            version=trained.registered_version,
+            model=RiskModel(chosen.bundle),
+            data_dir=data,
+            policy=policy.model_copy(update={"operating_point": point}),
+            policy_hash=digest,
+            capacity=CAPACITY,
+            against="truth",
+        )
+        for point in ("panel", "band")
+    }
+    return World(results["panel"], results["band"])
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +115,9 @@ def biased(tmp_path_factory: pytest.TempPathFactory) -> World:
 @pytest.fixture(scope="module")
 def unbiased(tmp_path_factory: pytest.TempPathFactory) -> World:
     return _world(tmp_path_factory.mktemp("unbiased"), BiasSettings.none())
+
+
+# ------------------------------------------------------------------ the whole snapshot
 
 
 def test_biased_model_over_states_black_young_peoples_risk_against_the_truth(
@@ -100,8 +131,8 @@ def test_biased_model_over_states_black_young_peoples_risk_against_the_truth(
     assert over["ratio"] > calibration.high
     assert calibration.low <= fair["ratio"] <= calibration.high
     assert over["ratio"] - fair["ratio"] > 0.2
-    assert ("calibration-within-groups", "ethnicity", "Black") in biased.breaches("truth")
-    assert biased.result.verdict == "fail"
+    assert CHECK in biased.breaches("truth")
+    assert biased.whole.verdict == "fail"
 
 
 def test_biased_model_wrongly_flags_black_young_people_more_often(
@@ -115,7 +146,7 @@ def test_biased_model_wrongly_flags_black_young_people_more_often(
 
 def test_model_trained_on_the_unbiased_world_passes_the_policy(unbiased: World) -> None:
     assert unbiased.breaches("truth") == set()
-    assert unbiased.result.verdict == "pass"
+    assert unbiased.whole.verdict == "pass"
 
 
 def test_recorded_outcomes_hide_what_the_truth_shows(biased: World) -> None:
@@ -123,4 +154,43 @@ def test_recorded_outcomes_hide_what_the_truth_shows(biased: World) -> None:
     truth = biased.row("truth", "ethnicity", "Black", "calibration")
     recorded = biased.row("recorded", "ethnicity", "Black", "calibration")
     assert recorded["ratio"] < truth["ratio"] - 0.2
-    assert ("calibration-within-groups", "ethnicity", "Black") not in biased.breaches("recorded")
+    assert CHECK not in biased.breaches("recorded")
+
+
+# ------------------------------------------------------------------ each list on its own cohort
+
+
+@pytest.mark.parametrize("list_key", ["known", "early"])
+def test_each_list_shows_the_over_statement_in_its_own_cohort(
+    biased: World, unbiased: World, list_key: str
+) -> None:
+    """Among young people already known to services and among those with no record yet,
+    the biased model over-states Black young people's risk against the truth; the
+    unbiased model does not."""
+    policy, _ = load_policy()
+    calibration = policy.rules[0]
+    over = biased.row("truth", "ethnicity", "Black", "calibration", list_key)
+    fair = unbiased.row("truth", "ethnicity", "Black", "calibration", list_key)
+    assert over["ratio"] - fair["ratio"] > 0.2
+    assert calibration.low <= fair["ratio"] <= calibration.high
+    # the cohorts split the whole snapshot
+    whole = biased.row("truth", "ethnicity", "Black", "calibration")
+    other = biased.row("truth", "ethnicity", "Black", "calibration", _other(list_key))
+    assert over["n"] + other["n"] == whole["n"]
+
+
+@pytest.mark.parametrize("list_key", ["known", "early"])
+def test_no_list_passes_the_black_calibration_check_it_cannot_assess(
+    biased: World, list_key: str
+) -> None:
+    """Too few true outcomes among Black young people in either cohort (fewer than the
+    policy's 20) to judge the check: it is reported as too small, never passed."""
+    policy, _ = load_policy()
+    row = biased.row("truth", "ethnicity", "Black", "calibration", list_key)
+    assert row["events"] < policy.min_events or row["n"] < policy.min_group_size
+    assert CHECK in biased.checks("truth", "too small to assess", list_key)
+    assert CHECK not in biased.checks("truth", "pass", list_key)
+
+
+def _other(list_key: str) -> str:
+    return "early" if list_key == "known" else "known"

@@ -24,8 +24,11 @@ def test_shipped_policy_is_versioned_hashed_and_enforces_calibration() -> None:
     assert all(r.why for r in policy.rules)
     # error-rate rules are still computed and shown
     assert {r.metric for r in policy.rules if not r.enforce} >= {"fpr", "equalised_odds"}
-    # the gate audits the list each panel receives unless a policy says otherwise
+    # the gate audits each list a panel receives, at its own operating point, unless a
+    # policy says otherwise
     assert policy.operating_point == "panel"
+    assert policy.policy_version == "2026.12-2"
+    assert "2026.12-2: each list at its own operating point" in DEFAULT_POLICY.read_text()
     text = DEFAULT_POLICY.read_text()
     assert "cannot all hold" in text.replace("\n#", "") or "no model can have equal error" in text
 
@@ -41,7 +44,8 @@ def test_shipped_policy_is_versioned_hashed_and_enforces_calibration() -> None:
         (lambda p: p.update(min_group_size=0), "min_group_size"),
         (lambda p: p.update(intersections=[["ethnicity"]]), "exactly two"),
         (lambda p: p.update(colour="blue"), "colour: Extra inputs are not permitted"),
-        (lambda p: p.update(operating_point="top-k"), "operating_point: Input should be"),
+        (lambda p: p.update(operating_point="top-k"), "operating_point: must be 'panel' or 'band'"),
+        (lambda p: p.update(operating_point="capacity"), "operating_point: 'capacity' is now"),
     ],
 )
 def test_malformed_policy_is_refused_with_the_field_named(change, message: str) -> None:

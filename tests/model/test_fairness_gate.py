@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from fairness.policy import DEFAULT_POLICY
 from tests.model.conftest import Trained
@@ -48,7 +48,7 @@ def _policy(tmp_path: Path, low: float, high: float) -> Path:
     return path
 
 
-def _gate(tmp_path: Path, policy: Path, *extra: str) -> object:
+def _gate(tmp_path: Path, policy: Path, *extra: str) -> Result:
     return runner.invoke(
         app,
         [
@@ -72,34 +72,62 @@ def test_gate_records_verdict_policy_hash_and_report(
     result = _gate(tmp_path, policy)
     assert result.exit_code == 0, result.output
     assert "verdict: PASS" in result.output
+    # each list's verdict with its operating point, at the settings' capacity (50 and 20)
+    assert (
+        "PASS — the known list: each local authority's 50 highest estimates among young "
+        "people already known to services for serious violence"
+    ) in result.output
+    assert (
+        "PASS — the early-identification list: each local authority's 20 highest estimates "
+        "among young people with no serious-violence record yet"
+    ) in result.output
     assert "report:" in result.output
     version = trained.result.registered_version
     tags = registry.get_model_version(NAME, version).tags
     assert tags["fairness_gate"] == "pass"
+    assert tags["fairness_gate_known"] == "pass"
+    assert tags["fairness_gate_early"] == "pass"
+    assert "fairness_gate_truth" not in tags
     assert tags["fairness_policy_sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
     assert tags["fairness_report"].endswith("fairness/recorded/report.html")
-    run = registry.get_model_version(NAME, version).run_id
+    run = str(registry.get_model_version(NAME, version).run_id)
     logged = {a.path for a in registry.list_artifacts(run, "fairness/recorded")}
     assert {
         "fairness/recorded/report.html",
-        "fairness/recorded/by_group_recorded.csv",
+        "fairness/recorded/by_group_known_recorded.csv",
+        "fairness/recorded/by_group_early_recorded.csv",
+        "fairness/recorded/rules_early_recorded.csv",
         "fairness/recorded/policy.json",
         "fairness/recorded/verdict.json",
     } <= logged
+    metrics = registry.get_run(run).data.metrics
+    assert metrics["fairness_early_recorded_breaches"] == 0
+    assert metrics["fairness_recorded_breaches"] == 0
     card = mlflow.artifacts.download_artifacts(
         run_id=run, artifact_path="model_card.md", dst_path=str(tmp_path / "card")
     )
     card_text = Path(card).read_text()
     assert "**Verdict: pass** against the recorded outcomes" in card_text
     assert "Not yet audited" not in card_text
-    # the default operating point is the list each panel receives, at the settings' capacity
-    assert "operating point: each panel's list" in card_text
+    assert "- The early-identification list: **pass** — operating point: " in card_text
     verdict = json.loads((tmp_path / "report" / "verdict.json").read_text())
-    assert verdict["operating_point"].startswith("each panel's list")
-    assert verdict["panel_capacity"] == load_settings().panel_capacity
+    assert verdict["operating_point"].startswith("each list at its own operating point")
+    assert verdict["panel_capacity"] == load_settings().panel_capacity.as_dict()
+    assert {k: v["verdict"] for k, v in verdict["lists"].items()} == {
+        "known": "pass",
+        "early": "pass",
+    }
+    audited = sum(v["audited"] for v in verdict["lists"].values())
+    named = {k: v["flagged"] for k, v in verdict["lists"].items()}
+    areas = len(verdict["panel_capacity"])
+    assert named["early"] <= 20 * areas
+    assert named["known"] <= 50 * areas
+    assert audited > sum(named.values())
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Summary for the ethics panel" in html
     assert "calibration-within-groups" in html
+    assert '<section id="list-known">' in html
+    assert '<section id="list-early">' in html
 
 
 def test_a_breach_exits_1_names_the_rule_and_blocks_promotion(
@@ -199,11 +227,18 @@ def test_against_truth_shows_both_audits_and_needs_the_truth(
     assert result.exit_code == 0, result.output
     assert "against the truth outcomes" in result.output
     html = (tmp_path / "report" / "report.html").read_text()
-    assert "Recorded outcomes against true outcomes" in html
-    assert (tmp_path / "report" / "by_group_truth.csv").exists()
+    assert html.count("Recorded outcomes against true outcomes") == 2  # one per list
+    for key in ("known", "early"):
+        assert (tmp_path / "report" / f"by_group_{key}_truth.csv").exists()
+        assert (tmp_path / "report" / f"by_group_{key}_recorded.csv").exists()
+    verdict = json.loads((tmp_path / "report" / "verdict.json").read_text())
+    assert verdict["decided_against"] == "truth"
+    assert verdict["lists"]["early"]["verdicts"] == {"recorded": "pass", "truth": "pass"}
     tags = registry.get_model_version(NAME, trained.result.registered_version).tags
     assert tags["fairness_gate_truth"] == "pass"
     assert tags["fairness_gate"] == "pass"
+    assert tags["fairness_gate_truth_early"] == "pass"
+    assert tags["fairness_gate_known"] == "pass"
     no_truth = tmp_path / "raw-only"
     shutil.copytree(trained.data_dir / "raw", no_truth / "raw")
     refused = _gate(
