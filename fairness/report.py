@@ -409,7 +409,7 @@ def render_report(
         .render(
             title=title,
             verdict_text=verdict_text,
-            verdict_class="override" if override else verdict,
+            verdict_class="override" if override else verdict.replace(" ", "-"),
             context=context,
             policy=policy,
             policy_hash=policy_hash,

@@ -211,11 +211,18 @@ def test_the_verdict_fails_if_any_lists_deciding_audit_fails() -> None:
     assert result.verdict == "fail"
     assert result.verdict_against("recorded") == "pass"
     assert result.runs_by_list["early"]["truth"].rules.verdict == "fail"
-    # too small to assess is not a breach (as before: reported, never passed silently)
+    # a list none of whose checks could be assessed is never a silent pass: too small
     result.lists["early"] = _audit("early", recorded=_rules("too small to assess"))
     result.lists["known"] = _audit("known", recorded=_rules("pass"))
     assert result.decided_against == "recorded"
+    assert result.lists["early"].verdict == "too small"
+    assert result.verdict == "too small"
+    # one assessed check that passes is a pass; a breach anywhere still fails
+    result.lists["early"] = _audit("early", recorded=_rules("too small to assess", "pass"))
     assert result.verdict == "pass"
+    result.lists["known"] = _audit("known", recorded=_rules("breach"))
+    assert result.verdict == "fail"
+    result.lists["early"] = _audit("early", recorded=_rules("too small to assess"))
     # a pass that rests on no assessed check says so
     assert result.lists["early"].assessed == 0
     assert result.lists["early"].caveat.startswith("none of its 1 enforced checks could be")

@@ -209,4 +209,5 @@ def test_a_list_whose_checks_are_all_too_small_is_not_presented_as_fair(
     enforced = int(small["enforce"].sum())
     assert f"None of the {enforced} enforced checks could be assessed" in unassessed
     assert "None of the" not in assessed
-    assert "Verdict: pass" in unassessed
+    assert "Verdict: too small" in unassessed
+    assert "Verdict: too small" not in assessed

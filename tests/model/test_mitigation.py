@@ -9,6 +9,7 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_ra
 from typer.testing import CliRunner
 
 from features.snapshot import build_snapshot
+from features.vocabulary import cohort_of
 from models.panels import within_capacity
 from models.risk_model import ModelBundle, RiskModel
 from tests.model.conftest import CAPACITY, Trained
@@ -83,7 +84,10 @@ def test_the_cost_at_capacity_is_reported_beside_the_candidate(
     y = test["sv_victim_12m"].to_numpy(dtype=int)
     p = _probability(chosen.bundle, test)
     area = test["local_authority"].to_numpy(dtype=object)
-    listed = within_capacity(test["person_id"].to_numpy(dtype=object), area, p, CAPACITY)
+    # both lists, as panels receive them (the mitigated rule's come from the same function)
+    listed = within_capacity(
+        test["person_id"].to_numpy(dtype=object), area, p, CAPACITY, cohort_of(test)
+    )
     metrics, gaps, after = mitigated_metrics(optimizer, test, y, p, listed, CAPACITY, BY, n_boot=10)
     assert after.sum() == listed.sum(), "the mitigated lists fill the same capacity"
     assert metrics["precision_at_capacity"].value == pytest.approx(y[after].mean())
