@@ -84,6 +84,7 @@ def _world(root: Path, bias: BiasSettings) -> World:
         artifact_dir=root / "mlartifacts",
         project_dir=root,
         n_boot=10,
+        lead_months=0,  # lead time measures; it changes no model or verdict
     )
     chosen = next(
         r

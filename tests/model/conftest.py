@@ -14,6 +14,9 @@ from training.results import TrainResult
 from training.train import train_outcome
 
 CAPACITY = dict.fromkeys(LOCAL_AUTHORITIES, 25)
+#: months of the lead-time backtest in tests (24 on the default population; 14 is enough
+#: for a share flagged 12 months ahead)
+LEAD_MONTHS = 14
 
 
 @dataclass(frozen=True)
@@ -37,5 +40,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
         artifact_dir=root / "mlartifacts",
         project_dir=root,
         n_boot=10,
+        lead_months=LEAD_MONTHS,
     )
     return Trained(result, data_dir, uri)

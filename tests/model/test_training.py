@@ -17,7 +17,7 @@ from features.snapshot import build_snapshot
 from models.calibration import Calibrator
 from models.candidates import MONOTONE_UP
 from models.risk_model import BAND_ORDER, RiskModel
-from tests.model.conftest import Trained
+from tests.model.conftest import LEAD_MONTHS, Trained
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 
@@ -350,7 +350,7 @@ def test_lead_time_is_measured_with_a_model_that_never_saw_the_backtest(trained:
     assert leads is not None
     first_test = trained.result.folds[0].test
     assert leads.months[0] == first_test
-    assert len(leads.months) == 24
+    assert len(leads.months) == LEAD_MONTHS
     # the backtest model is the earliest test fold's: all its labels close by the first month
     fold = trained.result.folds[0]
     assert max(fold.train) < fold.valid < fold.calib < first_test
