@@ -37,3 +37,27 @@ def population_pair() -> tuple[SyntheticDataset, SyntheticDataset]:
     biased = generate(settings)
     unbiased = generate(settings.model_copy(update={"bias": BiasSettings.none()}))
     return biased, unbiased
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` keep each ``xdist_group`` on one worker under pytest 9.
+
+    pytest-xdist 3.8 tags a grouped test by rewriting ``item._nodeid``, which pytest 9 no
+    longer reads (a node's id lives in ``item._id``): the groups were silently ignored and
+    every expensive session fixture was built once per worker. This does the same
+    tagging through ``_id``; it is a no-op where xdist's own tagging took effect.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = sorted(
+            {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+        )
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
