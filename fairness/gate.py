@@ -267,7 +267,8 @@ class ListAudit:
             return ""
         return (
             f"none of its {enforced} enforced checks could be assessed (too few young people "
-            "or outcomes in every group), so this pass shows no breach, not fairness"
+            "or outcomes in every group), so nobody could audit it: the verdict is too small, "
+            "which releases the model only by a recorded override"
         )
 
     @property

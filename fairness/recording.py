@@ -236,8 +236,9 @@ def fairness_section(result: GateResult, artifact_path: str) -> str:
     lines = [
         f"**Verdict: {result.verdict}** against the {result.decided_against} outcomes "
         f"(policy {result.policy.policy_version}, SHA-256 {result.policy_hash[:16]}…; held-out "
-        f"snapshot {result.as_of}; each list audited on its own young people, and the verdict "
-        "fails if any list fails).",
+        f"snapshot {result.as_of}; each list audited on its own young people; the worst list "
+        "decides: it fails if any list fails, and is too small if a list could not be "
+        "assessed at all).",
         "",
     ]
     for audit in result.lists.values():

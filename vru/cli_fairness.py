@@ -103,8 +103,8 @@ def _print_verdicts(result: GateResult) -> None:
         )
     out.print(
         f"verdict: {result.verdict.upper()} ({result.name} version {result.version}, against "
-        f"the {result.decided_against} outcomes, policy {result.policy.policy_version}; fails "
-        "if any list fails)",
+        f"the {result.decided_against} outcomes, policy {result.policy.policy_version}; the "
+        "worst list decides)",
         highlight=False,
         markup=False,
         soft_wrap=True,
