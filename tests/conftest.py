@@ -59,5 +59,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 for mark in item.iter_markers("xdist_group")
             }
         )
-        if groups and "@" not in item.nodeid:
-            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
+        suffix = f"@{'_'.join(groups)}"
+        if groups and not item.nodeid.endswith(suffix):  # ids may hold "@" themselves
+            item._id = coerce_node_id(f"{item.nodeid}{suffix}")
