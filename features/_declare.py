@@ -17,6 +17,14 @@ from features._engine import (
     Where,
 )
 
+#: declared directions of a model input
+RAISES, LOWERS, EITHER = 1, -1, 0
+DIRECTIONS = {RAISES: "raises risk", LOWERS: "lowers risk", EITHER: "either"}
+#: what a model reads for "never": later than any record of a young person aged 10–24
+NEVER_DAYS = 10_000.0
+#: what a model reads for "never first recorded": older than anyone in scope
+NEVER_AGE = 25.0
+
 DOMAINS = ("education", "social care", "police", "health", "youth justice", "demographic")
 
 WINDOW_WORDS = {
@@ -34,8 +42,16 @@ class FeatureInfo:
 
     ``template`` has the slots ``{value}`` and ``{latest}`` (date of the latest
     underlying event) and reads as a sentence fragment a practitioner can check
-    against the source records. ``direction`` is +1 when a higher value is known to
-    go with higher risk, −1 when protective, ``None`` when not known.
+    against the source records.
+
+    ``direction`` is declared for every model input: :data:`RAISES` (+1, a higher value
+    never lowers the estimate), :data:`LOWERS` (−1, a higher value never raises it: the
+    "days since the last record" and "first age" features) or :data:`EITHER` (0), with
+    ``direction_reason`` saying why in one line. Every candidate model respects it, and
+    an explanation never shows a contribution that runs against it as a reason.
+    ``never`` is the value a model reads when the record has never happened (the
+    longest time since, the oldest first age), so that "never" sits at the low-risk end.
+    ``what`` and ``window`` name the records counted ("suspensions", 365 days).
     """
 
     name: str
@@ -51,6 +67,13 @@ class FeatureInfo:
     support: bool = False
     #: the sentence when there is nothing on record ("no suspensions in the last year")
     absent: str = ""
+    #: why the direction is what it is (one line a practitioner can read)
+    direction_reason: str = ""
+    #: the value a model reads for "never recorded" (missing); ``None``: never missing
+    never: float | None = None
+    #: the records behind the value ("suspensions"), and their window in days (None: ever)
+    what: str = ""
+    window: int | None = None
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
@@ -151,12 +174,64 @@ def with_latest(features: Sequence[Feature], prefix: str, source: str) -> tuple[
     return tuple(linked)
 
 
+def _what(template: str, window: int | None) -> str:
+    """ "suspensions" from "{value} suspensions in the last 12 months — school records, …"."""
+    core = template.partition(" — ")[0]
+    core = core.replace("{value} days since ", "").replace(" at age {value}", "")
+    core = core.replace("{value} ", "").strip()
+    return core.removesuffix(" " + WINDOW_WORDS[window]).strip()
+
+
+def directed(feature: Feature) -> Feature:
+    """The feature with its declared direction, its reason, its "never" value and the
+    records it counts, from what kind of feature it is (a count, a flag, a rise on the
+    year before, the time since the last record, the age at the first)."""
+    spec, info = feature.spec, feature.info
+    if not info.model_input:
+        return feature
+    window = getattr(spec, "window_days", None)
+    what = info.what or _what(info.template, window)
+    if isinstance(spec, Count | Distinct):
+        direction, reason, never = RAISES, f"more {what} never lower the estimate", None
+    elif isinstance(spec, OpenAtAsOf | EverFlag):
+        direction, reason, never = RAISES, "a record of need is never read as protection", None
+    elif isinstance(spec, Escalation):
+        window = 365
+        direction = RAISES
+        reason = "a rise on the year before never lowers the estimate (a fall may)"
+        never = None
+    elif isinstance(spec, DaysSinceLast):
+        direction, never = LOWERS, NEVER_DAYS
+        reason = "the longer since the last record, the lower the estimate; never counts as longest"
+    elif isinstance(spec, FirstAge):
+        direction, never = LOWERS, NEVER_AGE
+        reason = "a first record at a younger age never lowers the estimate; never counts as oldest"
+    else:  # pragma: no cover - every kind of spec is listed above
+        raise TypeError(f"{info.name}: no declared direction for {type(spec).__name__}")
+    return Feature(
+        spec,
+        replace(
+            info,
+            direction=direction,
+            direction_reason=info.direction_reason or reason,
+            never=never,
+            what=what,
+            window=window,
+        ),
+    )
+
+
 def finish(
     declared: Sequence[Feature], absent: dict[str, str], prefix: str, source: str
 ) -> tuple[Feature, ...]:
-    """Attach the explicit "absent" sentences, then link every feature to its latest record."""
+    """Attach the explicit "absent" sentences and the declared directions, then link every
+    feature to its latest record."""
     with_absent = [
-        Feature(f.spec, replace(f.info, absent=absent[f.info.name])) if f.info.name in absent else f
+        directed(
+            Feature(f.spec, replace(f.info, absent=absent[f.info.name]))
+            if f.info.name in absent
+            else f
+        )
         for f in declared
     ]
     return with_latest(with_absent, prefix, source)

@@ -5,7 +5,7 @@ Run ``python -m features.docs > docs/features.md`` after changing a feature.
 
 from __future__ import annotations
 
-from features.registry import REGISTRY
+from features.registry import DIRECTIONS, REGISTRY
 
 
 def render_feature_docs() -> str:
@@ -20,8 +20,16 @@ def render_feature_docs() -> str:
         "`[as_of − w, as_of)`; `all` is all visible history; `asof` is the state on the "
         "as-of date. Names follow `{source}_{window}_{what}_{agg}`.",
         "",
-        "| column | domain | model input | source | reads as | when missing |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "Every model input declares a **direction**: *raises risk* (a higher value never "
+        "lowers the estimate), *lowers risk* (a higher value never raises it) or *either*. "
+        "Every candidate model is fitted to respect it, and an explanation never shows a "
+        "contribution against it as a reason (it is folded into \"other factors\" and "
+        "counted in training). \"Never recorded\" is read as the value in *never*: the "
+        "low-risk end.",
+        "",
+        "| column | domain | model input | direction | why | never | source | reads as | "
+        "when missing |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, info in REGISTRY.items():
         role = (
@@ -31,9 +39,11 @@ def render_feature_docs() -> str:
             if info.support
             else "**no (audit only)**"
         )
+        direction = DIRECTIONS[info.direction] if info.direction is not None else ""
+        never = "" if info.never is None else f"{info.never:g}"
         lines.append(
-            f"| `{name}` | {info.domain} | {role} | {info.source} | {info.template} | "
-            f"{info.missing} |"
+            f"| `{name}` | {info.domain} | {role} | {direction} | {info.direction_reason} | "
+            f"{never} | {info.source} | {info.template} | {info.missing} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -9,11 +9,12 @@ grouping; they are never model inputs by default, and a test enforces it.
 from __future__ import annotations
 
 from features import contacts, incidents, school
-from features._declare import DOMAINS, Feature, FeatureInfo
+from features._declare import DIRECTIONS, DOMAINS, EITHER, Feature, FeatureInfo
 from features.spine import AUDIT_COLUMNS, CONTEXT_COLUMNS
 
 __all__ = [
     "AUDIT_ONLY",
+    "DIRECTIONS",
     "DOMAINS",
     "FEATURES",
     "REGISTRY",
@@ -28,8 +29,10 @@ AGE = FeatureInfo(
     "demographic",
     "aged {value} at the time of this assessment",
     "people",
-    direction=None,
+    direction=EITHER,
     missing="never missing",
+    direction_reason="risk of serious violence rises through the teens and falls in the twenties",
+    what="age",
 )
 #: columns that must never be model inputs by default
 AUDIT_ONLY: tuple[str, ...] = (*AUDIT_COLUMNS, *CONTEXT_COLUMNS)

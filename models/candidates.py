@@ -1,13 +1,26 @@
-"""The three candidate estimators, scikit-learn style (``fit`` returns self; state ends in ``_``).
+"""The candidate estimators, scikit-learn style (``fit`` returns self; state ends in ``_``).
+
+Every fitted candidate respects the direction the feature registry declares for each
+input (:attr:`features.registry.FeatureInfo.direction`): a count of risk records never
+lowers the estimate, a longer time since the last record never raises it. "Never
+recorded" (a missing "days since" or "first age") is read as the registry's ``never``
+value, the low-risk end, so the constraint holds across it.
 
 - :class:`RulesBaseline` — the list a panel builds by hand today: points for a
   permanent exclusion, serious-violence involvement or a youth-justice order in
   the last year, and for recent missing episodes. Transparent, no fitting.
-- :func:`logistic_regression` — signed-log transform, median imputation with
-  missing indicators, standardisation, L2 logistic regression.
+- :class:`LogisticCandidate` — signed-log transform, standardisation, then an
+  L2-penalised logistic GLM (glum) whose coefficients are bounded to the declared
+  signs.
 - :class:`LightGBMCandidate` — shallow boosted trees (depth 4, so TreeSHAP stays
   cheap) with early stopping on a time-later validation slice and monotone
-  constraints on serious-violence history.
+  constraints from the declared directions.
+- :class:`EBMCandidate` — interpret's Explainable Boosting Machine without
+  interactions: one shape function per input, monotone by the declared direction,
+  so the explanation *is* the model (exactly additive).
+
+``constrained=False`` gives the same model without the directions, reported in
+training beside the others as what the constraints cost; it is never chosen.
 
 All expose ``score(X)``: a raw risk score where higher means riskier (the
 calibrator turns it into a probability).
@@ -20,19 +33,12 @@ from collections.abc import Sequence
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
-#: features where more recent serious-violence involvement may never lower risk
-MONOTONE_UP = (
-    "incidents_365d_sv_suspect_count",
-    "incidents_365d_sv_victim_count",
-    "incidents_all_sv_suspect_count",
-    "incidents_all_sv_victim_count",
-    "incidents_365d_weapon_count",
-)
+from features.registry import REGISTRY
+
+#: the name of a candidate fitted without the declared directions (reported, never chosen)
+UNCONSTRAINED = "{name} (unconstrained)"
 
 #: (points, feature, threshold): a rule fires when feature >= threshold
 BASELINE_RULES: tuple[tuple[int, str, int], ...] = (
@@ -54,6 +60,50 @@ def _matrix(X: pd.DataFrame | np.ndarray, features: Sequence[str]) -> np.ndarray
     if isinstance(X, np.ndarray):
         return X
     return _as_float(X[list(features)])
+
+
+def directions(features: Sequence[str]) -> np.ndarray:
+    """The declared direction of each feature (+1 raises, −1 lowers, 0 either)."""
+    unknown = [f for f in features if f not in REGISTRY or REGISTRY[f].direction is None]
+    if unknown:
+        raise KeyError(f"no declared direction for {unknown[:5]}")
+    return np.array([int(REGISTRY[f].direction or 0) for f in features], dtype=int)
+
+
+def never_values(features: Sequence[str]) -> np.ndarray:
+    """What each feature reads for "never recorded" (NaN where a value is never missing)."""
+    return np.array(
+        [np.nan if REGISTRY[f].never is None else float(REGISTRY[f].never) for f in features]
+    )
+
+
+class _Directed:
+    """What the fitted candidates share: the feature list, each feature's declared direction
+    and "never" value, and the matrix the model reads (never → the low-risk end)."""
+
+    features_: list[str]
+    never_: np.ndarray
+    constrained: bool
+
+    def _learn_inputs(self, X: pd.DataFrame) -> None:
+        self.features_ = list(X.columns)
+        self.directions_ = directions(self.features_)
+        self.never_ = never_values(self.features_)
+
+    def constraints(self) -> list[int]:
+        """The monotone constraint of each feature (all 0 when unconstrained)."""
+        if not self.constrained:
+            return [0] * len(self.features_)
+        return [int(d) for d in self.directions_]
+
+    def prepare(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The float matrix the model reads: missing "never" features filled in."""
+        data = _matrix(X, self.features_)
+        holes = np.isnan(data)
+        if not holes.any():
+            return data
+        filled = np.where(holes, self.never_[None, :], data)
+        return filled
 
 
 class RulesBaseline:
@@ -86,32 +136,52 @@ def _signed_log(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def logistic_regression(C: float = 0.05) -> Pipeline:
-    """The regularised logistic-regression candidate as a pipeline."""
-    return make_pipeline(
-        FunctionTransformer(_signed_log, feature_names_out="one-to-one"),
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=C, max_iter=2000),
-    )
+class LogisticCandidate(_Directed):
+    """Logistic GLM on signed-log, standardised inputs, each coefficient bounded to its
+    feature's declared sign (glum); ``score`` is the linear predictor (log-odds).
 
-
-class LogisticCandidate:
-    """Logistic regression; ``score`` is the linear predictor (log-odds)."""
+    The signed log and the standardisation are increasing maps, so a coefficient's sign
+    on the standardised input is its sign on the record itself.
+    """
 
     name = "logistic"
 
-    def __init__(self, C: float = 0.05) -> None:
-        self.C = C
+    def __init__(self, alpha: float = 1e-4, constrained: bool = True) -> None:
+        self.alpha = alpha
+        self.constrained = constrained
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticCandidate:
-        self.pipeline_ = logistic_regression(self.C).fit(_as_float(X), y)
-        self.features_ = list(X.columns)
+        from glum import GeneralizedLinearRegressor
+
+        self._learn_inputs(X)
+        z = self._standardise(self.prepare(X), fit=True)
+        bounds = np.array(self.constraints(), dtype=float)
+        self.model_ = GeneralizedLinearRegressor(
+            family="binomial",
+            alpha=self.alpha,
+            l1_ratio=0.0,
+            lower_bounds=np.where(bounds > 0, 0.0, -np.inf),
+            upper_bounds=np.where(bounds < 0, 0.0, np.inf),
+            scale_predictors=False,
+            max_iter=200,
+        ).fit(z, np.asarray(y, dtype=float))
+        self.coef_ = np.asarray(self.model_.coef_, dtype=float)
+        self.intercept_ = float(self.model_.intercept_)
         return self
+
+    def _standardise(self, data: np.ndarray, fit: bool = False) -> np.ndarray:
+        logged = _signed_log(data)
+        if fit:
+            self.scaler_ = StandardScaler().fit(logged)
+        return np.asarray(self.scaler_.transform(logged))
+
+    def standardised(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The inputs as the GLM reads them (never filled, signed log, standardised)."""
+        return self._standardise(self.prepare(X))
 
     def score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Margin (log-odds); ``X`` a frame, or a float matrix in ``features_`` order."""
-        return np.asarray(self.pipeline_.decision_function(_matrix(X, self.features_)))
+        return self.standardised(X) @ self.coef_ + self.intercept_
 
 
 #: below this many rows, one thread: starting OpenMP's team costs more than the trees
@@ -123,8 +193,9 @@ def threads_for(rows: int) -> int:
     return 1 if rows < SMALL_BATCH else 0
 
 
-class LightGBMCandidate:
-    """Gradient-boosted trees with early stopping on a later validation slice."""
+class LightGBMCandidate(_Directed):
+    """Gradient-boosted trees with early stopping on a later validation slice, monotone in
+    every input with a declared direction."""
 
     name = "lightgbm"
 
@@ -137,6 +208,7 @@ class LightGBMCandidate:
         min_child_samples: int = 80,
         early_stopping_rounds: int = 50,
         seed: int = 0,
+        constrained: bool = True,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -145,6 +217,7 @@ class LightGBMCandidate:
         self.min_child_samples = min_child_samples
         self.early_stopping_rounds = early_stopping_rounds
         self.seed = seed
+        self.constrained = constrained
 
     def params(self) -> dict[str, object]:
         return {
@@ -159,8 +232,7 @@ class LightGBMCandidate:
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
     ) -> LightGBMCandidate:
-        self.features_ = list(X.columns)
-        constraints = [1 if f in MONOTONE_UP else 0 for f in self.features_]
+        self._learn_inputs(X)
         self.model_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
@@ -171,15 +243,18 @@ class LightGBMCandidate:
             subsample_freq=1,
             colsample_bytree=0.8,
             reg_lambda=1.0,
-            monotone_constraints=constraints,
+            monotone_constraints=self.constraints(),
+            # every right leaf of a split at least every left one, so an exact TreeSHAP
+            # value of a risk record is rarely against its direction
+            monotone_constraints_method="basic",
             random_state=self.seed,
             n_jobs=2,
             verbose=-1,
         )
         self.model_.fit(
-            _as_float(X),
+            self.prepare(X),
             y,
-            eval_X=(_as_float(X_valid[self.features_]),),
+            eval_X=(self.prepare(X_valid[self.features_]),),
             eval_y=(y_valid,),
             eval_metric="average_precision",
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
@@ -194,9 +269,55 @@ class LightGBMCandidate:
         # ``predict(raw_score=True)``, without its input checks (they dominate one row)
         return np.asarray(
             self.model_.booster_.predict(
-                _matrix(X, self.features_),
+                self.prepare(X),
                 raw_score=True,
                 num_iteration=self.best_iteration_,
                 num_threads=threads_for(len(X)),
             )
         )
+
+
+class EBMCandidate(_Directed):
+    """interpret's Explainable Boosting Machine, main effects only (no interactions), each
+    shape function monotone by the declared direction; ``score`` is its log-odds."""
+
+    name = "ebm"
+
+    def __init__(
+        self,
+        outer_bags: int = 2,
+        max_rounds: int = 2_000,
+        learning_rate: float = 0.04,
+        seed: int = 0,
+        constrained: bool = True,
+    ) -> None:
+        self.outer_bags = outer_bags
+        self.max_rounds = max_rounds
+        self.learning_rate = learning_rate
+        self.seed = seed
+        self.constrained = constrained
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> EBMCandidate:
+        from interpret.glassbox import ExplainableBoostingClassifier
+
+        self._learn_inputs(X)
+        self.model_ = ExplainableBoostingClassifier(
+            feature_names=self.features_,
+            feature_types=["continuous"] * len(self.features_),
+            interactions=0,
+            outer_bags=self.outer_bags,
+            max_rounds=self.max_rounds,
+            learning_rate=self.learning_rate,
+            monotone_constraints=self.constraints(),
+            n_jobs=2,
+            random_state=self.seed,
+        ).fit(self.prepare(X), np.asarray(y, dtype=int))
+        return self
+
+    def terms(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Each input's term score per row (the explanation: they add up to the margin)."""
+        return np.asarray(self.model_.eval_terms(self.prepare(X)), dtype=float)
+
+    def score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Margin (log-odds): the intercept plus every term."""
+        return np.asarray(self.model_.decision_function(self.prepare(X)), dtype=float)

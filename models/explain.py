@@ -6,8 +6,8 @@ beside the explanation; the explanation itself is of the margin.
 
 - LightGBM: exact TreeSHAP, either LightGBM's native ``pred_contrib`` or
   ``shap.TreeExplainer`` (identical values; the benchmark compares their speed).
-- Logistic regression: exact linear contributions ``coef × standardised value``;
-  a missing-value indicator's contribution is added to its feature's.
+- Logistic regression: exact linear contributions ``coef × standardised value``.
+- Explainable Boosting Machine: each input's term score (the model is their sum).
 - Rules baseline: the points of each rule that fired.
 """
 
@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from models.candidates import (
+    EBMCandidate,
     LightGBMCandidate,
     LogisticCandidate,
     RulesBaseline,
-    _matrix,
     threads_for,
 )
 
@@ -78,7 +78,7 @@ def tree_contributions(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
     features = candidate.features_
-    data = _matrix(X, features)
+    data = candidate.prepare(X)
     booster = candidate.model_.booster_
     iteration = candidate.best_iteration_
     if method == "native":
@@ -125,20 +125,26 @@ def linear_contributions(
     index: pd.Index | None = None,
     margin: np.ndarray | None = None,
 ) -> Contributions:
-    """``coef × standardised value`` per feature (missing indicators folded in)."""
-    pipeline = candidate.pipeline_
-    transform, imputer, scaler, model = (step for _, step in pipeline.steps)
-    data = _matrix(X, candidate.features_)
-    z = scaler.transform(imputer.transform(transform.transform(data)))
-    parts = z * model.coef_[0]
-    if margin is None:  # the model's own decision function on the same standardised inputs
-        margin = np.asarray(model.decision_function(z))
-    n = len(candidate.features_)
-    values = parts[:, :n].copy()
-    if imputer.indicator_ is not None:
-        for j, source in enumerate(imputer.indicator_.features_):
-            values[:, source] += parts[:, n + j]
-    base = np.full(len(data), float(model.intercept_[0]))
+    """``coef × standardised value`` per feature."""
+    z = candidate.standardised(X)
+    values = z * candidate.coef_
+    if margin is None:  # the model's own linear predictor on the same standardised inputs
+        margin = z @ candidate.coef_ + candidate.intercept_
+    base = np.full(len(z), candidate.intercept_)
+    return Contributions(base, _frame(values, candidate.features_, _index(X, index)), margin)
+
+
+def ebm_contributions(
+    candidate: EBMCandidate,
+    X: pd.DataFrame | np.ndarray,
+    index: pd.Index | None = None,
+    margin: np.ndarray | None = None,
+) -> Contributions:
+    """Each input's term score: the Explainable Boosting Machine is their sum."""
+    values = candidate.terms(X)
+    if margin is None:
+        margin = candidate.score(X)
+    base = np.full(len(values), float(np.ravel(candidate.model_.intercept_)[0]))
     return Contributions(base, _frame(values, candidate.features_, _index(X, index)), margin)
 
 
@@ -168,6 +174,8 @@ def contributions(
         result = tree_contributions(estimator, X, method, index, margin)
     elif isinstance(estimator, LogisticCandidate):
         result = linear_contributions(estimator, X, index, margin)
+    elif isinstance(estimator, EBMCandidate):
+        result = ebm_contributions(estimator, X, index, margin)
     elif isinstance(estimator, RulesBaseline):
         if not isinstance(X, pd.DataFrame):
             raise TypeError("the rules baseline explains a frame, not a matrix")

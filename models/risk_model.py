@@ -21,13 +21,18 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from features.vocabulary import OUTCOMES
-from models.calibration import Calibrator
+from models.calibration import TOP_BAND_SHARE, Calibrator
 from models.candidates import RulesBaseline
 from models.explain import AdditivityError, Contributions, contributions
-from models.reasons import Explanation, build_explanation
+from models.reasons import (
+    Explanation,
+    against_direction,
+    build_explanation,
+    registry_directions,
+)
 
 #: share of the calibration slice above each band's lower edge, highest band first
-BAND_SHARES = (("very high", 0.005), ("high", 0.025), ("raised", 0.10))
+BAND_SHARES = (("very high", TOP_BAND_SHARE), ("high", 0.025), ("raised", 0.10))
 BAND_ORDER = ("low", "raised", "high", "very high")
 
 
@@ -189,7 +194,17 @@ class RiskModel(PythonModel):
             entry = dict(bundle.registry.get(name, {}))
             live = REGISTRY.get(name)
             if live is not None:
-                for key in ("domain", "template", "source", "latest_from", "absent"):
+                for key in (
+                    "domain",
+                    "template",
+                    "source",
+                    "latest_from",
+                    "absent",
+                    "direction",
+                    "direction_reason",
+                    "what",
+                    "window",
+                ):
                     entry.setdefault(key, getattr(live, key))
             merged[name] = entry
         self._registry = merged
@@ -199,6 +214,35 @@ class RiskModel(PythonModel):
         """Additive log-odds contributions of every model input (checked)."""
         bundle = self._bundle()
         return contributions(bundle.estimator, self._inputs(rows), method, index=rows.index)
+
+    def _against(self, inputs: pd.DataFrame | np.ndarray, contrib: Contributions) -> np.ndarray:
+        """Which of ``contrib`` run against their input's declared direction (rows × inputs,
+        :func:`models.reasons.against_direction`), read from the prepared ``inputs``."""
+        names = list(contrib.values.columns)
+        records = (
+            inputs[names].to_numpy(dtype=float, na_value=np.nan)
+            if isinstance(inputs, pd.DataFrame)
+            else inputs
+        )
+        return against_direction(
+            contrib.values.to_numpy(), records, registry_directions(self.registry(), names)
+        )
+
+    def direction_check(self, rows: pd.DataFrame, method: str = "native") -> dict[str, float]:
+        """How much of the explanation of ``rows`` runs against the declared directions:
+        ``against_share`` — folded contribution mass over all absolute contribution mass;
+        ``against_people`` — share of rows with a folded contribution of 0.05 log-odds or
+        more (one that would otherwise have been a visible reason)."""
+        inputs = self._inputs(rows)
+        contrib = contributions(self._bundle().estimator, inputs, method, index=rows.index)
+        values = contrib.values.to_numpy()
+        mask = self._against(inputs, contrib)
+        total = float(np.abs(values).sum())
+        folded = np.abs(np.where(mask, values, 0.0))
+        return {
+            "against_share": float(folded.sum() / total) if total > 0 else 0.0,
+            "against_people": float((folded >= 0.05).any(axis=1).mean()) if len(values) else 0.0,
+        }
 
     def explain(
         self,
@@ -225,14 +269,17 @@ class RiskModel(PythonModel):
             ) from None
         meanings = {b.name: b.meaning(bundle.outcome) for b in bundle.bands}
         registry = self.registry()
+        names = list(contrib.values.columns)
+        values = contrib.values.to_numpy()
+        # which contributions run against their declared direction: folded, never reasons
+        against = self._against(inputs, contrib)
+        intervals = bundle.calibrator.interval(margin)
         # row by row from one object matrix: to_dict("records") copies column by column
         names_in = [str(c) for c in rows.columns]
         records: list[dict[str, object]] = [
             dict(zip(names_in, values, strict=True))
             for values in rows.to_numpy(dtype=object).tolist()
         ]
-        values = contrib.values.to_numpy()
-        names = list(contrib.values.columns)
         return [
             build_explanation(
                 outcome=bundle.outcome,
@@ -244,6 +291,8 @@ class RiskModel(PythonModel):
                 band_meaning=meanings[str(bands[i])],
                 top_k=top_k,
                 data_as_of=data_as_of,
+                against=[n for n, m in zip(names, against[i], strict=True) if m],
+                interval=None if intervals is None else (intervals[0][i], intervals[1][i]),
             )
             for i, record in enumerate(records)
         ]

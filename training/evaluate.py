@@ -144,6 +144,27 @@ def bootstrap_metrics(
     return {m: out[m] for m in METRICS}
 
 
+def top_band_calibration(
+    y: np.ndarray, p: np.ndarray, top: np.ndarray, n_boot: int = 100, seed: int = 0
+) -> Interval:
+    """Mean estimate over observed rate in the top band (``top``), with a 95% percentile
+    interval from ``n_boot`` resamples of the band's young people: 1.0 is exact, above
+    1 over-states risk. NaN when nobody in the band was involved."""
+    from models.calibration import top_band_ratio
+
+    point = top_band_ratio(p, y, top)
+    inside = np.flatnonzero(top)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot if len(inside) else 0):
+        pick = inside[rng.integers(0, len(inside), len(inside))]
+        observed = y[pick].mean()
+        if observed > 0:
+            draws.append(p[pick].mean() / observed)
+    low, high = np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan)
+    return Interval(point, float(low), float(high))
+
+
 def capacity_by_area(
     y: np.ndarray,
     p: np.ndarray,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from features.vocabulary import OUTCOMES
+from models.candidates import UNCONSTRAINED
 from models.risk_model import RiskModel
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def model_card(
     *,
     lists: pd.DataFrame | None = None,
     lead_time: str | None = None,
+    results: Sequence[CandidateResult] = (),
 ) -> str:
     """The card: intended use and non-use, data, metrics with intervals, the two lists,
     lead time, caveats."""
@@ -82,6 +84,21 @@ def model_card(
         f"{m['recall_at_capacity'].text()}, lift {m['lift_at_capacity'].text(1)}× the base "
         "rate.",
     ]
+    top = m.get("top_band_ratio")
+    if top is not None:
+        lines.append(
+            f"- Top band ('very high') calibration: mean estimate / observed rate "
+            f"{top.text(2)} (1.00 is exact; a calibrator over-stating the top band by more than "
+            "25% on the validation slice is not chosen)."
+        )
+    if chosen.directions:
+        d = chosen.directions
+        lines.append(
+            f"- Explanations: {d['against_share']:.1%} of all contribution mass runs against "
+            "an input's declared direction and is folded into 'other factors' (never shown "
+            f"as a reason); {d['against_people']:.1%} of young people have such a "
+            "contribution of 0.05 log-odds or more."
+        )
     if chosen.truth:
         t = chosen.truth
         lines.append(
@@ -90,6 +107,8 @@ def model_card(
             f"hazard at the as-of date, which knows nothing of the next 12 months (ratio "
             f"{t['ratio_to_ceiling_auc']:.2f})."
         )
+    if results:
+        lines += directions_section(results)
     if lists is not None and not lists.empty:
         lines += _lists_section(lists, chosen.candidate, fold.name)
     if lead_time:
@@ -125,6 +144,43 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def directions_section(results: Sequence[CandidateResult]) -> list[str]:
+    """What the declared directions cost: each constrained model beside the same model
+    fitted without them, fold by fold (95% intervals), with the share of explanation mass
+    that still runs against a direction."""
+    by_key = {(r.fold, r.candidate): r for r in results}
+    rows = []
+    for r in results:
+        free = by_key.get((r.fold, UNCONSTRAINED.format(name=r.candidate)))
+        if free is None:
+            continue
+        for model, label in ((r, "with directions"), (free, "without")):
+            rows.append(
+                f"| {r.fold} | {r.candidate} | {label} | {model.metrics['pr_auc'].text()} | "
+                f"{model.metrics['precision_at_capacity'].text()} | "
+                f"{model.metrics['top_band_ratio'].text(2)} | "
+                f"{model.directions.get('against_share', float('nan')):.1%} |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "## Declared directions and what they cost",
+        "",
+        "Every input has a declared direction in the feature registry (a count of risk records "
+        "never lowers the estimate; the longer since the last record, the lower it). Every "
+        "candidate respects it, so an explanation never shows a risk record as protective. "
+        "Each constrained model beside the same model fitted without the directions (never "
+        "chosen); the last column is the share of contribution mass that runs against a "
+        "declared direction (folded into 'other factors' in explanations):",
+        "",
+        "| fold | model | directions | PR AUC | precision at capacity | top band: estimate / "
+        "observed | against its direction |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+    ]
 
 
 def _lists_section(lists: pd.DataFrame, candidate: str, fold: str) -> list[str]:

@@ -36,6 +36,9 @@ class CandidateResult:
     bundle: ModelBundle
     #: fairness gaps at capacity (filled when a mitigation is compared)
     fairness: dict[str, float] = field(default_factory=dict)
+    #: how much of the explanation runs against the declared directions
+    #: (:meth:`models.risk_model.RiskModel.direction_check`: ``against_share``, ``against_people``)
+    directions: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -7,6 +7,7 @@ is :func:`models.registry.configure_tracking`.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -60,15 +61,22 @@ def log_fold(fold: Fold, fold_results: Sequence[CandidateResult]) -> None:
             }
         )
         for r in fold_results:
-            prefix = r.candidate.replace("+", "_with_")
+            prefix = metric_prefix(r.candidate)
             metrics: dict[str, float] = {}
             for m, interval in r.metrics.items():
                 metrics[f"{prefix}_{m}"] = interval.value
                 metrics[f"{prefix}_{m}_ci_low"] = interval.low
                 metrics[f"{prefix}_{m}_ci_high"] = interval.high
-            for m, v in {**r.fairness, **r.truth}.items():
+            for m, v in {**r.fairness, **r.truth, **r.directions}.items():
                 metrics[f"{prefix}_{m}"] = v
-            mlflow.log_metrics(metrics)
+            # MLflow refuses NaN in some stores (a top band nobody in it was involved)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
+
+
+def metric_prefix(candidate: str) -> str:
+    """A candidate's name as MLflow metric keys allow it: "lightgbm+threshold" →
+    "lightgbm_with_threshold", "logistic (unconstrained)" → "logistic_unconstrained"."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", candidate.replace("+", "_with_")).strip("_")
 
 
 def write_review(

@@ -26,13 +26,21 @@ from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
 from features.snapshot import Tables, build_snapshot, load_tables
 from features.vocabulary import OUTCOMES, cohort_of
-from models.calibration import Calibrator, choose_method
-from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
+from models.calibration import RESAMPLES, Calibrator, choose_method
+from models.candidates import (
+    UNCONSTRAINED,
+    EBMCandidate,
+    LightGBMCandidate,
+    LogisticCandidate,
+    RulesBaseline,
+)
 from models.panels import PanelCapacity, as_capacity, within_capacity
 from models.registry import Registry, configure_tracking
-from models.risk_model import ModelBundle, RiskModel, fit_bands
+from models.risk_model import BAND_ORDER, ModelBundle, RiskModel, fit_bands
 from training.evaluate import (
+    Interval,
     bootstrap_metrics,
+    top_band_calibration,
     truth_for,
     truth_metrics,
 )
@@ -55,7 +63,11 @@ __all__ = [
     "train_outcome",
 ]
 
-CANDIDATES = ("rules", "logistic", "lightgbm")
+CANDIDATES = ("rules", "logistic", "lightgbm", "ebm")
+#: the candidates also fitted without the declared directions: what the constraints
+#: cost, reported beside them and never chosen
+UNCONSTRAINED_OF = ("logistic", "lightgbm")
+COMPARED = tuple(UNCONSTRAINED.format(name=n) for n in UNCONSTRAINED_OF)
 #: months of the lead-time backtest (monthly early lists from the first test as-of)
 LEAD_MONTHS = 24
 #: early-list capacities per local authority at which lead time is also measured
@@ -65,12 +77,35 @@ LEAD_CAPACITIES = (10, 20, 50, 100)
 def _fit_candidate(
     name: str, train: pd.DataFrame, valid: pd.DataFrame, features: list[str], label: str
 ) -> Any:
+    """Fit one candidate (``"<name> (unconstrained)"``: without the declared directions)."""
     X, y = train[features], train[label].to_numpy(dtype=int)
-    if name == "rules":
+    constrained = name in CANDIDATES
+    base = name if constrained else next(n for n in UNCONSTRAINED_OF if name.startswith(n))
+    if base == "rules":
         return RulesBaseline().fit(X)
-    if name == "logistic":
-        return LogisticCandidate().fit(X, y)
-    return LightGBMCandidate().fit(X, y, valid[features], valid[label].to_numpy(dtype=int))
+    if base == "logistic":
+        return LogisticCandidate(constrained=constrained).fit(X, y)
+    if base == "ebm":
+        return EBMCandidate(constrained=constrained).fit(X, y)
+    return LightGBMCandidate(constrained=constrained).fit(
+        X, y, valid[features], valid[label].to_numpy(dtype=int)
+    )
+
+
+def registry_entries(features: Sequence[str]) -> dict[str, dict[str, object]]:
+    """What a bundle keeps of the feature registry (so an old model explains itself)."""
+    keys = (
+        "domain",
+        "template",
+        "source",
+        "direction",
+        "direction_reason",
+        "latest_from",
+        "absent",
+        "what",
+        "window",
+    )
+    return {f: {k: getattr(REGISTRY[f], k) for k in keys} for f in features}
 
 
 def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -115,7 +150,7 @@ def run_fold(
     cohort = cohort_of(test)
     truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
     results = []
-    for name in CANDIDATES:
+    for name in (*CANDIDATES, *COMPARED):
         estimator = _fit_candidate(name, train, valid, features, label)
         method = choose_method(
             estimator.score(valid[features]), y_valid, valid["person_id"].to_numpy(dtype=object)
@@ -130,17 +165,7 @@ def run_fold(
             calibrator=calibrator,
             features=features,
             bands=fit_bands(p_calib, y_calib),
-            registry={
-                f: {
-                    "domain": REGISTRY[f].domain,
-                    "template": REGISTRY[f].template,
-                    "source": REGISTRY[f].source,
-                    "direction": REGISTRY[f].direction,
-                    "latest_from": REGISTRY[f].latest_from,
-                    "absent": REGISTRY[f].absent,
-                }
-                for f in features
-            },
+            registry=registry_entries(features),
             trained_on={
                 "train": [d.isoformat() for d in fold.train],
                 "valid": fold.valid.isoformat(),
@@ -149,9 +174,12 @@ def run_fold(
                 "calibration": method,
             },
         )
-        p_test = RiskModel(bundle).predict(None, test)["probability"].to_numpy(dtype=float)
+        model = RiskModel(bundle)
+        p_test = model.predict(None, test)["probability"].to_numpy(dtype=float)
         chosen = within_capacity(people, area, p_test, capacity, cohort)
-        metrics = bootstrap_metrics(y_test, p_test, chosen, n_boot=n_boot)
+        metrics: dict[str, Interval] = bootstrap_metrics(y_test, p_test, chosen, n_boot=n_boot)
+        top = bundle.band_of(p_test) == BAND_ORDER[-1]
+        metrics["top_band_ratio"] = top_band_calibration(y_test, p_test, top, n_boot)
         true = (
             truth_metrics(
                 truth["true_outcome"].to_numpy(), truth["ceiling_probability"].to_numpy(), p_test
@@ -161,10 +189,20 @@ def run_fold(
         )
         results.append(
             CandidateResult(
-                fold.name, name, method, metrics, true, y_test, p_test, area, chosen, bundle
+                fold.name,
+                name,
+                method,
+                metrics,
+                true,
+                y_test,
+                p_test,
+                area,
+                chosen,
+                bundle,
+                directions=model.direction_check(test) if name != "rules" else {},
             )
         )
-        if mitigate_by is not None:
+        if mitigate_by is not None and name in CANDIDATES:
             results.append(
                 _mitigated(
                     bundle,
@@ -364,8 +402,22 @@ def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
             row[m] = round(v, 3)
         for m, v in r.fairness.items():
             row[m] = round(v, 3)
+        for m, v in r.directions.items():
+            row[m] = round(v, 4)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def with_interval(
+    chosen: CandidateResult, table: pd.DataFrame, fold: Fold, features: list[str], label: str
+) -> None:
+    """Refit the chosen model's calibrator on its calibration slice with
+    :data:`models.calibration.RESAMPLES` bootstrap refits beside it: the same point
+    estimates, now with each one's interval."""
+    calib = _labelled(table[table["as_of"].dt.date == fold.calib], label)
+    bundle = chosen.bundle
+    score = np.asarray(bundle.estimator.score(calib[features]), dtype=float)
+    bundle.calibrator.fit(score, calib[label].to_numpy(dtype=int), resamples=RESAMPLES)
 
 
 def choose(results: Sequence[CandidateResult], last_fold: str) -> CandidateResult:
@@ -464,6 +516,7 @@ def train_outcome(
             log_fold(fold, fold_results)
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
+        with_interval(chosen, table, folds[-1], features, OUTCOMES[outcome].label)
         lists = pd.concat(list_tables, ignore_index=True)
         for m, interval in chosen.metrics.items():
             mlflow.log_metric(m, interval.value)
@@ -499,6 +552,7 @@ def train_outcome(
                 commit,
                 lists=lists,
                 lead_time=lead_text(leads) if leads is not None else None,
+                results=results,
             )
             (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))

@@ -15,7 +15,7 @@ from sklearn.metrics import brier_score_loss
 from features.build import write_feature_table
 from features.snapshot import build_snapshot
 from models.calibration import Calibrator
-from models.candidates import MONOTONE_UP
+from models.candidates import directions
 from models.risk_model import BAND_ORDER, RiskModel
 from tests.model.conftest import LEAD_MONTHS, Trained
 
@@ -118,19 +118,45 @@ def test_lightgbm_beats_the_rules_baseline_on_pr_auc(trained: Trained) -> None:
         assert tree.low > rules.value, "the tree's interval should clear the baseline"
 
 
-def test_more_recent_serious_violence_never_lowers_risk(
-    trained: Trained, test_rows: pd.DataFrame
+@pytest.mark.parametrize("candidate", ["logistic", "lightgbm", "ebm"])
+def test_every_candidate_respects_every_declared_direction(
+    trained: Trained, test_rows: pd.DataFrame, candidate: str
 ) -> None:
-    bundle = _result(trained, "lightgbm").bundle
-    before = _probability(bundle, test_rows)
-    for feature in ("incidents_365d_sv_victim_count", "incidents_365d_sv_suspect_count"):
-        assert feature in MONOTONE_UP
-        more = test_rows.copy()
-        more[feature] = more[feature] + 1
-        more[feature.replace("365d", "all")] += 1
-        after = _probability(bundle, more)
-        assert np.all(after >= before - 1e-12), feature
-        assert after.mean() > before.mean(), f"{feature} should raise some risks"
+    """More of a risk record never lowers the estimate; a longer time since the last record
+    (or a first record at an older age) never raises it — and "never" sits at the far end."""
+    estimator = _result(trained, candidate).bundle.estimator
+    rows = test_rows[estimator.features_]
+    before = estimator.score(rows)
+    moved = 0
+    for feature, direction in zip(
+        estimator.features_, directions(estimator.features_), strict=True
+    ):
+        if direction == 0:
+            continue
+        more = rows.copy()
+        if direction > 0:
+            more[feature] = more[feature] + 1
+        else:  # the last record a year more recent (or the first a year younger); "never"
+            # becomes a record long ago (or a first record at 24)
+            values = more[feature].astype(float)
+            step, far = (1.0, 24.0) if feature.endswith("_first_age") else (365.0, 9_000.0)
+            more[feature] = np.where(values.isna(), far, np.maximum(values - step, 0.0))
+        after = estimator.score(more)
+        # every move above is towards more risk: the score may only rise
+        assert np.all(after - before >= -1e-9), feature
+        moved += int(np.any(np.abs(after - before) > 1e-9))
+    assert moved >= 5, "the constraints should still let many inputs matter"
+
+
+def test_the_unconstrained_comparison_is_reported_never_chosen(trained: Trained) -> None:
+    names = {r.candidate for r in trained.result.results}
+    assert {"logistic (unconstrained)", "lightgbm (unconstrained)"} <= names
+    assert "unconstrained" not in trained.result.chosen
+    constrained = _result(trained, "lightgbm")
+    free = _result(trained, "lightgbm (unconstrained)")
+    # the directions remove (almost) all contribution that runs against them
+    assert constrained.directions["against_share"] < free.directions["against_share"]
+    assert constrained.directions["against_share"] <= 0.05
 
 
 def test_bands_are_ordered_and_state_observed_rates(trained: Trained) -> None:

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from features.registry import AUDIT_ONLY, REGISTRY, model_inputs
-from models.candidates import LightGBMCandidate, LogisticCandidate, RulesBaseline
+from models.candidates import (
+    EBMCandidate,
+    LightGBMCandidate,
+    LogisticCandidate,
+    RulesBaseline,
+    directions,
+)
 from models.explain import (
     AdditivityError,
     Contributions,
@@ -74,7 +80,7 @@ def test_native_and_shap_treeshap_agree(
     np.testing.assert_allclose(native.base, via_shap.base, atol=1e-8)
 
 
-def test_linear_contributions_add_up_and_fold_in_missing_indicators(
+def test_linear_contributions_add_up_and_keep_the_declared_signs(
     data: tuple[pd.DataFrame, np.ndarray],
 ) -> None:
     X, y = data
@@ -82,8 +88,30 @@ def test_linear_contributions_add_up_and_fold_in_missing_indicators(
     c = linear_contributions(model, X)
     assert list(c.values.columns) == list(X.columns)
     check_additivity(c)
-    # the only feature with missing values carries its indicator's weight too
-    assert c.values["incidents_all_victim_days_since_last"].abs().sum() > 0
+    signs = directions(model.features_)
+    assert np.all(model.coef_[signs > 0] >= 0)
+    assert np.all(model.coef_[signs < 0] <= 0)
+    # "never recorded as a victim" is read as the longest time since: it can only lower
+    never = X["incidents_all_victim_days_since_last"].isna().to_numpy()
+    days = c.values["incidents_all_victim_days_since_last"].to_numpy()
+    assert np.all(days[never] <= 1e-12)
+    assert np.all(days[never] <= days[~never].min() + 1e-12)
+    # without the directions the same data can give a sign the registry forbids
+    free = LogisticCandidate(constrained=False).fit(X, y)
+    assert free.coef_.shape == model.coef_.shape
+
+
+def test_ebm_contributions_are_its_terms_and_add_up(
+    data: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    X, y = data
+    model = EBMCandidate(outer_bags=1, max_rounds=200).fit(X, y)
+    c = contributions(model, X.head(400))
+    check_additivity(c)
+    assert list(c.values.columns) == list(X.columns)
+    # the strongest signal of the data is what the terms carry most
+    top = c.values.abs().sum().idxmax()
+    assert top in {"incidents_365d_sv_victim_count", "school_365d_suspension_count"}
 
 
 def test_rules_contributions_are_the_points_that_fired(
@@ -142,6 +170,7 @@ def _registry() -> dict[str, dict[str, object]]:
             "domain": REGISTRY[name].domain,
             "latest_from": REGISTRY[name].latest_from,
             "absent": REGISTRY[name].absent,
+            "direction": REGISTRY[name].direction,
         }
         for name in GOLDEN_CONTRIBUTIONS
     }
@@ -171,13 +200,44 @@ def test_golden_explanation_of_a_hand_built_record() -> None:
     ]
     assert e.domains == {"demographic": 0.1, "education": 0.8, "police": 0.9, "social care": -0.2}
     text = e.text()
+    # the band and its meaning first; the individual estimate after, with its interval
     assert text.splitlines()[0] == (
-        "Risk of being the victim of serious violence within 12 months: band 'high' (8.4%) — "
+        "Risk of being the victim of serious violence within 12 months: band 'high' — "
         "about 8 in 100 young people with similar records were victims of serious violence "
         "within 12 months."
     )
-    assert "Data: school records to 2024-03-28, police records to 2024-03-31." in text
+    assert text.splitlines()[1] == "Estimate for this young person: 8.4%."
+    # each source's date, in what the estimate draws on (features.coverage)
+    assert "  • school records, to 2024-03-28: " in text
+    assert "  • police records, to 2024-03-31: " in text
     assert text.endswith(CAVEAT)
+
+
+def test_a_risk_record_pushing_the_estimate_down_is_folded_never_shown() -> None:
+    """3 suspensions with a negative contribution (an artefact of correlated inputs) is not
+    a protective factor: it goes to "other factors", counted, and out of the domain sums."""
+    against = {**GOLDEN_CONTRIBUTIONS, "school_365d_suspension_count": -0.3}
+    e = build_explanation(
+        outcome="victim",
+        row=GOLDEN_ROW,
+        contributions=against,
+        registry=_registry(),
+        probability=0.084,
+        band="high",
+        band_meaning="x",
+        interval=(0.05, 0.12),
+    )
+    shown = {r.feature for r in [*e.reasons, *e.protective]}
+    assert "school_365d_suspension_count" not in shown
+    assert e.folded == 1
+    assert e.other_factors == pytest.approx(-0.3)
+    assert "education" not in e.domains
+    # still shown: the absence of a suspect record and of care lowers it, as declared
+    assert "never recorded as a suspect (police records)" in [r.sentence for r in e.protective]
+    assert e.text().splitlines()[1] == (
+        "Estimate for this young person: 8.4% (likely between 5.0% and 12%; the estimate is "
+        "less certain where few young people had similar records)."
+    )
 
 
 def test_reasons_never_mention_an_audit_only_column() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from features.build import feature_columns, table_columns
 from features.registry import AUDIT_ONLY, DOMAINS, REGISTRY, audit_columns, model_inputs
 
@@ -87,3 +89,20 @@ def test_feature_docs_are_current() -> None:
     assert docs.read_text() == render_feature_docs(), (
         "docs/features.md is stale: run `python -m features.docs > docs/features.md`"
     )
+
+
+def test_every_model_input_declares_a_direction_with_a_reason() -> None:
+    inputs = [n for n, info in REGISTRY.items() if info.model_input]
+    for name in inputs:
+        info = REGISTRY[name]
+        assert info.direction in (-1, 0, 1), name
+        assert info.direction_reason, name
+    # "days since the last" and "age at the first" lower risk as they grow; never is the far end
+    for name in inputs:
+        if name.endswith(("_days_since_last", "_first_age")):
+            assert REGISTRY[name].direction == -1, name
+            never = REGISTRY[name].never
+            assert never is not None, name
+            assert np.isfinite(never), name
+        elif name.endswith(("_count", "_flag", "_sum", "_distinct", "_escalation")):
+            assert REGISTRY[name].direction == 1, name
