@@ -31,6 +31,8 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/vru synth --people $(DEMO_PEOPLE) --seed 20241 --out $(DEMO_DIR) --overwrite
 	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2025-01-01 --out $(DEMO_DIR)/features.parquet --overwrite
+	@# last month's features: the service says what changed since (--previous-snapshot)
+	$(BIN)/vru features --data $(DEMO_DIR) --as-of 2024-12-01 --out $(DEMO_DIR)/features-2024-12-01.parquet --overwrite
 	$(BIN)/vru train --data $(DEMO_DIR) --outcome victim
 	$(BIN)/vru train --data $(DEMO_DIR) --outcome perpetrator
 	$(BIN)/vru explain --data $(DEMO_DIR) --outcome victim --as-of 2025-01-01 --top 1
@@ -52,7 +54,7 @@ demo: install
 	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"
 	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
 	@$(BIN)/python -c "import pandas as pd; f = pd.read_csv('$(DEMO_DIR)/panels/panel_bristol.csv'); print('Top of the Bristol panel lists, to look up:', f.loc[0, 'person_id'], '(' + f.loc[0, 'outcome'] + ', ' + f.loc[0, 'list'] + ' list)')"
-	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet"
+	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet --previous-snapshot $(DEMO_DIR)/features-2024-12-01.parquet"
 	@echo "Then open http://127.0.0.1:3000/ui/ and sign in with the demo token (practitioner, Bristol): $$(cat $(DEMO_DIR)/demo-token.txt)"
 
 test: install

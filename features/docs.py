@@ -23,8 +23,8 @@ def render_feature_docs() -> str:
         "Every model input declares a **direction**: *raises risk* (a higher value never "
         "lowers the estimate), *lowers risk* (a higher value never raises it) or *either*. "
         "Every candidate model is fitted to respect it, and an explanation never shows a "
-        "contribution against it as a reason (it is folded into \"other factors\" and "
-        "counted in training). \"Never recorded\" is read as the value in *never*: the "
+        'contribution against it as a reason (it is folded into "other factors" and '
+        'counted in training). "Never recorded" is read as the value in *never*: the '
         "low-risk end.",
         "",
         "| column | domain | model input | direction | why | never | source | reads as | "

@@ -72,14 +72,17 @@ def directions(features: Sequence[str]) -> np.ndarray:
 
 def never_values(features: Sequence[str]) -> np.ndarray:
     """What each feature reads for "never recorded" (NaN where a value is never missing)."""
-    return np.array(
-        [np.nan if REGISTRY[f].never is None else float(REGISTRY[f].never) for f in features]
-    )
+    nevers = [REGISTRY[f].never for f in features]
+    return np.array([np.nan if v is None else float(v) for v in nevers])
 
 
 class _Directed:
     """What the fitted candidates share: the feature list, each feature's declared direction
-    and "never" value, and the matrix the model reads (never → the low-risk end)."""
+    and "never" value, and the matrix the model reads (never → the low-risk end).
+
+    A value missing from a row is read as: the registry's ``never`` ("days since", "first
+    age"); no record (0) for a raises-risk count or flag, whose contract says 0 when none is
+    recorded; the training median for anything else (age, in a row sent without it)."""
 
     features_: list[str]
     never_: np.ndarray
@@ -88,7 +91,11 @@ class _Directed:
     def _learn_inputs(self, X: pd.DataFrame) -> None:
         self.features_ = list(X.columns)
         self.directions_ = directions(self.features_)
-        self.never_ = never_values(self.features_)
+        never = never_values(self.features_)
+        absent = np.where(self.directions_ > 0, 0.0, np.nan)
+        with np.errstate(all="ignore"):
+            median = np.nan_to_num(np.nanmedian(_as_float(X), axis=0)) if len(X) else 0.0
+        self.never_ = np.where(np.isnan(never), np.where(np.isnan(absent), median, absent), never)
 
     def constraints(self) -> list[int]:
         """The monotone constraint of each feature (all 0 when unconstrained)."""

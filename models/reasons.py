@@ -3,21 +3,32 @@
 Contributions (log-odds, from :mod:`models.explain`) become sentences from the
 feature registry, with the value and the date of the latest record behind it
 ("3 suspensions in the last 12 months — school records, latest 2024-03-02").
-Factors that lowered the score are listed separately as protective factors. The
-band is stated in absolute terms, with the outcome, the horizon, the as-of date
-of each source, and a fixed caveat. Only model inputs can appear, so no
-protected characteristic ever becomes a reason.
+
+What is shown follows the direction the registry declares for each input
+(:func:`against_direction`): "what raised it" is a record that is present (or
+recent) for an input that raises risk; "what lowered it" is an input that lowers
+risk or the absence or age of a risk record ("no suspensions in the last 12
+months"). A contribution that still runs against its declared direction (a present
+risk record pushing the estimate down) is folded into "other factors", never
+presented as a reason, and counted.
+
+The explanation leads with the band and what it means in absolute terms ("about 23
+in 100 young people with similar records …"); the individual estimate comes with
+an interval. Only model inputs can appear, so no protected characteristic ever
+becomes a reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from features.coverage import Coverage, coverage
 from features.vocabulary import OUTCOMES, SOURCE_TITLES
 
 CAVEAT = (
@@ -29,6 +40,8 @@ NO_FACTORS = (
     "No recorded risk factors stand out: the estimate is close to the rate for young people "
     "of the same age with no relevant records."
 )
+#: when nothing on record moved the estimate since the previous look
+NO_CHANGE = "nothing new on record moved the estimate noticeably"
 #: contributions smaller than this (log-odds) are not worth a sentence
 MIN_CONTRIBUTION = 0.02
 HORIZON = "12 months"
@@ -44,6 +57,44 @@ class Reason:
     contribution: float
     value: float | None
     latest: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One input whose contribution moved since the previous look, with the records
+    behind the move ("2 new missing episodes since 2024-12-01")."""
+
+    feature: str
+    sentence: str
+    #: contribution now minus contribution then (log-odds)
+    moved: float
+    then: float | None
+    now: float | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed since the young person was last scored (previous monthly run or
+    snapshot): the band then and now, and the inputs whose contributions moved most."""
+
+    since: str
+    band_then: str
+    band_now: str
+    probability_then: float
+    probability_now: float
+    moved: list[Change]
+    #: the band then and now in one sentence ("band was 'raised' on 2024-12-01, now 'high'")
+    summary: str = ""
+    #: how the earlier band was found (the current model on the records as they stood then)
+    note: str = ""
+
+    def lines(self) -> list[str]:
+        """What changed, as plain-text lines."""
+        lines = [f"What changed since {self.since}:", f"  {self.summary}."]
+        if self.note:
+            lines[-1] += f" {self.note}"
+        lines += [f"  • {c.sentence}" for c in self.moved] or [f"  • {NO_CHANGE}"]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -63,16 +114,69 @@ class Explanation:
     horizon: str = HORIZON
     caveat: str = CAVEAT
     summary: str = field(default="")
+    #: the individual estimate's 90% interval (resampled calibrators), when known
+    probability_interval: tuple[float, float] | None = None
+    #: the estimates the band holds: from its lower edge to the next band's (None: no upper)
+    band_range: tuple[float, float | None] | None = None
+    #: the net log-odds of contributions folded away because they run against their
+    #: input's declared direction (never shown as reasons), and how many there were
+    other_factors: float = 0.0
+    folded: int = 0
+    #: since the previous look (None: not scored then, or no previous snapshot given)
+    changes: Changes | None = None
+    #: what the model sees and cannot see (from the data contract), with as-of dates
+    coverage: Coverage | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def headline(self) -> str:
+        """The band and what it means, first: "… band 'high' — about 8 in 100 young people
+        with similar records were …"."""
+        return (
+            f"{OUTCOMES[self.outcome].heading} within {self.horizon}: band '{self.band}' — "
+            f"{self.band_meaning}."
+        )
+
+    def estimate_sentence(self) -> str:
+        """The individual estimate, with its interval when known, placed within its band
+        (so that the band's rate and the estimate can be read together)."""
+        estimate = f"This young person's own estimate is {percent(self.probability)}"
+        if self.probability_interval is not None:
+            low, high = self.probability_interval
+            estimate += f" (likely between {percent(low)} and {percent(high)})"
+        if self.band_range is None:
+            return estimate + "."
+        lower, upper = self.band_range
+        span = (
+            f"from {percent(lower)} upwards"
+            if upper is None
+            else f"from {percent(lower)} to {percent(upper)}"
+            if lower > 0
+            else f"below {percent(upper)}"
+        )
+        return (
+            f"{estimate}, in a band that holds estimates {span}: the band's rate is the "
+            "average of everyone in it."
+        )
+
+    def _changes_lines(self) -> list[str]:
+        """What changed since the previous look (nothing when not scored then)."""
+        return [] if self.changes is None else self.changes.lines()
+
+    def _coverage_lines(self) -> list[str]:
+        """What the estimate draws on, with each source's date, and what it cannot see
+        (the sources' dates alone when there is no coverage)."""
+        if self.coverage is not None:
+            return self.coverage.lines()
+        if not self.data_as_of:
+            return []
+        fresh = ", ".join(f"{SOURCE_TITLES.get(k, k)} to {v}" for k, v in self.data_as_of.items())
+        return [f"Data: {fresh}."]
+
     def text(self) -> str:
         """Plain text for a panel pack or a terminal."""
-        lines = [
-            f"{OUTCOMES[self.outcome].heading} within {self.horizon}: band "
-            f"'{self.band}' ({self.probability:.1%}) — {self.band_meaning}.",
-        ]
+        lines = [self.headline(), self.estimate_sentence()]
         if self.reasons:
             lines.append("What raised the estimate:")
             lines += [f"  • {r.sentence}" for r in self.reasons]
@@ -81,13 +185,45 @@ class Explanation:
         if self.protective:
             lines.append("What lowered it:")
             lines += [f"  • {r.sentence}" for r in self.protective]
-        if self.data_as_of:
-            fresh = ", ".join(
-                f"{SOURCE_TITLES.get(k, k)} to {v}" for k, v in self.data_as_of.items()
-            )
-            lines.append(f"Data: {fresh}.")
+        lines += self._changes_lines()
+        lines += self._coverage_lines()
         lines.append(self.caveat)
         return "\n".join(lines)
+
+
+def percent(p: float) -> str:
+    """A probability as a reader's percentage: "23%", "0.4%", "under 0.1%"."""
+    if p < 0.001:
+        return "under 0.1%"
+    if p < 0.1:
+        return f"{p:.1%}"
+    return f"{p:.0%}"
+
+
+def against_direction(
+    contributions: np.ndarray, values: np.ndarray, directions: np.ndarray
+) -> np.ndarray:
+    """Which contributions run against their input's declared direction (rows × inputs).
+
+    ``values`` are the records as they are (NaN: never recorded), ``directions`` +1
+    (raises risk), −1 (lowers risk) or 0 (either). Against its direction is:
+
+    - a raises-risk input pushing the estimate **up** when there is no record (or the
+      value is zero or a fall), or **down** when a record is present;
+    - a lowers-risk input ("days since the last", "age at the first") pushing it **up**
+      when there has never been a record.
+
+    This is the one definition: explanations fold these away, training counts their mass.
+    """
+    c = np.asarray(contributions, dtype=float)
+    v = np.asarray(values, dtype=float)
+    d = np.asarray(directions)[None, :]
+    known = ~np.isnan(v)
+    positive = known & (np.nan_to_num(v) > 0)
+    raises = d > 0
+    lowers = d < 0
+    up, down = c > 0, c < 0
+    return (raises & ((up & ~positive) | (down & positive))) | (lowers & up & ~known)
 
 
 def _is_missing(value: object) -> bool:
@@ -142,6 +278,9 @@ def build_explanation(
     band_meaning: str,
     top_k: int = 5,
     data_as_of: Mapping[str, dt.date] | None = None,
+    against: Collection[str] | None = None,
+    interval: tuple[float, float] | None = None,
+    band_range: tuple[float, float | None] | None = None,
 ) -> Explanation:
     """Turn one row's contributions into an :class:`Explanation`.
 
@@ -153,8 +292,19 @@ def build_explanation(
     contributions
         Log-odds contribution of each model input.
     registry
-        Registry entries (``template``, ``domain``, ``latest_from``) by feature.
+        Registry entries (``template``, ``domain``, ``direction``, ``latest_from``) by
+        feature.
+    against
+        The inputs whose contributions run against their declared direction
+        (:func:`against_direction`, computed here when not given): folded into
+        ``other_factors``, never shown as reasons.
+    interval
+        The individual estimate's interval, when known.
     """
+    if against is None:
+        names = list(contributions)
+        against = _against_one(row, contributions, registry, names)
+    folded = set(against)
     as_of_value = row.get("as_of")
     as_of = pd.Timestamp(str(as_of_value)).date() if not _is_missing(as_of_value) else None
 
@@ -188,14 +338,24 @@ def build_explanation(
     ranked = sorted(contributions.items(), key=lambda kv: (-kv[1], kv[0]))
     # a reason for concern must be something on record a practitioner can check;
     # an absence can only be protective
+    # and nothing that runs against its declared direction is ever a reason
     raising = first_distinct(
-        [reason(n, w) for n, w in ranked if w >= MIN_CONTRIBUTION and present(n)]
+        [
+            reason(n, w)
+            for n, w in ranked
+            if w >= MIN_CONTRIBUTION and present(n) and n not in folded
+        ]
     )
-    lowering = first_distinct([reason(n, w) for n, w in reversed(ranked) if w <= -MIN_CONTRIBUTION])
+    lowering = first_distinct(
+        [reason(n, w) for n, w in reversed(ranked) if w <= -MIN_CONTRIBUTION and n not in folded]
+    )
     domains: dict[str, float] = {}
     for name, weight in contributions.items():
+        if name in folded:
+            continue
         domain = str(registry[name]["domain"])
         domains[domain] = round(domains.get(domain, 0.0) + float(weight), 4)
+    other = float(sum(float(contributions[n]) for n in folded))
     person = row.get("person_id")
     return Explanation(
         person_id=None if _is_missing(person) else str(person),
@@ -209,4 +369,48 @@ def build_explanation(
         domains=dict(sorted(domains.items())),
         data_as_of={k: v.isoformat() for k, v in (data_as_of or {}).items()},
         summary=raising[0].sentence if raising else NO_FACTORS,
+        probability_interval=None if interval is None else (float(interval[0]), float(interval[1])),
+        band_range=band_range,
+        other_factors=round(other, 4),
+        folded=len(folded),
+        coverage=coverage(data_as_of),
     )
+
+
+def contradicting(explanation: Explanation, directions: Mapping[str, int | None]) -> list[Reason]:
+    """The reasons of ``explanation`` shown against their input's declared direction, read
+    from the reason's own value and sign (an audit of what is shown; always empty when the
+    folding works): a raising reason with no record behind it, or a lowering reason that is
+    a risk record present."""
+    wrong = []
+    for r in explanation.reasons:
+        d = directions.get(r.feature) or 0
+        absent = r.value is None or r.value <= 0
+        if r.contribution <= 0 or (d > 0 and absent) or (d < 0 and r.value is None):
+            wrong.append(r)
+    for r in explanation.protective:
+        d = directions.get(r.feature) or 0
+        if r.contribution >= 0 or (d > 0 and not (r.value is None or r.value <= 0)):
+            wrong.append(r)
+    return wrong
+
+
+def registry_directions(
+    registry: Mapping[str, Mapping[str, object]], names: Sequence[str]
+) -> np.ndarray:
+    """The declared direction of each input, from registry entries (0 when not declared)."""
+    return np.array([int(str(registry[n].get("direction") or 0)) for n in names], dtype=int)
+
+
+def _against_one(
+    row: Mapping[str, object],
+    contributions: Mapping[str, float],
+    registry: Mapping[str, Mapping[str, object]],
+    names: Sequence[str],
+) -> set[str]:
+    values = np.array(
+        [[np.nan if _is_missing(row.get(n)) else float(row[n]) for n in names]]  # type: ignore[arg-type]
+    )
+    weights = np.array([[float(contributions[n]) for n in names]])
+    mask = against_direction(weights, values, registry_directions(registry, names))[0]
+    return {n for n, m in zip(names, mask, strict=True) if m}

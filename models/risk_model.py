@@ -91,6 +91,12 @@ class ModelBundle:
     registry: dict[str, dict[str, object]] = field(default_factory=dict)
     trained_on: dict[str, object] = field(default_factory=dict)
 
+    def band_range(self, name: str) -> tuple[float, float | None]:
+        """The estimates band ``name`` holds: its lower edge and the next band's (or None)."""
+        lowers = [b.lower for b in self.bands]
+        i = [b.name for b in self.bands].index(name)
+        return (float(lowers[i]), float(lowers[i + 1]) if i + 1 < len(lowers) else None)
+
     def band_of(self, probability: np.ndarray) -> np.ndarray:
         names = np.full(len(probability), BAND_ORDER[0], dtype=object)
         for band in self.bands[1:]:
@@ -274,6 +280,7 @@ class RiskModel(PythonModel):
         # which contributions run against their declared direction: folded, never reasons
         against = self._against(inputs, contrib)
         intervals = bundle.calibrator.interval(margin)
+        ranges = {b.name: bundle.band_range(b.name) for b in bundle.bands}
         # row by row from one object matrix: to_dict("records") copies column by column
         names_in = [str(c) for c in rows.columns]
         records: list[dict[str, object]] = [
@@ -293,6 +300,7 @@ class RiskModel(PythonModel):
                 data_as_of=data_as_of,
                 against=[n for n, m in zip(names, against[i], strict=True) if m],
                 interval=None if intervals is None else (intervals[0][i], intervals[1][i]),
+                band_range=ranges[str(bands[i])],
             )
             for i, record in enumerate(records)
         ]

@@ -1,10 +1,10 @@
 """What the service does while it runs: who may see what, and a log row for every access.
 
 :class:`Practice` holds what the service loaded at start (:mod:`serving.startup`:
-the pinned champions, the snapshot and this month's panel lists drawn from it), the
-token store and the access log, and answers explain, score, feedback and model-card
-requests by its rules. The HTTP layer (:mod:`serving.service`) and the web page both
-call it.
+the pinned champions, the snapshot, this month's panel lists drawn from it and, when
+set, an earlier snapshot to say what changed since), the token store and the access
+log, and answers explain, score, feedback and model-card requests by its rules. The
+HTTP layer (:mod:`serving.service`) and the web page both call it.
 """
 
 from __future__ import annotations
@@ -167,10 +167,13 @@ class Practice:
         tokens: Any,
         access_log: Any,
         lists: PanelLists,
+        previous: Snapshot | None = None,
     ) -> None:
         self.champions = dict(champions)
         self.snapshot = snapshot
         self.lists = lists
+        #: an earlier snapshot: explanations say what changed since its as-of date
+        self.previous = previous
         self.tokens = tokens  # serving.auth.TokenStore
         self.log = access_log  # serving.access_log.AccessLog
         self.features = model_inputs(self.champions)
@@ -187,6 +190,16 @@ class Practice:
         snapshot = Snapshot.load(settings.resolve(settings.snapshot_path), model_inputs(champions))
         # drawn once, here: every request reads the same lists the panels get
         lists = PanelLists.draw(champions, snapshot, settings.panel_capacity)
+        previous = None
+        if settings.previous_snapshot_path is not None:
+            previous = Snapshot.load(
+                settings.resolve(settings.previous_snapshot_path), model_inputs(champions)
+            )
+            if previous.as_of >= snapshot.as_of:
+                raise CannotStartError(
+                    f"the previous snapshot ({previous.as_of}) is not earlier than the "
+                    f"snapshot ({snapshot.as_of}): give last month's as the previous one"
+                )
         tokens_path = settings.resolve(settings.tokens_path)
         if not tokens_path.exists():
             raise CannotStartError(
@@ -197,7 +210,7 @@ class Practice:
             log = AccessLog(settings.resolve(settings.access_log_path))
         except Exception as exc:
             raise CannotStartError(f"cannot open the access log: {first_line(exc)}") from None
-        return cls(champions, snapshot, TokenStore(tokens_path), log, lists)
+        return cls(champions, snapshot, TokenStore(tokens_path), log, lists, previous)
 
     # -- rules and logging -------------------------------------------------------------
     def _entry(self, principal: Any, action: str, decision: str, **fields: Any) -> Any:
@@ -238,6 +251,7 @@ class Practice:
     # -- the work ----------------------------------------------------------------------
     def explain(self, principal: Any, person_id: str, purpose: str) -> Any:
         """Both outcomes' explanations for one young person (an ``ExplainResponse``)."""
+        from models.changes import attach_changes, changes_since
         from models.reasons import CAVEAT
         from serving.schemas import CohortOut, ExplainResponse, OutcomeExplanation
 
@@ -247,9 +261,14 @@ class Practice:
         assert row is not None  # _locate checked
         cohort = COHORTS[str(self.lists.cohort(person_id))]
         as_of = self.snapshot.as_of.isoformat()
+        before = None if self.previous is None else self.previous.row(person_id)
         outcomes = {}
         for outcome, champion in self.champions.items():
             (explanation,) = champion.model.explain(row, data_as_of=self.snapshot.freshness)
+            if before is not None:
+                # the same model on the records as they stood on the previous as-of date
+                changed = changes_since(champion.model, row, before)
+                (explanation,) = attach_changes([explanation], changed)
             data = explanation.to_dict()
             for key in ("person_id", "as_of", "outcome"):
                 data.pop(key)
@@ -260,6 +279,7 @@ class Practice:
                 fairness_verdict=champion.verdict,
                 snapshot_as_of=as_of,
                 panel_list=self._place(outcome, person_id),
+                estimate=explanation.estimate_sentence(),
                 **data,
             )
         self.log.record(

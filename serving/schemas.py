@@ -8,7 +8,10 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 
 __all__ = [
     "REASON_CODES",
+    "ChangeOut",
+    "ChangesOut",
     "CohortOut",
+    "CoverageOut",
     "ExplainResponse",
     "FeedbackReceipt",
     "ModelCardResponse",
@@ -20,6 +23,7 @@ __all__ = [
     "ReasonOut",
     "RowScore",
     "ScoreResponse",
+    "SourceCoverageOut",
 ]
 
 #: why a practitioner agrees or disagrees; a fixed list so feedback can be counted
@@ -55,6 +59,48 @@ class ReasonOut(BaseModel):
     latest: str | None = Field(description="date of the latest record behind it, if known")
 
 
+class ChangeOut(BaseModel):
+    feature: str
+    sentence: str = Field(description="the records behind the move, in plain words")
+    moved: float = Field(description="contribution now minus contribution then (log-odds)")
+    then: float | None = Field(description="the input's value then (null: never recorded)")
+    now: float | None = Field(description="the input's value now (null: never recorded)")
+
+
+class ChangesOut(BaseModel):
+    """What changed since the previous snapshot, by the same model on both."""
+
+    since: str = Field(description="as-of date of the previous snapshot")
+    band_then: str = Field(
+        description="band on the records as they stood then, re-estimated by this model"
+    )
+    band_now: str
+    probability_then: float
+    probability_now: float
+    moved: list[ChangeOut] = Field(
+        description="up to three inputs whose contributions moved most, each with its records"
+    )
+    summary: str = Field(description="the band then and now, in one sentence")
+    note: str = Field(description="how the earlier band was found")
+
+
+class SourceCoverageOut(BaseModel):
+    source: str
+    title: str
+    agencies: list[str]
+    records: list[str]
+    detail: str
+    holds: str = Field(description="what the source holds, in one phrase")
+    as_of: str | None = Field(description="date of its latest record known; null: not known")
+
+
+class CoverageOut(BaseModel):
+    """What the estimate draws on and what no source holds (from the data contract)."""
+
+    sources: list[SourceCoverageOut]
+    not_held: list[str] = Field(description="what none of the records hold")
+
+
 class CohortOut(BaseModel):
     key: CohortKey = Field(
         description="already_involved: a police record of serious violence, as a victim or "
@@ -88,8 +134,23 @@ class OutcomeExplanation(BaseModel):
     model_version: str
     fairness_verdict: str
     probability: float = Field(description="calibrated probability within the horizon")
+    probability_interval: tuple[float, float] | None = Field(
+        None, description="the estimate's 90% interval (bootstrap refits of the calibrator)"
+    )
     band: str
     band_meaning: str = Field(description="what the band means in absolute terms")
+    band_range: tuple[float, float | None] | None = Field(
+        None, description="the estimates the band holds: lower edge, next band's (null: none)"
+    )
+    estimate: str = Field(
+        "", description="the individual estimate in words, placed within its band"
+    )
+    other_factors: float = Field(
+        0.0,
+        description="net log-odds of contributions against their input's declared direction: "
+        "folded here, never shown as reasons",
+    )
+    folded: int = Field(0, description="how many contributions were folded into other_factors")
     horizon: str
     summary: str
     reasons: list[ReasonOut] = Field(description="what raised the estimate")
@@ -99,6 +160,12 @@ class OutcomeExplanation(BaseModel):
     snapshot_as_of: str
     caveat: str
     panel_list: PanelListPlace = Field(description="their place on this month's list")
+    changes: ChangesOut | None = Field(
+        None,
+        description="what changed since the previous snapshot (null: no previous snapshot "
+        "is served, or the young person was not on it)",
+    )
+    coverage: CoverageOut = Field(description="what the estimate draws on and cannot see")
 
 
 class ExplainResponse(BaseModel):

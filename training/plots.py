@@ -119,7 +119,8 @@ def save_plots(
 
         features = tree.bundle.features
         sample = test_rows[features].sample(n=min(SHAP_SAMPLE, len(test_rows)), random_state=0)
-        X = sample.to_numpy(dtype=float, na_value=np.nan)
+        # what the trees read: "never" filled in at the low-risk end
+        X = tree.bundle.estimator.prepare(sample)
         model = tree.bundle.estimator.model_
         with warnings.catch_warnings():
             # shap notes that its LightGBM output format changed; we use the log-odds array

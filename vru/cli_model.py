@@ -6,6 +6,7 @@ explanation of a young person's estimate — a prompt for professional review.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -177,16 +178,28 @@ def explain(
     alias: Annotated[
         str, typer.Option("--alias", help="Registered model alias to use.")
     ] = "candidate",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Show what changed since this earlier date, YYYY-MM-DD (default: one month "
+            "before --as-of; skipped with a note when the data begin later).",
+        ),
+    ] = None,
 ) -> None:
     """Why is this young person flagged? Reasons, protective factors and the band's meaning.
 
     Loads vru-<outcome>@<alias> from the MLflow registry, builds the features as they were
-    known on the as-of date and prints the explanation. Output is a prompt for
-    professional review, never a decision.
+    known on the as-of date (and on the --since date, in the same build) and prints the
+    explanation: what changed since then, what the estimate draws on and what it cannot
+    see. Output is a prompt for professional review, never a decision.
     """
+    import pandas as pd
+
     from features.schemas import ContractError
-    from features.snapshot import SnapshotError, build_snapshot
+    from features.snapshot import SnapshotError, build_snapshot, load_tables
     from features.vocabulary import OUTCOMES
+    from models.changes import attach_changes, changes_since, month_before
     from models.registry import model_name
 
     settings = clikit_settings()
@@ -194,16 +207,34 @@ def explain(
     if top < 1:
         fail(f"--top must be at least 1, got {top}")
     (when,) = parse_dates(as_of)
+    if since is None:
+        previous = month_before(when)
+    else:
+        try:
+            previous = dt.date.fromisoformat(since.strip())
+        except ValueError:
+            fail(f"--since: {since!r} is not a date in the form YYYY-MM-DD")
+        if previous >= when:
+            fail(f"--since {previous} must be before --as-of {when}")
     folder = settings.resolve(data)
     require_raw(folder)
     model, _ = load_registered(settings.tracking_uri(), outcome, alias)
     try:
-        snapshot = build_snapshot(folder, [when])
+        tables = load_tables(folder)
+        dates = [previous, when] if previous > tables.start else [when]
+        snapshot = build_snapshot(tables, dates)
     except SnapshotError as exc:
         fail(str(exc))
     except ContractError as exc:
         fail(f"input refused — {exc}")
-    frame = snapshot.frame
+    if len(dates) == 1:
+        err.print(
+            f"note: not showing what changed since {previous}: the data begin on {tables.start}",
+            highlight=False,
+        )
+    stamp = pd.Timestamp(when)
+    frame = snapshot.frame[snapshot.frame["as_of"] == stamp]
+    earlier = snapshot.frame[snapshot.frame["as_of"] != stamp]
     if person is not None:
         rows = frame[frame["person_id"] == person]
         if rows.empty:
@@ -211,7 +242,10 @@ def explain(
     else:
         scored = model.predict(None, frame)
         rows = frame.loc[scored["probability"].nlargest(top).index]
-    for explanation in model.explain(rows, data_as_of=snapshot.freshness):
+    explanations = model.explain(rows, data_as_of=snapshot.freshness)
+    if len(dates) == 2:
+        explanations = attach_changes(explanations, changes_since(model, rows, earlier))
+    for explanation in explanations:
         heading = f"{explanation.person_id} — as of {explanation.as_of} — {model_name(outcome)}"
         out.rule(f"{heading}@{alias}")
         out.print(explanation.text(), highlight=False, markup=False)

@@ -67,6 +67,15 @@ def server_variables(settings: Settings) -> dict[str, str]:
         "VRU_TOKENS_PATH": str(settings.resolve(settings.tokens_path).resolve()),
         "VRU_ACCESS_LOG_PATH": str(settings.resolve(settings.access_log_path).resolve()),
         "VRU_PANEL_CAPACITY": str(settings.panel_capacity),
+        **(
+            {}
+            if settings.previous_snapshot_path is None
+            else {
+                "VRU_PREVIOUS_SNAPSHOT_PATH": str(
+                    settings.resolve(settings.previous_snapshot_path).resolve()
+                )
+            }
+        ),
     }
 
 
@@ -172,6 +181,14 @@ def serve(
         Path | None,
         typer.Option("--snapshot", help="Feature snapshot (Parquet from vru features)."),
     ] = None,
+    previous_snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous-snapshot",
+            help="An earlier feature snapshot (e.g. last month's): explanations then say "
+            "what changed since its as-of date.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the champion models to practitioners: API, web page (/ui/), health, metrics.
 
@@ -190,6 +207,8 @@ def serve(
         overrides["serve_port"] = port
     if snapshot is not None:
         overrides["snapshot_path"] = snapshot
+    if previous_snapshot is not None:
+        overrides["previous_snapshot_path"] = previous_snapshot
     settings = clikit_settings(**overrides)
     try:
         practice = Practice.start(settings)
@@ -198,9 +217,14 @@ def serve(
     practice.log.close()
     env = _server_environment(server_variables(settings))
     url = f"http://{settings.serve_host}:{settings.serve_port}"
+    since = (
+        ""
+        if practice.previous is None
+        else f"; what changed since {practice.previous.as_of} is shown"
+    )
     err.print(
         f"serving {practice.versions} on the snapshot of {practice.snapshot.as_of} "
-        f"({len(practice.snapshot.positions):,} young people)\n"
+        f"({len(practice.snapshot.positions):,} young people{since})\n"
         f"web page: {url}/ui/   API: {url}/explain   OpenAPI: {url}/docs.json (token needed)\n"
         "stop with Ctrl+C",
         highlight=False,

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         Path("data/demo/features.parquet"),
         description="feature snapshot the service explains (Parquet from `vru features`)",
     )
+    previous_snapshot_path: Path | None = Field(
+        None,
+        description="an earlier feature snapshot (e.g. last month's): the service then says "
+        "what changed since its as-of date; none: it does not",
+    )
     tokens_path: Path = Field(
         Path("data/serving/tokens.json"), description="bearer tokens (hashes only)"
     )

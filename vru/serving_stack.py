@@ -3,9 +3,10 @@
 What the serving tests and the serving benchmark run the service against. The
 caller releases both outcomes' champions into a tracking store first (the
 benchmark with :func:`vru.release.release_population`); :func:`prepare_stack`
-then writes the feature snapshot the service explains and issues one token per
-role, and :meth:`ServingStack.variables` gives what :func:`vru.cli_serve.serving_process`
-needs to serve it. ``stack.json`` records the stack, so a later run can reuse it
+then writes the feature snapshot the service explains and the previous month's
+(what changed since), and issues one token per role, and
+:meth:`ServingStack.variables` gives what :func:`vru.cli_serve.serving_process` needs
+to serve it. ``stack.json`` records the stack, so a later run can reuse it
 (:func:`load_stack`).
 """
 
@@ -19,9 +20,18 @@ from pathlib import Path
 
 from vru.config import Settings, load_settings
 
-__all__ = ["SNAPSHOT_AS_OF", "USERS", "ServingStack", "load_stack", "prepare_stack"]
+__all__ = [
+    "PREVIOUS_AS_OF",
+    "SNAPSHOT_AS_OF",
+    "USERS",
+    "ServingStack",
+    "load_stack",
+    "prepare_stack",
+]
 
 SNAPSHOT_AS_OF = dt.date(2025, 1, 1)
+#: the previous snapshot's date: the service says what changed since
+PREVIOUS_AS_OF = dt.date(2024, 12, 1)
 #: one token per user: name, role and local authority (``None``: every area)
 USERS: tuple[tuple[str, str, str | None], ...] = (
     ("pat", "practitioner", "Bristol"),
@@ -31,6 +41,7 @@ USERS: tuple[tuple[str, str, str | None], ...] = (
     ("ada", "admin", None),
 )
 RECORD = "stack.json"
+PREVIOUS = "features-previous.parquet"
 
 
 @dataclass
@@ -44,6 +55,8 @@ class ServingStack:
     access_log: Path
     versions: dict[str, str]
     tokens: dict[str, str] = field(default_factory=dict)
+    #: the previous month's snapshot (``None``: the service says nothing of changes)
+    previous_snapshot: Path | None = None
 
     def settings(self) -> Settings:
         """The settings that serve this stack."""
@@ -51,6 +64,7 @@ class ServingStack:
             project_dir=self.root,
             mlflow_tracking_uri=self.tracking_uri,
             snapshot_path=self.snapshot,
+            previous_snapshot_path=self.previous_snapshot,
             tokens_path=self.tokens_path,
             access_log_path=self.access_log,
         )
@@ -87,8 +101,10 @@ def prepare_stack(
     versions: Mapping[str, str],
     *,
     as_of: dt.date = SNAPSHOT_AS_OF,
+    previous: dt.date | None = PREVIOUS_AS_OF,
 ) -> ServingStack:
-    """Write the ``as_of`` feature snapshot and one token per user of :data:`USERS`.
+    """Write the ``as_of`` feature snapshot (and the ``previous`` one) and one token per
+    user of :data:`USERS`.
 
     Parameters
     ----------
@@ -99,6 +115,8 @@ def prepare_stack(
         the released version of each outcome.
     as_of
         Date of the snapshot the service explains.
+    previous
+        Date of the earlier snapshot it says what changed since (``None``: none).
     """
     from features.build import write_feature_table
     from features.snapshot import build_snapshot
@@ -113,6 +131,9 @@ def prepare_stack(
         access_log=root / "access-log.sqlite",
         versions=dict(versions),
     )
+    if previous is not None:
+        before = build_snapshot(data_dir, [previous])
+        stack.previous_snapshot = write_feature_table(before.table, root / PREVIOUS)
     store = TokenStore(stack.tokens_path)
     for user, role, la in USERS:
         stack.tokens[user] = store.add(user, role, la)
@@ -134,4 +155,5 @@ def load_stack(root: Path) -> ServingStack | None:
         access_log=root / "access-log.sqlite",
         versions=record["versions"],
         tokens=record["tokens"],
+        previous_snapshot=root / PREVIOUS if (root / PREVIOUS).exists() else None,
     )

@@ -14,14 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from features.coverage import Coverage, coverage
 from features.snapshot import FeatureSnapshot, build_snapshot, load_tables
 from features.vocabulary import cohort_of
+from models.changes import attach_changes, changes_since, month_before
 from models.panels import PanelCapacity, PanelError, as_capacity, select_lists
 from models.reasons import Explanation
 from models.registry import Released
@@ -150,6 +152,33 @@ def _score(
     return _Scores(pd.concat(drawn_parts, ignore_index=True), named)
 
 
+def previous_as_of(baseline_as_of: str | None, as_of: dt.date) -> dt.date:
+    """The as-of date to say what changed since: the previous run's (from the output
+    folder's manifest), else one month before."""
+    if baseline_as_of:
+        return dt.date.fromisoformat(baseline_as_of)
+    return month_before(as_of)
+
+
+def _previous_rows(
+    snapshot: FeatureSnapshot, scores: _Scores, previous: dt.date
+) -> pd.DataFrame | None:
+    """Features on ``previous`` of the young people named now, and nobody else (built
+    from their records alone: cheap, and nobody who is not named is read), or ``None``
+    when the data begin later."""
+    data = snapshot.data
+    if not data.start < previous < snapshot.as_of[-1]:
+        return None
+    named = pd.concat([n["person_id"] for n in scores.named.values()]).astype(str).unique()
+    if not len(named):
+        return None
+    tables = {
+        name: table[table["person_id"].astype(str).isin(named)]
+        for name, table in data.tables.items()
+    }
+    return build_snapshot(replace(data, tables=tables), [previous]).frame
+
+
 def _explain(
     frame: pd.DataFrame,
     models: Mapping[str, Released],
@@ -157,9 +186,11 @@ def _explain(
     snapshot: FeatureSnapshot,
     freshness: str,
     stages: _Stages,
+    previous: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], Explanation]]:
     """Explain everyone named: the list rows and each ``(outcome, person_id)``'s explanation
-    (nobody beyond capacity is explained)."""
+    (nobody beyond capacity is explained), with what changed since ``previous`` (their
+    features at the previous as-of date)."""
     stages.say(STAGES[3], 0, len(models))
     parts = []
     explained: dict[tuple[str, str], Explanation] = {}
@@ -170,6 +201,9 @@ def _explain(
         explanations = released.model.explain(
             rows, top_k=TOP_REASONS, data_as_of=snapshot.freshness
         )
+        if previous is not None and len(rows):
+            changed = changes_since(released.model, rows, previous)
+            explanations = attach_changes(explanations, changed)
         for person, explanation in zip(listed["person_id"], explanations, strict=True):
             explained[(outcome, person)] = explanation
         parts.append(list_rows(listed, explanations, freshness))
@@ -200,6 +234,7 @@ def _write_packs(
     freshness: str,
     baseline_as_of: str | None,
     stages: _Stages,
+    statement: Coverage | None = None,
 ) -> _Written:
     """Each local authority's list (CSV, Parquet) and HTML pack, in the staged folder."""
     from serving.panel import render_pack
@@ -235,6 +270,7 @@ def _write_packs(
             freshness=freshness,
             baseline_as_of=baseline_as_of,
             counts=written.counts[la],
+            coverage=statement,
         )
         (staged / f"{stem}.html").write_text(html, encoding="utf-8")
         written.files.append(f"{stem}.html")
@@ -309,10 +345,13 @@ def score_panels(
     snapshot, frame = _features(data_dir, as_of, stages)
     freshness = freshness_text(snapshot.freshness)
     scores = _score(frame, models, capacity, stages)
-    current, explained = _explain(frame, models, scores, snapshot, freshness, stages)
     recover(out_dir)  # first, so that a folder set aside by a dead run is the baseline
     baseline = find_baseline(out_dir, as_of)
     baseline_as_of = baseline.as_of
+    previous = _previous_rows(snapshot, scores, previous_as_of(baseline_as_of, as_of))
+    current, explained = _explain(
+        frame, models, scores, snapshot, freshness, stages, previous=previous
+    )
     before = baseline.rows[baseline.rows["outcome"].isin(outcomes)]
     history, gone = add_history(current, before, scores.drawn, snapshot.data.people, as_of)
     gone = pd.concat(
@@ -335,6 +374,7 @@ def score_panels(
             freshness=freshness,
             baseline_as_of=baseline_as_of,
             stages=stages,
+            statement=coverage(snapshot.freshness),
         )
         if baseline_as_of is not None:
             # only the people named again: nobody this run does not name is kept

@@ -6,9 +6,11 @@ base rate, what the bands mean) and two separate lists
 (:data:`features.vocabulary.LISTS`) — young people already known to services for
 serious violence, and the early-identification list of those with no such record
 yet — each with its purpose, one card per young person within the list's capacity
-(reasons, protective factors, a contributions chart), then the rest counted by band
-(never named), how to raise the list's capacity, and how many named last time are no
-longer on the list, by reason. Charts are inline SVG with fixed ids, so the same
+(reasons, protective factors, what changed since the previous run, a contributions
+chart), then the rest counted by band (never named), how to raise the list's capacity,
+and how many named last time are no longer on the list, by reason. What the records
+behind the lists hold and cannot see (:mod:`features.coverage`) is said once, near
+the top; each card points to it. Charts are inline SVG with fixed ids, so the same
 inputs give the same bytes; the page prints (each list starts a page).
 """
 
@@ -27,9 +29,10 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from features.coverage import Coverage
 from features.vocabulary import LISTS, OUTCOMES
 from models.panels import PanelError, panel_threshold
-from models.reasons import CAVEAT, NO_FACTORS
+from models.reasons import CAVEAT, NO_CHANGE, NO_FACTORS
 
 if TYPE_CHECKING:
     from models.registry import Released
@@ -184,13 +187,27 @@ def _card(row: Mapping[Any, Any], explanation: Any) -> dict[str, object]:
         "probability": _percent(row["probability"]),
         "band": row["band"],
         "band_meaning": explanation.band_meaning,
+        "estimate": explanation.estimate_sentence(),
         "age": "" if pd.isna(row["age_years"]) else int(row["age_years"]),
         "status": status,
         "status_note": note,
         "previous_rank": None if pd.isna(row["previous_rank"]) else int(row["previous_rank"]),
         "reasons": [r.sentence for r in explanation.reasons],
         "protective": [r.sentence for r in explanation.protective],
+        "changes": _changes(getattr(explanation, "changes", None)),
         "chart": contributions_chart(explanation),
+    }
+
+
+def _changes(changes: Any) -> dict[str, object] | None:
+    """What changed since the previous run, for a card (``None``: not scored then)."""
+    if changes is None:
+        return None
+    return {
+        "since": changes.since,
+        "summary": changes.summary[:1].upper() + changes.summary[1:],
+        "note": changes.note,
+        "moved": [c.sentence for c in changes.moved],
     }
 
 
@@ -306,6 +323,7 @@ def render_pack(
     freshness: str,
     baseline_as_of: str | None,
     counts: Mapping[str, Mapping[str, Any]],
+    coverage: Coverage | None = None,
 ) -> str:
     """The panel pack of one local authority as an HTML page.
 
@@ -325,6 +343,9 @@ def render_pack(
         This authority's capacity of each list: ``{"known": n, "early": m}``.
     counts
         Per outcome, :func:`serving.batch.lists.list_counts`.
+    coverage
+        What the records hold and cannot see, with each source's date
+        (:func:`features.coverage.coverage`); said once, near the top.
     """
     sections = [
         _section(
@@ -350,4 +371,6 @@ def render_pack(
         baseline_as_of=baseline_as_of,
         caveat=CAVEAT,
         no_factors=NO_FACTORS,
+        no_change=NO_CHANGE,
+        coverage=coverage,
     )

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from features.vocabulary import OUTCOMES, SOURCE_TITLES
+from models.reasons import NO_CHANGE
 from serving.schemas import REASON_CODES, ModelCardResponse
 
 HERE = Path(__file__).parent
@@ -41,7 +42,7 @@ def _practice() -> Any:
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = _templates.get_template(name).render(
-        reason_codes=REASON_CODES, outcome_titles=OUTCOME_TITLES, **context
+        reason_codes=REASON_CODES, outcome_titles=OUTCOME_TITLES, no_change=NO_CHANGE, **context
     )
     return HTMLResponse(html, status_code=status)
 

@@ -129,6 +129,7 @@ def _explanation(person: str) -> SimpleNamespace:
         reasons=[SimpleNamespace(sentence=f"reason of {person}", contribution=0.4)],
         protective=[SimpleNamespace(sentence="attends school", contribution=-0.1)],
         band_meaning="about 30 in 100 young people with similar records",
+        estimate_sentence=lambda: "This young person's own estimate is 31%.",
     )
 
 
@@ -549,3 +550,59 @@ def test_pack_has_both_lists_names_only_within_capacity_and_is_kind_about_no_pla
     assert "VRU_PANEL_CAPACITY=&#39;{&#34;Y&#34;: {&#34;known&#34;: 1, &#34;early&#34;: 1}}" in html
     # g was named on the early list last time and is counted, not named
     assert str(escape(DROPPED_OUTRANKED)) in html
+
+
+def test_a_card_shows_what_changed_and_the_pack_what_the_records_cannot_see() -> None:
+    """Each card with changes says what changed since the previous run (band then and
+    now, the records behind the moves); the pack says once, near the top, what the
+    records hold and cannot see, and every card points to it."""
+    from features.coverage import NOT_HELD, coverage
+    from models.reasons import Change, Changes
+    from serving.panel import render_pack
+
+    inputs = _pack_inputs()
+    explanations = dict(inputs["explanations"])  # type: ignore[call-overload]
+    changed = Changes(
+        since="2024-12-01",
+        band_then="raised",
+        band_now="high",
+        probability_then=0.05,
+        probability_now=0.3,
+        moved=[
+            Change(
+                "contacts_all_missing_count",
+                "2 new missing-from-home episodes reported to police since 2024-12-01",
+                0.8,
+                1.0,
+                3.0,
+            )
+        ],
+        summary="band was 'raised' on 2024-12-01, now 'high'",
+        note="(The earlier band is this model's estimate from the records as they stood then.)",
+    )
+    explanations[("victim", "f")] = SimpleNamespace(
+        **vars(explanations[("victim", "f")]), changes=changed
+    )
+    statement = coverage({"incidents": dt.date(2024, 12, 31)})
+    html = render_pack(**{**inputs, "explanations": explanations, "coverage": statement})  # type: ignore[arg-type]
+    card = html[html.index('data-person="f"') : html.index("</article>")]
+    assert "What changed since 2024-12-01" in card
+    assert "Band was &#39;raised&#39; on 2024-12-01, now &#39;high&#39;." in card
+    assert "2 new missing-from-home episodes reported to police since 2024-12-01" in card
+    assert 'href="#coverage"' in card
+    # once per pack, before the first outcome
+    assert html.count('id="coverage"') == 1
+    assert html.index('id="coverage"') < html.index('id="outcome-victim"')
+    assert "police records</strong>, to 2024-12-31" in html
+    assert "multi-agency records</strong>, date of the latest record not known" in html
+    for thing in NOT_HELD:
+        assert str(escape_html(thing)) in html
+    # without changes (not scored then) a card says nothing of them
+    plain = render_pack(**inputs)  # type: ignore[arg-type]
+    assert "What changed since" not in plain
+
+
+def escape_html(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))

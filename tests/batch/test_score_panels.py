@@ -620,3 +620,26 @@ def test_a_folder_of_other_files_is_never_replaced(two_runs: TwoRuns, tmp_path: 
     assert code == 2
     assert "not a panel run" in stderr
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_cards_say_what_changed_since_the_previous_run_and_packs_what_they_cannot_see(
+    two_runs: TwoRuns,
+) -> None:
+    """The second month's cards say what changed since the first run's as-of date (from
+    its manifest); the first month's, with no earlier run, since one month before. Each
+    pack says once what the records cannot see; the CSVs gain no column."""
+    for folder, since in ((two_runs.first, "2024-11-01"), (two_runs.out, FIRST_AS_OF)):
+        for la in AUTHORITIES:
+            html = (folder / f"panel_{slug(la)}.html").read_text()
+            cards = html.split('<article class="card"')[1:]
+            assert cards, la
+            changed = [c for c in cards if "What changed since" in c]
+            # everyone resident and aged 10–24 a month earlier: nearly every card
+            assert len(changed) >= len(cards) // 2, (la, len(changed), len(cards))
+            assert all(f"What changed since {since}" in c for c in changed)
+            assert all("records as they stood then" in c for c in changed)
+            assert all('href="#coverage"' in c for c in cards)
+            assert html.count('id="coverage"') == 1
+            assert "None of these records hold: family circumstances" in html
+            lists = pd.read_csv(folder / f"panel_{slug(la)}.csv")
+            assert list(lists.columns) == list(LIST_COLUMNS)

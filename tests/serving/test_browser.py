@@ -71,10 +71,22 @@ def test_sign_in_explain_and_record_feedback(
     assert chart.locator("tbody tr").count() >= 3
     expect(page.get_by_role("region", name=OUTCOMES["perpetrator"].heading)).to_be_visible()
 
+    # what changed since last month's snapshot, under each outcome's reasons
+    changed = victim.get_by_role("heading", name="What changed since 2024-12-01")
+    expect(changed).to_be_visible()
+    expect(victim.locator(".changes")).to_contain_text("2024-12-01")
+    # what the records cannot see: one box, near the explanations
+    box = page.get_by_role("region", name="What this cannot see")
+    expect(box).to_contain_text("family circumstances and relationships")
+    expect(box).to_contain_text("anything the young person or their family has told a worker")
+    expect(box).to_contain_text("Multi-agency records, to 20")
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     explained_shot = ARTIFACTS / "practitioner-explanation.png"
     page.screenshot(path=str(explained_shot), full_page=True)
     assert explained_shot.stat().st_size > 10_000
+    box.screenshot(path=str(ARTIFACTS / "practitioner-cannot-see.png"))
+    victim.locator(".changes").screenshot(path=str(ARTIFACTS / "practitioner-changes.png"))
 
     victim.get_by_label("Disagree").check()
     victim.get_by_label("Reason").select_option("already known and supported")

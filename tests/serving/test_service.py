@@ -79,6 +79,14 @@ def test_explain_happy_path_with_bentoml_client(
         assert item["band"] in BAND_ORDER
         assert 0 < item["probability"] < 1
         assert "young people with similar records" in item["band_meaning"]
+        # one consistent number: the estimate with its interval, placed within its band
+        low, high = item["probability_interval"]
+        assert low <= item["probability"] <= high
+        lower, upper = item["band_range"]
+        assert lower <= item["probability"]
+        assert upper is None or item["probability"] < upper
+        assert item["estimate"].startswith("This young person's own estimate is ")
+        assert "likely between" in item["estimate"]
         assert set(item["data_as_of"]) == {"school_events", "agency_contacts", "incidents"}
         assert all(day < "2025-01-01" for day in item["data_as_of"].values())
         assert "not a decision" in item["caveat"]
@@ -431,3 +439,46 @@ def test_application_logs_carry_no_person_id(server: ServingProcess, people: Peo
     assert "Service vru_risk initialized" in text  # the log is the server's
     for person in (people.flagged_bristol, people.other_bristol, people.somerset, "NOBODY"):
         assert person not in text
+
+
+def test_explain_says_what_changed_since_the_previous_snapshot_and_what_it_cannot_see(
+    server: ServingProcess, stack: ServingStack, people: People
+) -> None:
+    """With a previous snapshot served, each outcome carries what changed since it: the
+    same model's band then and now and the records behind the moves — exactly what
+    :func:`models.changes.changes_since` gives in-process on the two snapshots — and every
+    explanation says what the records hold (with each source's date) and cannot see."""
+    import mlflow
+
+    from features.coverage import NOT_HELD
+    from models.changes import changes_since
+
+    assert stack.previous_snapshot is not None
+    answer = _explain(server, stack, people.flagged_bristol).json()
+    mlflow.set_tracking_uri(stack.tracking_uri)
+    mlflow.set_registry_uri(stack.tracking_uri)
+    now = pd.read_parquet(stack.snapshot)
+    then = pd.read_parquet(stack.previous_snapshot)
+    now = now[now["person_id"] == people.flagged_bristol]
+    then = then[then["person_id"] == people.flagged_bristol]
+    assert len(then) == 1  # resident and aged 10–24 a month earlier too
+    for outcome, item in answer["outcomes"].items():
+        changes = item["changes"]
+        assert changes is not None, outcome
+        assert changes["since"] == "2024-12-01"
+        assert changes["band_now"] == item["band"]
+        assert changes["probability_now"] == pytest.approx(item["probability"], rel=1e-9)
+        assert changes["summary"].startswith("band ")
+        assert "records as they stood then" in changes["note"]
+        model = mlflow.pyfunc.load_model(
+            f"models:/{model_name(outcome)}/{stack.versions[outcome]}"
+        ).unwrap_python_model()
+        expected = changes_since(model, now, then)[people.flagged_bristol]
+        assert changes["band_then"] == expected.band_then
+        assert changes["probability_then"] == pytest.approx(expected.probability_then, rel=1e-6)
+        assert [m["sentence"] for m in changes["moved"]] == [m.sentence for m in expected.moved]
+        assert len(changes["moved"]) <= 3
+        coverage = item["coverage"]
+        # every source of the contract, each with the date the explanation reports
+        assert {s["source"]: s["as_of"] for s in coverage["sources"]} == item["data_as_of"]
+        assert coverage["not_held"] == list(NOT_HELD)

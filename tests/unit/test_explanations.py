@@ -206,7 +206,7 @@ def test_golden_explanation_of_a_hand_built_record() -> None:
         "about 8 in 100 young people with similar records were victims of serious violence "
         "within 12 months."
     )
-    assert text.splitlines()[1] == "Estimate for this young person: 8.4%."
+    assert text.splitlines()[1] == "This young person's own estimate is 8.4%."
     # each source's date, in what the estimate draws on (features.coverage)
     assert "  • school records, to 2024-03-28: " in text
     assert "  • police records, to 2024-03-31: " in text
@@ -226,6 +226,7 @@ def test_a_risk_record_pushing_the_estimate_down_is_folded_never_shown() -> None
         band="high",
         band_meaning="x",
         interval=(0.05, 0.12),
+        band_range=(0.041, 0.15),
     )
     shown = {r.feature for r in [*e.reasons, *e.protective]}
     assert "school_365d_suspension_count" not in shown
@@ -234,9 +235,11 @@ def test_a_risk_record_pushing_the_estimate_down_is_folded_never_shown() -> None
     assert "education" not in e.domains
     # still shown: the absence of a suspect record and of care lowers it, as declared
     assert "never recorded as a suspect (police records)" in [r.sentence for r in e.protective]
+    # the individual estimate with its interval, placed within the band it belongs to
     assert e.text().splitlines()[1] == (
-        "Estimate for this young person: 8.4% (likely between 5.0% and 12%; the estimate is "
-        "less certain where few young people had similar records)."
+        "This young person's own estimate is 8.4% (likely between 5.0% and 12%), in a band "
+        "that holds estimates from 4.1% to 15%: the band's rate is the average of everyone "
+        "in it."
     )
 
 
@@ -332,3 +335,19 @@ def test_a_record_with_no_history_gets_a_sensible_explanation() -> None:
 def test_sentences(name: str, value: object, latest: str | None, expected: str) -> None:
     info = {"template": REGISTRY[name].template, "absent": REGISTRY[name].absent}
     assert sentence_for(name, info, value, latest) == expected
+
+
+def test_a_row_with_nothing_filled_in_still_gets_a_finite_score(
+    data: tuple[pd.DataFrame, np.ndarray], tree: LightGBMCandidate
+) -> None:
+    """A missing count reads as no record, a missing "days since" as never, a missing age
+    as the training median: every candidate scores it (the service's /score may send it)."""
+    X, y = data
+    empty = pd.DataFrame(np.nan, index=[0], columns=X.columns)
+    for model in (tree, LogisticCandidate().fit(X, y)):
+        assert np.isfinite(model.score(empty)).all()
+        read = model.prepare(empty)[0]
+        columns = list(X.columns)
+        assert read[columns.index("school_365d_suspension_count")] == 0
+        assert read[columns.index("incidents_all_victim_days_since_last")] == 10_000
+        assert 10 <= read[columns.index("demo_asof_age_years")] <= 24
