@@ -121,6 +121,8 @@ def run_fold(
     n_boot: int,
     data_dir: Path | None,
     mitigate_by: str | None = None,
+    candidates: Sequence[str] = CANDIDATES,
+    compared: Sequence[str] = COMPARED,
 ) -> tuple[list[CandidateResult], pd.DataFrame]:
     """Fit, calibrate and test every candidate on one fold (no MLflow here).
 
@@ -150,7 +152,7 @@ def run_fold(
     cohort = cohort_of(test)
     truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
     results = []
-    for name in (*CANDIDATES, *COMPARED):
+    for name in (*candidates, *compared):
         estimator = _fit_candidate(name, train, valid, features, label)
         method = choose_method(
             estimator.score(valid[features]), y_valid, valid["person_id"].to_numpy(dtype=object)
@@ -455,13 +457,25 @@ def train_outcome(
     mitigate_by: str | None = None,
     launched_experiment_id: str | None = None,
     lead_months: int = LEAD_MONTHS,
+    candidates: Sequence[str] = CANDIDATES,
+    compare_unconstrained: bool = True,
 ) -> TrainResult:
     """Train, evaluate and register one outcome's model; log everything to MLflow.
 
     ``launched_experiment_id`` is the experiment of a run ``mlflow run`` created
     (the settings read it); the training run then logs into it. ``lead_months``: months
-    of the lead-time backtest (:func:`lead_time`; 0 skips it).
+    of the lead-time backtest (:func:`lead_time`; 0 skips it). ``candidates``: which
+    candidates compete (all by default); ``compare_unconstrained``: also fit the logistic
+    and LightGBM candidates without the declared directions, to report what they cost.
     """
+    unknown = [c for c in candidates if c not in CANDIDATES]
+    if unknown or "rules" not in candidates:
+        raise ValueError(f"candidates must be among {CANDIDATES} and include rules: {unknown}")
+    compared = tuple(
+        UNCONSTRAINED.format(name=n)
+        for n in UNCONSTRAINED_OF
+        if compare_unconstrained and n in candidates
+    )
     from training.model_card import model_card
 
     say = progress or (lambda message: None)
@@ -507,9 +521,18 @@ def train_outcome(
             }
         )
         for fold in folds:
-            say(f"fold {fold.name}: training {', '.join(CANDIDATES)}")
+            say(f"fold {fold.name}: training {', '.join((*candidates, *compared))}")
             fold_results, fold_lists = run_fold(
-                fold, table, outcome, features, capacity, n_boot, data_dir, mitigate_by
+                fold,
+                table,
+                outcome,
+                features,
+                capacity,
+                n_boot,
+                data_dir,
+                mitigate_by,
+                candidates=candidates,
+                compared=compared,
             )
             results.extend(fold_results)
             list_tables.append(fold_lists)

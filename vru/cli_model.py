@@ -117,6 +117,8 @@ def train(
         "roc_auc",
         "pr_auc",
         "precision_at_capacity",
+        "top_band_ratio",
+        "against_share",
         "ratio_to_ceiling_auc",
         "eo_gap_at_capacity_unmitigated",
         "eo_gap_at_capacity",
@@ -128,6 +130,13 @@ def train(
         view.add_row(*(str(v) for v in row))
     fit_width()
     out.print(view)
+    out.print(
+        "top band ratio: mean estimate ÷ observed rate in the 'very high' band (1.00 is exact); "
+        "against share: explanation mass against an input's declared direction (folded into "
+        "'other factors', never shown as a reason); '(unconstrained)': the same model without "
+        "the directions, to show what they cost — never chosen",
+        highlight=False,
+    )
     out.print(_lists_view(result))
     out.print(
         f"registered {model_name(outcome)} version {result.registered_version} "

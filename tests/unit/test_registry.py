@@ -106,3 +106,22 @@ def test_every_model_input_declares_a_direction_with_a_reason() -> None:
             assert np.isfinite(never), name
         elif name.endswith(("_count", "_flag", "_sum", "_distinct", "_escalation")):
             assert REGISTRY[name].direction == 1, name
+
+
+def test_training_refuses_unknown_candidates_before_any_work(tmp_path) -> None:
+    import pytest
+
+    from training.train import train_outcome
+
+    for wrong in (("rules", "forest"), ("logistic",)):
+        with pytest.raises(ValueError, match="candidates must be among"):
+            train_outcome(
+                tmp_path / "nowhere",
+                "victim",
+                capacity={},
+                tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+                experiment="x",
+                artifact_dir=tmp_path,
+                project_dir=tmp_path,
+                candidates=wrong,
+            )
