@@ -148,7 +148,10 @@ class LogisticCandidate(_Directed):
     feature's declared sign (glum); ``score`` is the linear predictor (log-odds).
 
     The signed log and the standardisation are increasing maps, so a coefficient's sign
-    on the standardised input is its sign on the record itself.
+    on the standardised input is its sign on the record itself. Each feature with a
+    "never" value also gets a "never recorded" indicator (:attr:`never_columns_`), bounded
+    to lower the estimate, so that "never" is not only the far end of a line; its
+    contribution is credited to its feature.
     """
 
     name = "logistic"
@@ -161,14 +164,21 @@ class LogisticCandidate(_Directed):
         from glum import GeneralizedLinearRegressor
 
         self._learn_inputs(X)
-        z = self._standardise(self.prepare(X), fit=True)
-        bounds = np.array(self.constraints(), dtype=float)
+        self.never_columns_ = [
+            j for j, f in enumerate(self.features_) if REGISTRY[f].never is not None
+        ]
+        z = self._standardise(_matrix(X, self.features_), fit=True)
+        signs = np.array(self.constraints(), dtype=float)
+        if self.constrained:  # "never recorded" may only lower the estimate
+            signs = np.concatenate([signs, -np.ones(len(self.never_columns_))])
+        else:
+            signs = np.zeros(z.shape[1])
         self.model_ = GeneralizedLinearRegressor(
             family="binomial",
             alpha=self.alpha,
             l1_ratio=0.0,
-            lower_bounds=np.where(bounds > 0, 0.0, -np.inf),
-            upper_bounds=np.where(bounds < 0, 0.0, np.inf),
+            lower_bounds=np.where(signs > 0, 0.0, -np.inf),
+            upper_bounds=np.where(signs < 0, 0.0, np.inf),
             scale_predictors=False,
             max_iter=200,
         ).fit(z, np.asarray(y, dtype=float))
@@ -176,15 +186,17 @@ class LogisticCandidate(_Directed):
         self.intercept_ = float(self.model_.intercept_)
         return self
 
-    def _standardise(self, data: np.ndarray, fit: bool = False) -> np.ndarray:
-        logged = _signed_log(data)
+    def _standardise(self, raw: np.ndarray, fit: bool = False) -> np.ndarray:
+        never = np.isnan(raw[:, getattr(self, "never_columns_", [])]).astype(float)
+        logged = np.hstack([_signed_log(self.prepare(raw)), never])
         if fit:
             self.scaler_ = StandardScaler().fit(logged)
         return np.asarray(self.scaler_.transform(logged))
 
     def standardised(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """The inputs as the GLM reads them (never filled, signed log, standardised)."""
-        return self._standardise(self.prepare(X))
+        """The inputs as the GLM reads them (never filled, signed log, the "never recorded"
+        indicators after the features, standardised)."""
+        return self._standardise(_matrix(X, self.features_))
 
     def score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Margin (log-odds); ``X`` a frame, or a float matrix in ``features_`` order."""

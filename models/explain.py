@@ -125,11 +125,16 @@ def linear_contributions(
     index: pd.Index | None = None,
     margin: np.ndarray | None = None,
 ) -> Contributions:
-    """``coef × standardised value`` per feature."""
+    """``coef × standardised value`` per feature ("never recorded" indicators folded in)."""
     z = candidate.standardised(X)
-    values = z * candidate.coef_
+    parts = z * candidate.coef_
     if margin is None:  # the model's own linear predictor on the same standardised inputs
         margin = z @ candidate.coef_ + candidate.intercept_
+    n = len(candidate.features_)
+    values = parts[:, :n].copy()
+    # each "never recorded" indicator's part is credited to its feature
+    for k, j in enumerate(getattr(candidate, "never_columns_", [])):
+        values[:, j] += parts[:, n + k]
     base = np.full(len(z), candidate.intercept_)
     return Contributions(base, _frame(values, candidate.features_, _index(X, index)), margin)
 

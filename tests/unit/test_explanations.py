@@ -89,8 +89,10 @@ def test_linear_contributions_add_up_and_keep_the_declared_signs(
     assert list(c.values.columns) == list(X.columns)
     check_additivity(c)
     signs = directions(model.features_)
-    assert np.all(model.coef_[signs > 0] >= 0)
-    assert np.all(model.coef_[signs < 0] <= 0)
+    n = len(model.features_)
+    assert np.all(model.coef_[:n][signs > 0] >= 0)
+    assert np.all(model.coef_[:n][signs < 0] <= 0)
+    assert np.all(model.coef_[n:] <= 0), "never recorded may only lower the estimate"
     # "never recorded as a victim" is read as the longest time since: it can only lower
     never = X["incidents_all_victim_days_since_last"].isna().to_numpy()
     days = c.values["incidents_all_victim_days_since_last"].to_numpy()
