@@ -29,6 +29,7 @@ calibrator turns it into a probability).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -143,15 +144,23 @@ def _signed_log(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
+#: knots of the spline a "raises or lowers" input (age) gets in the logistic candidate
+SHAPE_KNOTS = 5
+
+
 class LogisticCandidate(_Directed):
     """Logistic GLM on signed-log, standardised inputs, each coefficient bounded to its
     feature's declared sign (glum); ``score`` is the linear predictor (log-odds).
 
     The signed log and the standardisation are increasing maps, so a coefficient's sign
-    on the standardised input is its sign on the record itself. Each feature with a
-    "never" value also gets a "never recorded" indicator (:attr:`never_columns_`), bounded
-    to lower the estimate, so that "never" is not only the far end of a line; its
-    contribution is credited to its feature.
+    on the standardised input is its sign on the record itself. Two kinds of column are
+    added after the features, each credited to its feature (:attr:`credit_`):
+
+    - a "never recorded" indicator for each feature with a "never" value, bounded to
+      lower the estimate, so that "never" is not only the far end of a line;
+    - a spline of each input whose direction is "either" (age), unbounded: risk rises
+      through the teens and falls in the twenties, which no single slope can say, and a
+      model that cannot say it over-states the risk of the youngest and the oldest.
     """
 
     name = "logistic"
@@ -160,20 +169,61 @@ class LogisticCandidate(_Directed):
         self.alpha = alpha
         self.constrained = constrained
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticCandidate:
-        from glum import GeneralizedLinearRegressor
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_recent: pd.DataFrame | None = None,
+        y_recent: np.ndarray | None = None,
+    ) -> LogisticCandidate:
+        """Fit on the training years; with ``X_recent`` (a later labelled slice, the
+        validation year), then re-estimate the shape columns and the intercept on it,
+        every other coefficient held (:meth:`reanchor`)."""
+        from sklearn.preprocessing import SplineTransformer
 
         self._learn_inputs(X)
         self.never_columns_ = [
             j for j, f in enumerate(self.features_) if REGISTRY[f].never is not None
         ]
-        z = self._standardise(_matrix(X, self.features_), fit=True)
-        signs = np.array(self.constraints(), dtype=float)
-        if self.constrained:  # "never recorded" may only lower the estimate
-            signs = np.concatenate([signs, -np.ones(len(self.never_columns_))])
-        else:
-            signs = np.zeros(z.shape[1])
-        self.model_ = GeneralizedLinearRegressor(
+        self.shape_columns_ = [j for j, d in enumerate(self.directions_) if d == 0]
+        raw = _matrix(X, self.features_)
+        self.splines_ = [
+            SplineTransformer(n_knots=SHAPE_KNOTS, degree=3, extrapolation="constant").fit(
+                self.prepare(raw)[:, [j]]
+            )
+            for j in self.shape_columns_
+        ]
+        z = self._standardise(raw, fit=True)
+        n_shape = z.shape[1] - len(self.features_) - len(self.never_columns_)
+        self.credit_ = np.array(
+            [
+                *range(len(self.features_)),
+                *self.never_columns_,
+                *(
+                    j
+                    for j, spline in zip(self.shape_columns_, self.splines_, strict=True)
+                    for _ in range(spline.n_features_out_)
+                ),
+            ],
+            dtype=int,
+        )
+        signs = np.zeros(z.shape[1])
+        if self.constrained:  # "never recorded" may only lower the estimate; shapes are free
+            signs = np.concatenate(
+                [self.constraints(), -np.ones(len(self.never_columns_)), np.zeros(n_shape)]
+            )
+        model = self._glm(signs).fit(z, np.asarray(y, dtype=float))
+        self.coef_ = np.asarray(model.coef_, dtype=float)
+        self.intercept_ = float(model.intercept_)
+        self.reanchored_ = False
+        if X_recent is not None and y_recent is not None and len(X_recent):
+            self.reanchor(X_recent, y_recent)
+        return self
+
+    def _glm(self, signs: np.ndarray) -> Any:
+        from glum import GeneralizedLinearRegressor
+
+        return GeneralizedLinearRegressor(
             family="binomial",
             alpha=self.alpha,
             l1_ratio=0.0,
@@ -181,21 +231,51 @@ class LogisticCandidate(_Directed):
             upper_bounds=np.where(signs < 0, 0.0, np.inf),
             scale_predictors=False,
             max_iter=200,
-        ).fit(z, np.asarray(y, dtype=float))
-        self.coef_ = np.asarray(self.model_.coef_, dtype=float)
-        self.intercept_ = float(self.model_.intercept_)
+        )
+
+    def reanchor(self, X: pd.DataFrame, y: np.ndarray) -> LogisticCandidate:
+        """Re-estimate the shape columns (age) and the intercept on a later slice, every
+        record's coefficient held as it is.
+
+        An extract holds records from a fixed start, so in early training years the
+        oldest young people's "on record" counts cover only part of their history; each
+        later year they cover more. Counts may only raise the estimate, so a model that
+        learned the age shape on the early years over-states 18–24 year olds on today's
+        fuller records (1.26× 14–17 year olds' against the truth, in the unbiased known-
+        answer world). The most recent labelled year's records are as full as today's.
+        No coefficient's sign can change: the shape columns' direction is "either".
+        """
+        z = self.standardised(X)
+        free = np.zeros(z.shape[1], dtype=bool)
+        free[len(self.features_) + len(self.never_columns_) :] = True
+        if not free.any():
+            return self
+        held = z[:, ~free] @ self.coef_[~free]
+        model = self._glm(np.zeros(int(free.sum()))).fit(
+            z[:, free], np.asarray(y, dtype=float), offset=held
+        )
+        self.coef_ = self.coef_.copy()
+        self.coef_[free] = np.asarray(model.coef_, dtype=float)
+        self.intercept_ = float(model.intercept_)
+        self.reanchored_ = True
         return self
 
     def _standardise(self, raw: np.ndarray, fit: bool = False) -> np.ndarray:
-        never = np.isnan(raw[:, getattr(self, "never_columns_", [])]).astype(float)
-        logged = np.hstack([_signed_log(self.prepare(raw)), never])
+        filled = self.prepare(raw)
+        never = np.isnan(raw[:, self.never_columns_]).astype(float)
+        shapes = [
+            spline.transform(filled[:, [j]])
+            for j, spline in zip(self.shape_columns_, self.splines_, strict=True)
+        ]
+        logged = np.hstack([_signed_log(filled), never, *shapes])
         if fit:
             self.scaler_ = StandardScaler().fit(logged)
         return np.asarray(self.scaler_.transform(logged))
 
     def standardised(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """The inputs as the GLM reads them (never filled, signed log, the "never recorded"
-        indicators after the features, standardised)."""
+        """The columns the GLM reads, standardised: the features (never filled, signed log),
+        then the "never recorded" indicators, then the shape splines (:attr:`credit_` names
+        each column's feature)."""
         return self._standardise(_matrix(X, self.features_))
 
     def score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -228,7 +308,9 @@ class LightGBMCandidate(_Directed):
         early_stopping_rounds: int = 50,
         seed: int = 0,
         constrained: bool = True,
+        monotone_method: str = "basic",
     ) -> None:
+        self.monotone_method = monotone_method
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -265,7 +347,7 @@ class LightGBMCandidate(_Directed):
             monotone_constraints=self.constraints(),
             # every right leaf of a split at least every left one, so an exact TreeSHAP
             # value of a risk record is rarely against its direction
-            monotone_constraints_method="basic",
+            monotone_constraints_method=self.monotone_method,
             random_state=self.seed,
             n_jobs=2,
             verbose=-1,

@@ -125,16 +125,15 @@ def linear_contributions(
     index: pd.Index | None = None,
     margin: np.ndarray | None = None,
 ) -> Contributions:
-    """``coef × standardised value`` per feature ("never recorded" indicators folded in)."""
+    """``coef × standardised value`` per feature (its indicator and spline columns summed in)."""
     z = candidate.standardised(X)
     parts = z * candidate.coef_
     if margin is None:  # the model's own linear predictor on the same standardised inputs
         margin = z @ candidate.coef_ + candidate.intercept_
-    n = len(candidate.features_)
-    values = parts[:, :n].copy()
-    # each "never recorded" indicator's part is credited to its feature
-    for k, j in enumerate(getattr(candidate, "never_columns_", [])):
-        values[:, j] += parts[:, n + k]
+    # each column's part is credited to its feature ("never recorded" indicators, splines)
+    credit = np.zeros((parts.shape[1], len(candidate.features_)))
+    credit[np.arange(parts.shape[1]), candidate.credit_] = 1.0
+    values = parts @ credit
     base = np.full(len(z), candidate.intercept_)
     return Contributions(base, _frame(values, candidate.features_, _index(X, index)), margin)
 

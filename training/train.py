@@ -84,7 +84,9 @@ def _fit_candidate(
     if base == "rules":
         return RulesBaseline().fit(X)
     if base == "logistic":
-        return LogisticCandidate(constrained=constrained).fit(X, y)
+        return LogisticCandidate(constrained=constrained).fit(
+            X, y, valid[features], valid[label].to_numpy(dtype=int)
+        )
     if base == "ebm":
         return EBMCandidate(constrained=constrained).fit(X, y)
     return LightGBMCandidate(constrained=constrained).fit(

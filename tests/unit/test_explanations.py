@@ -92,7 +92,13 @@ def test_linear_contributions_add_up_and_keep_the_declared_signs(
     n = len(model.features_)
     assert np.all(model.coef_[:n][signs > 0] >= 0)
     assert np.all(model.coef_[:n][signs < 0] <= 0)
-    assert np.all(model.coef_[n:] <= 0), "never recorded may only lower the estimate"
+    indicators = model.coef_[n : n + len(model.never_columns_)]
+    assert np.all(indicators <= 0), "never recorded may only lower the estimate"
+    # age ("either") has a free shape: its spline columns are credited to age alone
+    age = model.features_.index("demo_asof_age_years")
+    assert model.shape_columns_ == [age]
+    assert set(model.credit_[n + len(model.never_columns_) :]) == {age}
+    assert len(model.credit_) == len(model.coef_)
     # "never recorded as a victim" is read as the longest time since: it can only lower
     never = X["incidents_all_victim_days_since_last"].isna().to_numpy()
     days = c.values["incidents_all_victim_days_since_last"].to_numpy()
