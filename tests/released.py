@@ -15,6 +15,9 @@ from vru.release import release_population
 
 #: the panel capacities most tests use (small lists keep packs and tests quick)
 CAPACITY: dict[str, int] = dict.fromkeys(LOCAL_AUTHORITIES, 25)
+#: the batch and serving tests use a released model, whichever it is; the candidates' race
+#: (EBM, the unconstrained comparisons) is tested on tests/model's own training run
+CANDIDATES = ("rules", "logistic", "lightgbm")
 
 
 def train_released(
@@ -34,4 +37,6 @@ def train_released(
         capacity=capacity,
         experiment=experiment,
         first_year=first_year,
+        candidates=CANDIDATES,
+        compare_unconstrained=False,
     )

@@ -9,7 +9,7 @@ gate's own tags and report, and an override names its approver and reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from features.vocabulary import LOCAL_AUTHORITIES, OUTCOMES
@@ -72,12 +72,16 @@ def release_population(
     first_year: int | None = None,
     n_boot: int = 10,
     lead_months: int = 0,
+    candidates: Sequence[str] | None = None,
+    compare_unconstrained: bool = True,
 ) -> tuple[Path, str, dict[str, str]]:
     """Generate a population under ``root``, train both outcomes and release them.
 
     Returns the data folder, the tracking URI (SQLite under ``root``) and the
     released version of each outcome. The lead-time backtest is skipped unless
-    ``lead_months`` asks for it (it measures, it changes no model).
+    ``lead_months`` asks for it (it measures, it changes no model). ``candidates`` and
+    ``compare_unconstrained`` are :func:`training.train.train_outcome`'s (all, and yes,
+    by default).
     """
     from synthetic.config import GeneratorSettings
     from synthetic.generate import generate, write_dataset
@@ -100,6 +104,8 @@ def release_population(
             n_boot=n_boot,
             first_year=first_year,
             lead_months=lead_months,
+            compare_unconstrained=compare_unconstrained,
+            **({"candidates": tuple(candidates)} if candidates is not None else {}),
         )
         version = str(result.registered_version)
         release_version(

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from features.vocabulary import LOCAL_AUTHORITIES
 from models.panels import as_capacity
+from tests.released import CANDIDATES
 from vru.release import release_population
 
 AUTHORITIES = LOCAL_AUTHORITIES
@@ -52,7 +53,13 @@ class Released:
 @pytest.fixture(scope="session")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     root = tmp_path_factory.mktemp("batch")
-    data_dir, uri, _ = release_population(root, capacity=CAPACITY, first_year=2020)
+    data_dir, uri, _ = release_population(
+        root,
+        capacity=CAPACITY,
+        first_year=2020,
+        candidates=CANDIDATES,
+        compare_unconstrained=False,
+    )
     return Released(root, data_dir, uri)
 
 

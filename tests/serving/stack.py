@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.released import CANDIDATES
 from vru.serving_stack import ServingStack, load_stack, prepare_stack
 
 
@@ -18,7 +19,13 @@ def build_stack(root: Path, people: int = 30_000, seed: int = 11) -> ServingStac
     from vru.release import release_population
 
     data_dir, uri, versions = release_population(
-        root, people=people, seed=seed, experiment="serving-test", first_year=2020
+        root,
+        people=people,
+        seed=seed,
+        experiment="serving-test",
+        first_year=2020,
+        candidates=CANDIDATES,
+        compare_unconstrained=False,
     )
     return prepare_stack(root, data_dir, uri, versions)
 
