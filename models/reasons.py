@@ -244,6 +244,38 @@ def _absent(template: str) -> str:
     return f"no record of {core}" + (f" ({source})" if source else "")
 
 
+#: the plural a registry sentence opens with, and its singular for a value of 1
+_SINGULAR = (
+    ("suspensions or exclusions", "suspension or exclusion"),
+    ("police stops and searches", "police stop and search"),
+    ("more missing episodes", "more missing episode"),
+    ("more suspect records", "more suspect record"),
+    ("more suspensions", "more suspension"),
+    ("A&E attendances", "A&E attendance"),
+    ("homelessness presentations", "homelessness presentation"),
+    ("missing-from-home episodes", "missing-from-home episode"),
+    ("permanent exclusions", "permanent exclusion"),
+    ("youth justice orders", "youth justice order"),
+    ("suspensions", "suspension"),
+    ("agencies", "agency"),
+    ("incidents", "incident"),
+    ("referrals", "referral"),
+    ("times", "time"),
+    ("days", "day"),
+)
+
+
+def _one(template: str) -> str:
+    """The template read for a value of 1 ("1 agency involved", not "1 agencies")."""
+    head, slot, rest = template.partition("{value} ")
+    if not slot:
+        return template
+    for plural, singular in _SINGULAR:
+        if rest.startswith(plural + " "):
+            return head + slot + singular + rest[len(plural) :]
+    return template
+
+
 def sentence_for(name: str, info: Mapping[str, object], value: object, latest: str | None) -> str:
     """The registry sentence for one feature value."""
     template = str(info["template"])
@@ -264,6 +296,8 @@ def sentence_for(name: str, info: Mapping[str, object], value: object, latest: s
     elif number == 0 and not name.startswith("demo_"):
         return absent
     shown = int(number) if float(number).is_integer() else round(number, 1)
+    if shown == 1:
+        template = _one(template)
     return template.format(value=shown, latest=latest or "date not recorded")
 
 

@@ -359,3 +359,22 @@ def test_a_row_with_nothing_filled_in_still_gets_a_finite_score(
         assert read[columns.index("school_365d_suspension_count")] == 0
         assert read[columns.index("incidents_all_victim_days_since_last")] == 10_000
         assert 10 <= read[columns.index("demo_asof_age_years")] <= 24
+
+
+def test_a_count_of_one_reads_in_the_singular() -> None:
+    """ "1 agency involved", "1 time recorded as a victim": never "1 agencies"."""
+    from features.registry import REGISTRY
+    from models.reasons import sentence_for
+
+    counted = [
+        (name, info)
+        for name, info in REGISTRY.items()
+        if info.model_input and info.template.startswith("{value} ")
+    ]
+    assert len(counted) > 40
+    for name, info in counted:
+        one = sentence_for(name, {"template": info.template}, 1, "2024-05-01")
+        two = sentence_for(name, {"template": info.template}, 2, "2024-05-01")
+        words = one.removeprefix("1 ").split(" ")[:2]
+        assert not any(w.endswith(("es", "ies")) or w in {"times", "days"} for w in words), one
+        assert one.removeprefix("1 ") != two.removeprefix("2 "), two
