@@ -10,8 +10,8 @@ operating point (the shipped policy) and the whole snapshot (operating point ``b
 
 What each list can show on 100,000 young people (measured, seed 7): in both cohorts
 the biased model over-states Black young people's risk against the truth (ratio to
-White 1.24 among those already known to services, 1.27 among those with no record
-yet; 0.98 and 0.91 for the unbiased model) — but neither cohort has the 20 true
+White 1.48 among those already known to services, 1.19 among those with no record
+yet; 0.97 and 0.87 for the unbiased model) — but neither cohort has the 20 true
 outcomes among Black young people the policy needs to assess it (13 and 9), so no
 list's *verdict* can carry the known answer: the check is reported as too small to
 assess, never passed. Calibration does not depend on who is named, so a larger
