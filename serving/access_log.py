@@ -1,28 +1,40 @@
-"""Append-only, hash-chained access log of every explain, score, feedback and denial.
+"""Append-only, keyed and anchored access log of every explain, score, feedback and denial.
 
 One SQLite file in WAL mode (its path is ``Settings.access_log_path``). Each row
 records when, who (user, role, local authority), what (action, person, purpose,
 outcome, model version) and the decision (``allowed``, ``denied``,
-``not found``), and carries ``hash = sha256(prev_hash + canonical row)``, so a
-changed, inserted or removed row breaks the chain from that row on. Triggers
-refuse ``UPDATE`` and ``DELETE``; the chain is the evidence when someone goes
-around them. Removing the newest rows leaves a valid shorter chain: record the
-head hash that ``vru access-log verify`` prints to detect that too.
+``not found``), and carries ``hash = HMAC-SHA256(key, prev_hash + canonical row)``:
 
-Practitioners' feedback lives in a second table of the same file, written in the
-same transaction as its access-log row.
+- **keyed**: the key lives in its own file (``access_log_key_path``, 0600), created
+  when the service first opens the log; without it nobody can recompute a valid chain
+  after editing a row, inserting one or appending a forged one;
+- **anchored**: the head of the chain (row count and hash) is appended to a file
+  outside the log (``access_log_anchor_path``) when the service starts, at least daily
+  while it runs and at every panel run (which also keeps it in its manifest), and
+  ``verify`` checks the log against the latest anchor, so removing the newest rows is
+  found too;
+- **feedback joins the chain**: each feedback row's digest is written into the detail
+  of the access-log row of the same transaction.
+
+Triggers refuse ``UPDATE`` and ``DELETE`` on both tables; the chain is the evidence
+when someone goes around them. :func:`verify_file` opens the log read-only and changes
+nothing. Every file is created 0600 in a 0700 folder, whatever the umask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
+import hmac
 import json
+import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -31,7 +43,15 @@ __all__ = [
     "GENESIS",
     "AccessLog",
     "Entry",
+    "LogError",
     "Verification",
+    "anchor_path_for",
+    "export_csv",
+    "key_path_for",
+    "latest_anchor",
+    "neutralise",
+    "read_rows",
+    "verify_file",
 ]
 
 GENESIS = "0" * 64
@@ -86,7 +106,93 @@ CREATE TABLE IF NOT EXISTS feedback (
     model_version TEXT NOT NULL,
     access_id INTEGER NOT NULL REFERENCES access_log (id)
 );
+CREATE TRIGGER IF NOT EXISTS feedback_no_update BEFORE UPDATE ON feedback
+BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
+BEGIN SELECT RAISE(ABORT, 'feedback is append-only'); END;
 """
+#: feedback columns its digest covers, in order
+FEEDBACK_FIELDS = (
+    "time",
+    "user",
+    "role",
+    "la",
+    "person_id",
+    "outcome",
+    "agrees",
+    "reason_code",
+    "text",
+    "model_version",
+    "access_id",
+)
+#: the mark of a feedback row's digest in its access-log row's detail
+FEEDBACK_MARK = "feedback sha256 "
+#: the service anchors the head at least this often while it writes
+ANCHOR_EVERY = dt.timedelta(days=1)
+#: a spreadsheet reads a cell starting with one of these as a formula
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class LogError(Exception):
+    """The log cannot be opened or checked; the message is one line for the user."""
+
+
+def key_path_for(log: Path) -> Path:
+    """Where the key of the log at ``log`` lives by default (beside it, its own file)."""
+    return log.with_name(log.stem + ".key")
+
+
+def anchor_path_for(log: Path) -> Path:
+    """Where the anchors of the log at ``log`` are kept by default."""
+    return log.with_name(log.stem + ".anchors.jsonl")
+
+
+def _private_folder(folder: Path) -> None:
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        os.chmod(folder, 0o700)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it is not there (never widen an existing one)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        raise LogError(f"no access-log key at {path}: the chain cannot be checked") from None
+    except (ValueError, UnicodeDecodeError):
+        raise LogError(f"the access-log key at {path} is not a key") from None
+    if len(key) < 32:
+        raise LogError(f"the access-log key at {path} is too short")
+    return key
+
+
+def _create_key(path: Path) -> bytes:
+    _private_folder(path.parent)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
+def neutralise(value: object) -> object:
+    """A text a spreadsheet would run as a formula, made inert with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _feedback_digest(values: dict[str, object]) -> str:
+    body = json.dumps(
+        [values[f] for f in FEEDBACK_FIELDS], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -107,34 +213,178 @@ class Entry:
 
 @dataclass(frozen=True)
 class Verification:
-    """Result of checking the chain: rows checked, first broken row id, why."""
+    """Result of checking the chain: rows checked, first broken row id, why, the head, and
+    the anchor it was checked against (its row count and time; ``None`` when none yet)."""
 
     rows: int
     first_broken: int | None
     reason: str | None
     head: str
+    anchored_rows: int | None = None
+    anchored_at: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.first_broken is None
+        return self.first_broken is None and self.reason is None
 
 
-def row_hash(prev_hash: str, values: dict[str, object]) -> str:
-    """``sha256(prev_hash + canonical JSON of the chained columns)``."""
+def row_hash(key: bytes, prev_hash: str, values: dict[str, object]) -> str:
+    """``HMAC-SHA256(key, prev_hash + canonical JSON of the chained columns)``."""
     body = json.dumps([values[f] for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    return hmac.new(key, (prev_hash + body).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class AccessLog:
-    """The log file: append entries (and feedback), verify the chain, export rows."""
+def _rows(
+    con: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()
+) -> Iterator[dict[str, object]]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
 
-    def __init__(self, path: Path) -> None:
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to an access log that exists and has both tables."""
+    if not path.is_file():
+        raise LogError(f"no access log at {path}")
+    # with no write-ahead file (no writer has it open) read it as immutable: a read-only
+    # open of a WAL database would otherwise leave new -wal and -shm files behind
+    live = path.with_name(path.name + "-wal").exists()
+    try:
+        con = sqlite3.connect(
+            f"{path.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}", uri=True
+        )
+    except sqlite3.Error as exc:
+        raise LogError(f"cannot open {path} read-only: {exc}") from None
+    try:
+        try:
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.DatabaseError:
+            raise LogError(f"{path} is not an access log (not an SQLite database)") from None
+        missing = [t for t in ("access_log", "feedback") if t not in tables]
+        if missing:
+            raise LogError(
+                f"{path} has no {' and no '.join(missing)} table: "
+                "it is not an access log, or it was wiped"
+            )
+        yield con
+    finally:
+        con.close()
+
+
+def latest_anchor(anchor_path: Path) -> dict[str, object] | None:
+    """The newest anchor recorded for a log (``rows``, ``head``, ``time``, ``reason``)."""
+    if not anchor_path.exists():
+        return None
+    last = None
+    for line in anchor_path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                last = json.loads(line)
+            except json.JSONDecodeError:
+                raise LogError(f"{anchor_path} has a line that is not an anchor") from None
+    return last
+
+
+def verify_file(
+    path: Path, key_path: Path | None = None, anchor_path: Path | None = None
+) -> Verification:
+    """Check the log at ``path`` read-only: the keyed chain, the feedback digests and the
+    latest anchor. Changes nothing; :class:`LogError` when it cannot be checked at all."""
+    key = _read_key(key_path or key_path_for(path))
+    anchor = latest_anchor(anchor_path or anchor_path_for(path))
+    prev, expected_id, count = GENESIS, 1, 0
+    details: dict[int, str] = {}
+    hashes: dict[int, str] = {}
+    broken: tuple[int, str] | None = None
+    with _read_only(path) as con:
+        for row in _rows(con, "SELECT * FROM access_log ORDER BY id"):
+            count += 1
+            row_id = int(row["id"])  # type: ignore[call-overload]
+            if row_id != expected_id:
+                broken = (row_id, f"row {expected_id} is missing before row {row_id}")
+            elif row["prev_hash"] != prev:
+                broken = (row_id, "does not link to the row before it")
+            elif not hmac.compare_digest(str(row["hash"]), row_hash(key, prev, row)):
+                broken = (row_id, "contents do not match its keyed hash (edited or forged)")
+            if broken:
+                return Verification(count, broken[0], broken[1], prev)
+            details[row_id] = str(row["detail"] or "")
+            hashes[row_id] = prev = str(row["hash"])
+            expected_id += 1
+        for fb in _rows(con, "SELECT * FROM feedback ORDER BY id"):
+            access_id = int(fb["access_id"])  # type: ignore[call-overload]
+            if not details.get(access_id, "").endswith(FEEDBACK_MARK + _feedback_digest(fb)):
+                return Verification(
+                    count,
+                    access_id,
+                    f"feedback {fb['id']} does not match what its access-log row recorded (edited)",
+                    prev,
+                )
+    if anchor is None:
+        return Verification(count, None, None, prev)
+    rows, when = int(anchor["rows"]), str(anchor.get("time"))  # type: ignore[call-overload]
+    if count < rows:
+        reason = f"{rows} rows were anchored at {when} but the log has {count} (rows removed)"
+        return Verification(count, None, reason, prev, rows, when)
+    if rows and hashes.get(rows) != anchor["head"]:
+        reason = f"row {rows} is not the row anchored at {when} (the log was rewritten)"
+        return Verification(count, rows, reason, prev, rows, when)
+    return Verification(count, None, None, prev, rows, when)
+
+
+def read_rows(
+    path: Path, table: str = "access_log", since: dt.date | None = None
+) -> list[dict[str, object]]:
+    """Rows of a log's ``access_log`` or ``feedback`` table, read-only, oldest first."""
+    if table not in ("access_log", "feedback"):
+        raise ValueError(f"no table {table}")
+    with _read_only(path) as con:
+        if since is None:
+            return list(_rows(con, f"SELECT * FROM {table} ORDER BY id"))
+        return list(
+            _rows(con, f"SELECT * FROM {table} WHERE time >= ? ORDER BY id", (since.isoformat(),))
+        )
+
+
+def export_csv(path: Path, out: IO[str], since: dt.date | None = None) -> int:
+    """Write a log's rows (with their hashes) as CSV, read-only; text a spreadsheet would
+    run as a formula is made inert (:func:`neutralise`). Returns how many rows."""
+    rows = read_rows(path, since=since)
+    writer = csv.DictWriter(out, fieldnames=[*FIELDS, "prev_hash", "hash"])
+    writer.writeheader()
+    writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
+    return len(rows)
+
+
+class AccessLog:
+    """The log the service writes: append entries (and feedback) to the keyed chain, and
+    anchor its head. Opening it creates the file, its key and its folder, private."""
+
+    def __init__(
+        self, path: Path, key_path: Path | None = None, anchor_path: Path | None = None
+    ) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.key_path = key_path or key_path_for(path)
+        self.anchor_path = anchor_path or anchor_path_for(path)
+        _private_folder(path.parent)
+        fresh = not path.exists() or path.stat().st_size == 0
+        if not fresh and not self.key_path.exists():
+            raise LogError(
+                f"the access log {path} has no key at {self.key_path}: "
+                "its chain cannot be continued (restore the key)"
+            )
+        _private_file(path)
+        self._key = (
+            _create_key(self.key_path) if not self.key_path.exists() else _read_key(self.key_path)
+        )
         self._lock = threading.Lock()
         self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._con.execute("PRAGMA journal_mode=WAL")
@@ -142,10 +392,42 @@ class AccessLog:
         self._con.execute("PRAGMA synchronous=FULL")
         self._con.execute("PRAGMA busy_timeout=10000")
         self._con.executescript(_SCHEMA)
+        for side in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path.with_name(path.name + side), 0o600)
+        last = latest_anchor(self.anchor_path)
+        self._anchored_at = (
+            dt.datetime.fromisoformat(str(last["time"])) if last and last.get("time") else None
+        )
 
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+    def head(self) -> tuple[int, str]:
+        """Rows in the chain and the newest row's hash."""
+        with self._lock:
+            last = self._con.execute(
+                "SELECT id, hash FROM access_log ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+
+    def anchor(self, reason: str) -> dict[str, object]:
+        """Record the head outside the log (the anchor file); returns the anchor."""
+        rows, head = self.head()
+        anchor: dict[str, object] = {"time": _now(), "rows": rows, "head": head, "reason": reason}
+        _private_file(self.anchor_path)
+        with self.anchor_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(anchor) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self._anchored_at = dt.datetime.fromisoformat(str(anchor["time"]))
+        return anchor
+
+    def _anchor_if_due(self) -> None:
+        now = dt.datetime.now(dt.UTC)
+        if self._anchored_at is None or now - self._anchored_at >= ANCHOR_EVERY:
+            self.anchor("daily")
 
     def _append(self, entry: Entry) -> int:
         """Insert one chained row inside an open transaction; returns its id."""
@@ -154,7 +436,7 @@ class AccessLog:
         ).fetchone()
         row_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         values: dict[str, object] = {"id": row_id, "time": _now(), **entry.__dict__}
-        digest = row_hash(prev, values)
+        digest = row_hash(self._key, prev, values)
         columns = [*FIELDS, "prev_hash", "hash"]
         self._con.execute(
             f"INSERT INTO access_log ({', '.join(columns)}) "
@@ -173,86 +455,57 @@ class AccessLog:
                 self._con.execute("ROLLBACK")
                 raise
             self._con.execute("COMMIT")
+        self._anchor_if_due()
         return row_id
 
     def record_feedback(self, entry: Entry, *, agrees: bool, reason_code: str, text: str) -> int:
-        """Store feedback and its access-log row in one transaction; returns the feedback id."""
+        """Store feedback and its access-log row in one transaction; the feedback's digest
+        is written into that row's detail, so the chain covers it. Returns the feedback id."""
         with self._lock:
             self._con.execute("BEGIN IMMEDIATE")
             try:
-                access_id = self._append(entry)
+                last = self._con.execute("SELECT MAX(id) FROM access_log").fetchone()
+                access_id = int(last[0] or 0) + 1
+                feedback: dict[str, object] = {
+                    "time": _now(),
+                    "user": entry.user,
+                    "role": entry.role,
+                    "la": entry.la,
+                    "person_id": entry.person_id,
+                    "outcome": entry.outcome,
+                    "agrees": int(agrees),
+                    "reason_code": reason_code,
+                    "text": text,
+                    "model_version": entry.model_version,
+                    "access_id": access_id,
+                }
+                mark = FEEDBACK_MARK + _feedback_digest(feedback)
+                detail = f"{entry.detail}; {mark}" if entry.detail else mark
+                written = self._append(replace(entry, detail=detail))
+                assert written == access_id
                 cursor = self._con.execute(
-                    "INSERT INTO feedback (time, user, role, la, person_id, outcome, agrees, "
-                    "reason_code, text, model_version, access_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        _now(),
-                        entry.user,
-                        entry.role,
-                        entry.la,
-                        entry.person_id,
-                        entry.outcome,
-                        int(agrees),
-                        reason_code,
-                        text,
-                        entry.model_version,
-                        access_id,
-                    ),
+                    f"INSERT INTO feedback ({', '.join(FEEDBACK_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(FEEDBACK_FIELDS))})",
+                    [feedback[f] for f in FEEDBACK_FIELDS],
                 )
             except BaseException:
                 self._con.execute("ROLLBACK")
                 raise
             self._con.execute("COMMIT")
+        self._anchor_if_due()
         return int(cursor.lastrowid or 0)
-
-    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> Iterator[dict[str, object]]:
-        cursor = self._con.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        for row in cursor:
-            yield dict(zip(names, row, strict=True))
 
     def rows(self, since: dt.date | None = None) -> list[dict[str, object]]:
         """Access-log rows (oldest first), from ``since`` (UTC date) on when given."""
-        with self._lock:
-            if since is None:
-                return list(self._rows("SELECT * FROM access_log ORDER BY id"))
-            return list(
-                self._rows(
-                    "SELECT * FROM access_log WHERE time >= ? ORDER BY id", (since.isoformat(),)
-                )
-            )
+        return read_rows(self.path, since=since)
 
     def feedback(self) -> list[dict[str, object]]:
-        with self._lock:
-            return list(self._rows("SELECT * FROM feedback ORDER BY id"))
+        return read_rows(self.path, "feedback")
 
     def verify(self) -> Verification:
-        """Recompute the chain; report the first row whose hash or link does not hold."""
-        prev = GENESIS
-        expected_id = 1
-        count = 0
-        with self._lock:
-            for row in self._rows("SELECT * FROM access_log ORDER BY id"):
-                count += 1
-                row_id = int(row["id"])  # type: ignore[call-overload]
-                if row_id != expected_id:
-                    return Verification(
-                        count, row_id, f"row {expected_id} is missing before row {row_id}", prev
-                    )
-                if row["prev_hash"] != prev:
-                    return Verification(count, row_id, "does not link to the row before it", prev)
-                if row["hash"] != row_hash(prev, row):
-                    return Verification(
-                        count, row_id, "contents do not match its hash (edited)", prev
-                    )
-                prev = str(row["hash"])
-                expected_id += 1
-        return Verification(count, None, None, prev)
+        """:func:`verify_file` on this log, its key and its anchors."""
+        return verify_file(self.path, self.key_path, self.anchor_path)
 
     def export_csv(self, out: IO[str], since: dt.date | None = None) -> int:
-        """Write rows (with their hashes) as CSV; returns how many."""
-        rows = self.rows(since)
-        writer = csv.DictWriter(out, fieldnames=[*FIELDS, "prev_hash", "hash"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return len(rows)
+        """:func:`export_csv` of this log."""
+        return export_csv(self.path, out, since)

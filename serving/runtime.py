@@ -207,7 +207,8 @@ class Practice:
                 "vru tokens add USER --role ROLE --la LA"
             )
         try:
-            log = AccessLog(settings.resolve(settings.access_log_path))
+            log = AccessLog(*settings.access_log_files())
+            log.anchor("service start")
         except Exception as exc:
             raise CannotStartError(f"cannot open the access log: {first_line(exc)}") from None
         return cls(champions, snapshot, TokenStore(tokens_path), log, lists, previous)

@@ -157,6 +157,7 @@ def score(
                 settings.panel_capacity,
                 tracking=tracking,
                 progress=report,
+                access_log=settings.access_log_files(),
             )
     except SnapshotError as exc:  # the as-of date against the data: its own words
         fail(str(exc))

@@ -65,7 +65,9 @@ def server_variables(settings: Settings) -> dict[str, str]:
         "VRU_PROJECT_DIR": str(settings.project_dir.resolve()),
         "VRU_SNAPSHOT_PATH": str(settings.resolve(settings.snapshot_path).resolve()),
         "VRU_TOKENS_PATH": str(settings.resolve(settings.tokens_path).resolve()),
-        "VRU_ACCESS_LOG_PATH": str(settings.resolve(settings.access_log_path).resolve()),
+        "VRU_ACCESS_LOG_PATH": str(settings.access_log_files()[0].resolve()),
+        "VRU_ACCESS_LOG_KEY_PATH": str(settings.access_log_files()[1].resolve()),
+        "VRU_ACCESS_LOG_ANCHOR_PATH": str(settings.access_log_files()[2].resolve()),
         "VRU_PANEL_CAPACITY": str(settings.panel_capacity),
         **(
             {}
@@ -286,33 +288,28 @@ def tokens_revoke(user: Annotated[str, typer.Argument(help="Whose tokens to remo
     err.print(f"revoked {removed} token(s) of {user}")
 
 
-def _open_log() -> object:
-    from serving.access_log import AccessLog
-
-    settings = clikit_settings()
-    path = settings.resolve(settings.access_log_path)
-    if not path.exists():
-        fail(f"no access log at {path} (the service writes it when it first answers)")
-    return AccessLog(path)
-
-
 @log_app.command("verify")
 def log_verify() -> None:
-    """Check the hash chain; report the first broken row (exit 1) or the head hash."""
-    from serving.access_log import AccessLog
+    """Check the keyed chain, the feedback and the latest anchor, read-only: the first
+    broken row or removed rows (exit 1), or the head."""
+    from serving.access_log import LogError, verify_file
 
-    log = _open_log()
-    assert isinstance(log, AccessLog)
-    result = log.verify()
+    log, key, anchors = clikit_settings().access_log_files()
+    try:
+        result = verify_file(log, key, anchors)
+    except LogError as exc:
+        fail(str(exc))
     if not result.ok:
-        err.print(
-            f"error: access log chain broken at row {result.first_broken}: {result.reason}",
-            highlight=False,
-        )
+        where = f" at row {result.first_broken}" if result.first_broken is not None else ""
+        err.print(f"error: access log chain broken{where}: {result.reason}", highlight=False)
         raise typer.Exit(1)
+    anchored = (
+        f"; matches the anchor of {result.anchored_at} ({result.anchored_rows} rows)"
+        if result.anchored_rows is not None
+        else "; no anchor recorded yet"
+    )
     out.print(
-        f"access log intact: {result.rows} rows; head hash {result.head} "
-        "(record it to detect later truncation)",
+        f"access log intact: {result.rows} rows; head hash {result.head}{anchored}",
         highlight=False,
         soft_wrap=True,
     )
@@ -325,21 +322,25 @@ def log_export(
         Path | None, typer.Option("--out", help="CSV file to write (default: standard output).")
     ] = None,
 ) -> None:
-    """Rows from a date on, as CSV with their hashes (for the data protection officer)."""
-    from serving.access_log import AccessLog
+    """Rows from a date on, as CSV with their hashes (for the data protection officer);
+    read-only, and text a spreadsheet would run as a formula is made inert."""
+    from serving.access_log import LogError, export_csv
 
     try:
         day = dt.date.fromisoformat(since)
     except ValueError:
         fail(f"--since: {since!r} is not a date in the form YYYY-MM-DD")
-    log = _open_log()
-    assert isinstance(log, AccessLog)
-    if output is None:
-        log.export_csv(sys.stdout, day)
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", newline="", encoding="utf-8") as f:
-        n = log.export_csv(f, day)
+    log, _, _ = clikit_settings().access_log_files()
+    try:
+        if output is None:
+            export_csv(log, sys.stdout, day)
+            return
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(output, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            n = export_csv(log, f, day)
+    except LogError as exc:
+        fail(str(exc))
     err.print(f"wrote {n} rows to {output}")
 
 

@@ -78,12 +78,31 @@ class Settings(BaseSettings):
         Path("data/serving/access-log.sqlite"),
         description="append-only, hash-chained access log; feedback is a table in it",
     )
+    access_log_key_path: Path | None = Field(
+        None,
+        description="key of the access log's keyed chain (0600, created on first start; keep "
+        "it apart from the log); none: beside the log, <log name>.key",
+    )
+    access_log_anchor_path: Path | None = Field(
+        None,
+        description="where the access log's head is anchored (start, daily, every panel run); "
+        "none: beside the log, <log name>.anchors.jsonl",
+    )
     serve_host: str = Field("127.0.0.1", description="address `vru serve` binds")
     serve_port: int = Field(3000, ge=1, le=65535, description="port `vru serve` listens on")
 
     # set by `mlflow run` in the environment of the command it launches
     mlflow_run_id: str | None = Field(None, validation_alias="MLFLOW_RUN_ID")
     mlflow_experiment_id: str | None = Field(None, validation_alias="MLFLOW_EXPERIMENT_ID")
+
+    def access_log_files(self) -> tuple[Path, Path, Path]:
+        """The access log, its key and its anchor file, resolved."""
+        from serving.access_log import anchor_path_for, key_path_for
+
+        log = self.resolve(self.access_log_path)
+        key = self.resolve(self.access_log_key_path) if self.access_log_key_path else None
+        anchors = self.resolve(self.access_log_anchor_path) if self.access_log_anchor_path else None
+        return log, key or key_path_for(log), anchors or anchor_path_for(log)
 
     def launched_experiment_id(self) -> str | None:
         """The experiment of the run ``mlflow run`` created, when launched by it."""

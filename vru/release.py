@@ -85,7 +85,7 @@ def release_population(
     """
     from synthetic.config import GeneratorSettings
     from synthetic.generate import generate, write_dataset
-    from training.train import train_outcome
+    from training.train import CANDIDATES, train_outcome
 
     capacity = dict(capacity or dict.fromkeys(LOCAL_AUTHORITIES, 25))
     root.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def release_population(
             first_year=first_year,
             lead_months=lead_months,
             compare_unconstrained=compare_unconstrained,
-            **({"candidates": tuple(candidates)} if candidates is not None else {}),
+            candidates=CANDIDATES if candidates is None else tuple(candidates),
         )
         version = str(result.registered_version)
         release_version(

@@ -53,6 +53,9 @@ class Manifest:
     stage: str = STAGE_TAG
     note: str = "synthetic data only; every list is a prompt for professional review"
     packs: dict[str, str] = field(default_factory=dict)
+    #: the access log's head when this run was made (rows, hash, time), also kept in the
+    #: anchor file: ``vru access-log verify`` finds rows removed or rewritten since
+    access_log_anchor: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -98,6 +101,14 @@ def _log_run(staged: Path, manifest: Manifest) -> None:
             "data_fingerprint": manifest.data_fingerprint,
             **{f"model.{o}": f"{m['name']}/{m['version']}" for o, m in manifest.models.items()},
             "note": manifest.note,
+            **(
+                {
+                    "access_log_rows": str(manifest.access_log_anchor["rows"]),
+                    "access_log_head": str(manifest.access_log_anchor["head"]),
+                }
+                if manifest.access_log_anchor
+                else {}
+            ),
         }
     )
     mlflow.log_params(

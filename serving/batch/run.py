@@ -292,6 +292,22 @@ def _model_entries(models: Mapping[str, Released]) -> dict[str, dict[str, object
     }
 
 
+def _anchor(access_log: tuple[Path, Path, Path] | None, as_of: dt.date) -> dict[str, object] | None:
+    """Anchor the access log's head for this panel run (``None`` when there is no log yet)."""
+    from serving.access_log import AccessLog, LogError
+
+    if access_log is None or not access_log[0].exists():
+        return None
+    try:
+        log = AccessLog(*access_log)
+        try:
+            return log.anchor(f"panel run {as_of.isoformat()}")
+        finally:
+            log.close()
+    except LogError as exc:
+        raise BatchError(f"cannot anchor the access log: {exc}") from None
+
+
 def score_panels(
     data_dir: Path,
     as_of: dt.date,
@@ -302,6 +318,7 @@ def score_panels(
     tracking: Tracking | None = None,
     progress: Progress | None = None,
     before_swap: Callable[[], None] | None = None,
+    access_log: tuple[Path, Path, Path] | None = None,
 ) -> Manifest:
     """Score everyone on ``as_of`` and write each local authority's panel lists and pack.
 
@@ -329,6 +346,10 @@ def score_panels(
     before_swap
         Called with everything staged, just before the swap (tests interrupt a run
         there).
+    access_log
+        The service's access log, its key and its anchor file
+        (``Settings.access_log_files``): when the log exists, its head is anchored and
+        kept in the manifest and the MLflow run.
 
     Raises
     ------
@@ -396,6 +417,7 @@ def score_panels(
             baseline_as_of=baseline_as_of,
             out_dir=str(out_dir),
             packs=written.packs,
+            access_log_anchor=_anchor(access_log, as_of),
         )
         publish(staged, out_dir, manifest, tracking=tracking, before_swap=before_swap)
     return manifest

@@ -87,6 +87,10 @@ def score(
     return result.exit_code, result.stdout, result.stderr
 
 
+#: rows in the access log the two runs anchor
+ACCESS_ROWS = 3
+
+
 @dataclass(frozen=True)
 class TwoRuns:
     """The outputs of a first month and of the next month, written to the same folder."""
@@ -95,16 +99,26 @@ class TwoRuns:
     out: Path
     first: Path  # a copy of the first month's outputs
     second_stdout: str
+    #: the service's access log the runs anchored (ACCESS_ROWS rows)
+    access_log: Path
 
 
 @pytest.fixture(scope="session")
 def two_runs(released: Released, tmp_path_factory: pytest.TempPathFactory) -> TwoRuns:
+    from serving.access_log import AccessLog, Entry
+
     root = tmp_path_factory.mktemp("runs")
+    access_log = root / "serving" / "access-log.sqlite"
+    log = AccessLog(access_log)
+    for _ in range(ACCESS_ROWS):
+        log.record(Entry("explain", "allowed", "pat", "practitioner", "Bristol", "P1", "audit"))
+    log.close()
+    env = {"VRU_ACCESS_LOG_PATH": str(access_log)}
     out = root / "panels"
-    code, stdout, stderr = score(released, out, FIRST_AS_OF)
+    code, stdout, stderr = score(released, out, FIRST_AS_OF, env=env)
     assert code == 0, stderr
     first = root / "first"
     shutil.copytree(out, first)
-    code, stdout, stderr = score(released, out, SECOND_AS_OF)
+    code, stdout, stderr = score(released, out, SECOND_AS_OF, env=env)
     assert code == 0, stderr
-    return TwoRuns(released, out, first, stdout)
+    return TwoRuns(released, out, first, stdout, access_log)

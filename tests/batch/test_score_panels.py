@@ -26,6 +26,7 @@ from features.snapshot import data_fingerprint
 from features.vocabulary import LISTS
 from models.panels import PanelCapacity
 from models.registry import RELEASABLE, model_name, release_verdict
+from serving.access_log import anchor_path_for, verify_file
 from serving.batch.history import (
     DROPPED_AGED_OUT,
     DROPPED_FELL,
@@ -35,6 +36,7 @@ from serving.batch.history import (
 )
 from serving.batch.lists import LIST_COLUMNS, STATUS_MOVED, STATUS_NEW, STATUS_STILL, slug
 from tests.batch.conftest import (
+    ACCESS_ROWS,
     AUTHORITIES,
     EXPERIMENT,
     FIRST_AS_OF,
@@ -413,6 +415,18 @@ def test_manifest_mlflow_run_and_summary(two_runs: TwoRuns) -> None:
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "panels")}
     assert logged == {f"panels/panel_{slug(la)}.csv" for la in AUTHORITIES}
     assert "manifest.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    # the run anchored the access log's head: in the manifest, the MLflow run and the
+    # anchor file (issue 21: removing rows after a panel run is found)
+    anchor = manifest["access_log_anchor"]
+    assert (anchor["rows"], anchor["reason"]) == (ACCESS_ROWS, f"panel run {SECOND_AS_OF}")
+    assert run.data.tags["access_log_rows"] == str(ACCESS_ROWS)
+    assert run.data.tags["access_log_head"] == anchor["head"]
+    anchors = anchor_path_for(two_runs.access_log).read_text().splitlines()
+    assert [json.loads(a)["reason"] for a in anchors][-2:] == [
+        f"panel run {FIRST_AS_OF}",
+        f"panel run {SECOND_AS_OF}",
+    ]
+    assert verify_file(two_runs.access_log).ok
     for la in AUTHORITIES:  # the command prints where every pack is
         assert str(two_runs.out / f"panel_{slug(la)}.html") in two_runs.second_stdout
 

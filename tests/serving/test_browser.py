@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from features.vocabulary import OUTCOMES
-from serving.access_log import AccessLog
+from serving.access_log import read_rows
 from tests.serving.conftest import ARTIFACTS, CAPACITY, People
 from vru.cli_serve import ServingProcess
 from vru.serving_stack import ServingStack
@@ -101,15 +101,14 @@ def test_sign_in_explain_and_record_feedback(
     assert shot.stat().st_size > 10_000
 
     # what the page did is on the record: the explanation and the feedback
-    log = AccessLog(stack.access_log)
     explained = [
-        r for r in log.rows()
+        r for r in read_rows(stack.access_log)
         if r["person_id"] == people.flagged_bristol
         and r["purpose"] == "preparing for the referral panel"
     ]  # fmt: skip
     assert explained
     assert explained[-1]["user"] == "pat"
-    stored = log.feedback()[-1]
+    stored = read_rows(stack.access_log, "feedback")[-1]
     assert stored["text"] == "on a plan since October"
     assert stored["reason_code"] == "already known and supported"
     assert stored["agrees"] == 0

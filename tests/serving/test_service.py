@@ -19,7 +19,7 @@ import pytest
 from features.vocabulary import COHORTS, INVOLVEMENT_FEATURES, LISTS
 from models.registry import RELEASABLE, Registry, model_name
 from models.risk_model import BAND_ORDER
-from serving.access_log import AccessLog
+from serving.access_log import key_path_for, read_rows, verify_file
 from tests.serving.conftest import CAPACITY, People
 from vru.cli_serve import ServingProcess
 from vru.serving_stack import ServingStack
@@ -41,7 +41,7 @@ def post(server: ServingProcess, path: str, body: object, token: str | None) -> 
 
 
 def rows_of(log: Path, **match: object) -> list[dict[str, object]]:
-    return [r for r in AccessLog(log).rows() if all(r[k] == v for k, v in match.items())]
+    return [r for r in read_rows(log) if all(r[k] == v for k, v in match.items())]
 
 
 @contextlib.contextmanager
@@ -350,14 +350,14 @@ def test_feedback_is_stored_with_its_access_row(
     receipt = answer.json()
     assert receipt["stored"]
     assert receipt["model_version"] == stack.versions["perpetrator"]
-    stored = {r["id"]: r for r in AccessLog(stack.access_log).feedback()}[receipt["feedback_id"]]
+    stored = {r["id"]: r for r in read_rows(stack.access_log, "feedback")}[receipt["feedback_id"]]
     assert stored["person_id"] == people.other_bristol
     assert (stored["agrees"], stored["reason_code"], stored["text"]) == (
         0,
         "information out of date",
         "moved school in December",
     )
-    access = {r["id"]: r for r in AccessLog(stack.access_log).rows()}[stored["access_id"]]
+    access = {r["id"]: r for r in read_rows(stack.access_log)}[stored["access_id"]]
     assert (access["action"], access["user"], access["outcome"]) == (
         "feedback",
         "pat",
@@ -416,7 +416,7 @@ def test_access_log_chain_verifies_and_tampering_is_found(
     copy = tmp_path / "copy.sqlite"
     with sqlite3.connect(stack.access_log) as source, sqlite3.connect(copy) as target:
         source.backup(target)
-    count = len(AccessLog(copy).rows())
+    count = len(read_rows(copy))
     assert count >= 5
     victim_row = 3
     with sqlite3.connect(copy) as con:
@@ -424,11 +424,14 @@ def test_access_log_chain_verifies_and_tampering_is_found(
             con.execute("UPDATE access_log SET purpose = 'nothing to see' WHERE id = 3")
         con.execute("DROP TRIGGER access_log_no_update")
         con.execute("UPDATE access_log SET purpose = 'nothing to see' WHERE id = ?", (victim_row,))
-    result = AccessLog(copy).verify()
+    key = key_path_for(stack.access_log)
+    result = verify_file(copy, key, tmp_path / "no-anchors.jsonl")
     assert result.first_broken == victim_row
     assert "edited" in (result.reason or "")
     broken = CliRunner().invoke(
-        app, ["access-log", "verify"], env={"VRU_ACCESS_LOG_PATH": str(copy)}
+        app,
+        ["access-log", "verify"],
+        env={"VRU_ACCESS_LOG_PATH": str(copy), "VRU_ACCESS_LOG_KEY_PATH": str(key)},
     )
     assert broken.exit_code == 1
     assert f"broken at row {victim_row}" in broken.output
