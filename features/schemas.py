@@ -9,6 +9,7 @@ validation happens before any builder runs.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -260,6 +261,39 @@ def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
 def load_raw(folder: Path) -> dict[str, pd.DataFrame]:
     """Read and validate the raw tables of ``folder`` (``folder/raw/*.parquet``)."""
     return validate_raw(read_raw(folder))
+
+
+def extract_date_of(folder: Path) -> dt.date:
+    """The day a data folder was extracted: its ``manifest.json``'s ``extract_date`` (the
+    generator writes it; a real extract's pipeline should too), else today."""
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        try:
+            text = json.loads(manifest.read_text(encoding="utf-8")).get("extract_date")
+        except (json.JSONDecodeError, AttributeError):
+            raise ContractError(f"{manifest} is not a data manifest (JSON)") from None
+        if text:
+            try:
+                return dt.date.fromisoformat(str(text))
+            except ValueError:
+                raise ContractError(
+                    f"{manifest}: extract_date {text!r} is not a date (YYYY-MM-DD)"
+                ) from None
+    return dt.date.today()
+
+
+def check_extract_date(tables: Mapping[str, pd.DataFrame], extract_date: dt.date) -> None:
+    """Refuse any event dated or recorded after the data were extracted (a record dated
+    2099 would otherwise move the end of the data, and with it every guard against
+    scoring after it), naming table, column and rows."""
+    limit = pd.Timestamp(extract_date) + pd.Timedelta(days=1)
+    rule = f"on or before the extract date {extract_date.isoformat()}"
+    for name in EVENT_TABLES:
+        events = tables[name]
+        for column in ("event_date", "recorded_date"):
+            late = events[column] >= limit
+            if late.any():
+                _refuse(name, column, rule, events[late], ["person_id", column])
 
 
 def data_end(tables: Mapping[str, pd.DataFrame]) -> dt.date:

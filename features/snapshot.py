@@ -21,7 +21,15 @@ import pyarrow as pa
 
 from features.build import build_feature_table, source_freshness, to_frame
 from features.labels import LABELS
-from features.schemas import EVENT_TABLES, RAW_TABLES, ContractError, data_end, load_raw
+from features.schemas import (
+    EVENT_TABLES,
+    RAW_TABLES,
+    ContractError,
+    check_extract_date,
+    data_end,
+    extract_date_of,
+    load_raw,
+)
 
 __all__ = [
     "MSG_AFTER_END",
@@ -101,6 +109,7 @@ def load_tables(folder: Path) -> Tables:
     if not (folder / "raw").is_dir():
         raise SnapshotError(MSG_NO_RAW.format(folder=folder, raw=folder / "raw"))
     tables = load_raw(folder)
+    check_extract_date(tables, extract_date_of(folder))
     return Tables(folder, tables, data_start(tables), data_end(tables), data_fingerprint(folder))
 
 

@@ -106,3 +106,33 @@ def test_existing_output_is_kept_without_overwrite(data_dir: Path, tmp_path: Pat
     assert result.exit_code == 2
     assert "--overwrite" in result.stderr
     assert out.read_text() == "precious"
+
+
+@pytest.mark.parametrize("column", ["event_date", "recorded_date"])
+def test_a_record_dated_after_the_extract_is_refused_and_cannot_move_the_end(
+    data_dir: Path, tmp_path: Path, column: str
+) -> None:
+    """Issue 21, finding 7: one incident dated 2099 moved "the end of the data", so an
+    as-of date of 2030 was scored. The contract now refuses it, naming table, column and
+    row, against the extract date in the data folder's manifest."""
+    import datetime as dt
+    import shutil
+
+    late = tmp_path / "late"
+    shutil.copytree(data_dir, late)
+    path = late / "raw" / "incidents.parquet"
+    frame = pq.read_table(path).to_pandas()
+    frame.loc[frame.index[0], "recorded_date"] = dt.date(2099, 1, 1)
+    if column == "event_date":
+        frame.loc[frame.index[0], "event_date"] = dt.date(2099, 1, 1)
+    frame.to_parquet(path)
+    out = tmp_path / "f.parquet"
+    result = runner.invoke(
+        app, ["features", "--data", str(late), "--as-of", "2030-01-01", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"error: input refused — incidents: column '{column}' breaks rule")
+    assert "on or before the extract date 2025-12-31" in line
+    assert "2099-01-01" in line
+    assert not out.exists()
