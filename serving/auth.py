@@ -180,6 +180,8 @@ UNAUTHENTICATED = (
     "an admin issues one with vru tokens add"
 )
 
+ONE_AUTHORIZATION = "send exactly one Authorization header"
+
 
 class Gatekeeper:
     """ASGI middleware: every path but health and the web page needs a valid bearer token.
@@ -203,6 +205,11 @@ class Gatekeeper:
         practice = self.practice()
         if practice is None:
             await send_json(send, 503, {"error": "the service is starting; try again shortly"})
+            return
+        authorization = [v for k, v in scope["headers"] if k.lower() == b"authorization"]
+        if len(authorization) > 1:
+            # the check and the handler must read the same identity: one header, or none
+            await send_json(send, 400, {"error": ONE_AUTHORIZATION})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if practice.tokens.lookup(bearer_token(headers)) is None:

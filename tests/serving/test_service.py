@@ -250,6 +250,33 @@ def test_every_endpoint_but_health_needs_a_token(
     assert len(rows_of(stack.access_log, decision="unauthenticated")) == before + 2
 
 
+def test_two_authorization_headers_are_refused_before_anyone_is_looked_up(
+    server: ServingProcess, stack: ServingStack, people: People
+) -> None:
+    """Issue 21, finding 6: the gatekeeper read the last header and the handler the first,
+    so a Somerset token could pass the check while a Bristol one did the work (and was
+    logged). Now two headers are a 400, whatever their order, and nothing is logged as
+    anyone."""
+    body = {"person_id": people.flagged_bristol, "purpose": "checking a referral"}
+    before = len(rows_of(stack.access_log))
+    for first, second in (("sam", "pat"), ("pat", "sam"), ("pat", "pat")):
+        answer = httpx.post(
+            f"{server.url}/explain",
+            json=body,
+            headers=[
+                ("Authorization", f"Bearer {stack.tokens[first]}"),
+                ("Authorization", f"Bearer {stack.tokens[second]}"),
+            ],
+            timeout=30,
+        )
+        assert answer.status_code == 400, (first, second)
+        assert answer.json()["error"] == "send exactly one Authorization header"
+    assert len(rows_of(stack.access_log)) == before
+    # one header: the identity checked is the identity used and logged
+    assert post(server, "/explain", body, stack.tokens["pat"]).status_code == 200
+    assert rows_of(stack.access_log)[-1]["user"] == "pat"
+
+
 def test_practitioner_sees_only_their_local_authority(
     server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
