@@ -30,19 +30,35 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
+
+from models.chain import (
+    GENESIS,
+    ChainError,
+    anchor_path_for,
+    append_anchor,
+    chain_hash,
+    create_key,
+    key_path_for,
+    latest_anchor,
+    now,
+    private_file,
+    private_folder,
+    read_key,
+    read_only,
+)
+from models.chain import rows as chain_rows
 
 __all__ = [
     "FIELDS",
     "GENESIS",
     "AccessLog",
     "Entry",
+    "LogBusyError",
     "LogError",
     "Verification",
     "anchor_path_for",
@@ -54,7 +70,6 @@ __all__ = [
     "verify_file",
 ]
 
-GENESIS = "0" * 64
 #: chained columns, in hash order
 FIELDS = (
     "id",
@@ -133,52 +148,8 @@ ANCHOR_EVERY = dt.timedelta(days=1)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-class LogError(Exception):
-    """The log cannot be opened or checked; the message is one line for the user."""
-
-
-def key_path_for(log: Path) -> Path:
-    """Where the key of the log at ``log`` lives by default (beside it, its own file)."""
-    return log.with_name(log.stem + ".key")
-
-
-def anchor_path_for(log: Path) -> Path:
-    """Where the anchors of the log at ``log`` are kept by default."""
-    return log.with_name(log.stem + ".anchors.jsonl")
-
-
-def _private_folder(folder: Path) -> None:
-    if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        os.chmod(folder, 0o700)
-
-
-def _private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 if it is not there (never widen an existing one)."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    os.chmod(path, 0o600)
-
-
-def _read_key(path: Path) -> bytes:
-    try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        raise LogError(f"no access-log key at {path}: the chain cannot be checked") from None
-    except (ValueError, UnicodeDecodeError):
-        raise LogError(f"the access-log key at {path} is not a key") from None
-    if len(key) < 32:
-        raise LogError(f"the access-log key at {path} is too short")
-    return key
-
-
-def _create_key(path: Path) -> bytes:
-    _private_folder(path.parent)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.hex() + "\n")
-    return key
+#: the access log's refusals (one line for the user)
+LogError = ChainError
 
 
 def neutralise(value: object) -> object:
@@ -230,67 +201,11 @@ class Verification:
 
 def row_hash(key: bytes, prev_hash: str, values: dict[str, object]) -> str:
     """``HMAC-SHA256(key, prev_hash + canonical JSON of the chained columns)``."""
-    body = json.dumps([values[f] for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(key, (prev_hash + body).encode("utf-8"), hashlib.sha256).hexdigest()
+    return chain_hash(key, prev_hash, [values[f] for f in FIELDS])
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-def _rows(
-    con: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()
-) -> Iterator[dict[str, object]]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    for row in cursor:
-        yield dict(zip(names, row, strict=True))
-
-
-@contextlib.contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to an access log that exists and has both tables."""
-    if not path.is_file():
-        raise LogError(f"no access log at {path}")
-    # with no write-ahead file (no writer has it open) read it as immutable: a read-only
-    # open of a WAL database would otherwise leave new -wal and -shm files behind
-    live = path.with_name(path.name + "-wal").exists()
-    try:
-        con = sqlite3.connect(
-            f"{path.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}", uri=True
-        )
-    except sqlite3.Error as exc:
-        raise LogError(f"cannot open {path} read-only: {exc}") from None
-    try:
-        try:
-            tables = {
-                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        except sqlite3.DatabaseError:
-            raise LogError(f"{path} is not an access log (not an SQLite database)") from None
-        missing = [t for t in ("access_log", "feedback") if t not in tables]
-        if missing:
-            raise LogError(
-                f"{path} has no {' and no '.join(missing)} table: "
-                "it is not an access log, or it was wiped"
-            )
-        yield con
-    finally:
-        con.close()
-
-
-def latest_anchor(anchor_path: Path) -> dict[str, object] | None:
-    """The newest anchor recorded for a log (``rows``, ``head``, ``time``, ``reason``)."""
-    if not anchor_path.exists():
-        return None
-    last = None
-    for line in anchor_path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                last = json.loads(line)
-            except json.JSONDecodeError:
-                raise LogError(f"{anchor_path} has a line that is not an anchor") from None
-    return last
+def _read_only(path: Path) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    return read_only(path, ("access_log", "feedback"), "access log")
 
 
 def verify_file(
@@ -298,14 +213,14 @@ def verify_file(
 ) -> Verification:
     """Check the log at ``path`` read-only: the keyed chain, the feedback digests and the
     latest anchor. Changes nothing; :class:`LogError` when it cannot be checked at all."""
-    key = _read_key(key_path or key_path_for(path))
+    key = read_key(key_path or key_path_for(path), "access-log")
     anchor = latest_anchor(anchor_path or anchor_path_for(path))
     prev, expected_id, count = GENESIS, 1, 0
     details: dict[int, str] = {}
     hashes: dict[int, str] = {}
     broken: tuple[int, str] | None = None
     with _read_only(path) as con:
-        for row in _rows(con, "SELECT * FROM access_log ORDER BY id"):
+        for row in chain_rows(con, "SELECT * FROM access_log ORDER BY id"):
             count += 1
             row_id = int(row["id"])  # type: ignore[call-overload]
             if row_id != expected_id:
@@ -319,7 +234,7 @@ def verify_file(
             details[row_id] = str(row["detail"] or "")
             hashes[row_id] = prev = str(row["hash"])
             expected_id += 1
-        for fb in _rows(con, "SELECT * FROM feedback ORDER BY id"):
+        for fb in chain_rows(con, "SELECT * FROM feedback ORDER BY id"):
             access_id = int(fb["access_id"])  # type: ignore[call-overload]
             if not details.get(access_id, "").endswith(FEEDBACK_MARK + _feedback_digest(fb)):
                 return Verification(
@@ -348,9 +263,11 @@ def read_rows(
         raise ValueError(f"no table {table}")
     with _read_only(path) as con:
         if since is None:
-            return list(_rows(con, f"SELECT * FROM {table} ORDER BY id"))
+            return list(chain_rows(con, f"SELECT * FROM {table} ORDER BY id"))
         return list(
-            _rows(con, f"SELECT * FROM {table} WHERE time >= ? ORDER BY id", (since.isoformat(),))
+            chain_rows(
+                con, f"SELECT * FROM {table} WHERE time >= ? ORDER BY id", (since.isoformat(),)
+            )
         )
 
 
@@ -364,6 +281,25 @@ def export_csv(path: Path, out: IO[str], since: dt.date | None = None) -> int:
     return len(rows)
 
 
+class LogBusyError(ChainError):
+    """Another process held the log too long; nothing was written (answer 503, retry)."""
+
+
+#: how long a write waits for another process's transaction before giving up
+BUSY_SECONDS = 2.0
+
+
+@dataclass
+class _Pending:
+    """One entry waiting for the next group commit."""
+
+    entry: Entry
+    feedback: dict[str, object] | None = None
+    done: bool = False
+    result: int = 0
+    error: BaseException | None = None
+
+
 class AccessLog:
     """The log the service writes: append entries (and feedback) to the keyed chain, and
     anchor its head. Opening it creates the file, its key and its folder, private."""
@@ -374,23 +310,29 @@ class AccessLog:
         self.path = path
         self.key_path = key_path or key_path_for(path)
         self.anchor_path = anchor_path or anchor_path_for(path)
-        _private_folder(path.parent)
+        private_folder(path.parent)
         fresh = not path.exists() or path.stat().st_size == 0
         if not fresh and not self.key_path.exists():
             raise LogError(
                 f"the access log {path} has no key at {self.key_path}: "
                 "its chain cannot be continued (restore the key)"
             )
-        _private_file(path)
+        private_file(path)
         self._key = (
-            _create_key(self.key_path) if not self.key_path.exists() else _read_key(self.key_path)
+            create_key(self.key_path)
+            if not self.key_path.exists()
+            else read_key(self.key_path, "access-log")
         )
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer: one transaction at a time
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        #: transactions written (each holds every entry queued while the one before ran)
+        self.commits = 0
         self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._con.execute("PRAGMA journal_mode=WAL")
         # every commit reaches the disk: an audit trail must survive a power cut
         self._con.execute("PRAGMA synchronous=FULL")
-        self._con.execute("PRAGMA busy_timeout=10000")
+        self._con.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
         self._con.executescript(_SCHEMA)
         for side in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
@@ -414,13 +356,7 @@ class AccessLog:
 
     def anchor(self, reason: str) -> dict[str, object]:
         """Record the head outside the log (the anchor file); returns the anchor."""
-        rows, head = self.head()
-        anchor: dict[str, object] = {"time": _now(), "rows": rows, "head": head, "reason": reason}
-        _private_file(self.anchor_path)
-        with self.anchor_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(anchor) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        anchor = append_anchor(self.anchor_path, *self.head(), reason)
         self._anchored_at = dt.datetime.fromisoformat(str(anchor["time"]))
         return anchor
 
@@ -435,7 +371,7 @@ class AccessLog:
             "SELECT id, hash FROM access_log ORDER BY id DESC LIMIT 1"
         ).fetchone()
         row_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        values: dict[str, object] = {"id": row_id, "time": _now(), **entry.__dict__}
+        values: dict[str, object] = {"id": row_id, "time": now(), **entry.__dict__}
         digest = row_hash(self._key, prev, values)
         columns = [*FIELDS, "prev_hash", "hash"]
         self._con.execute(
@@ -445,55 +381,85 @@ class AccessLog:
         )
         return row_id
 
-    def record(self, entry: Entry) -> int:
-        """Append one entry; returns its row id."""
+    def _append_feedback(self, entry: Entry, feedback: dict[str, object]) -> int:
+        """An access-log row carrying the feedback's digest, then the feedback row."""
+        last = self._con.execute("SELECT MAX(id) FROM access_log").fetchone()
+        access_id = int(last[0] or 0) + 1
+        feedback = {**feedback, "time": now(), "access_id": access_id}
+        mark = FEEDBACK_MARK + _feedback_digest(feedback)
+        detail = f"{entry.detail}; {mark}" if entry.detail else mark
+        written = self._append(replace(entry, detail=detail))
+        assert written == access_id
+        cursor = self._con.execute(
+            f"INSERT INTO feedback ({', '.join(FEEDBACK_FIELDS)}) "
+            f"VALUES ({', '.join('?' * len(FEEDBACK_FIELDS))})",
+            [feedback[f] for f in FEEDBACK_FIELDS],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _commit(self, mine: _Pending) -> int:
+        """Group commit: queue ``mine``; whoever holds the writer lock writes every queued
+        entry in one transaction (one sync to disk for all of them). Returns ``mine``'s id.
+
+        Raises :class:`LogBusyError` when another process holds the log longer than
+        :data:`BUSY_SECONDS` (the service answers 503 with Retry-After, never a 500)."""
+        with self._queue_lock:
+            self._queue.append(mine)
         with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
-            try:
-                row_id = self._append(entry)
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
-            self._con.execute("COMMIT")
+            if not mine.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    self._con.execute("BEGIN IMMEDIATE")
+                    try:
+                        for pending in batch:
+                            pending.result = (
+                                self._append(pending.entry)
+                                if pending.feedback is None
+                                else self._append_feedback(pending.entry, pending.feedback)
+                            )
+                    except BaseException:
+                        self._con.execute("ROLLBACK")
+                        raise
+                    self._con.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    error: BaseException = (
+                        LogBusyError("the access log is busy; try again in a moment")
+                        if "locked" in str(exc) or "busy" in str(exc)
+                        else exc
+                    )
+                    for pending in batch:
+                        pending.error = error
+                except BaseException as exc:
+                    for pending in batch:
+                        pending.error = exc
+                for pending in batch:
+                    pending.done = True
+                self.commits += 1
+        if mine.error is not None:
+            raise mine.error
         self._anchor_if_due()
-        return row_id
+        return int(mine.result)
+
+    def record(self, entry: Entry) -> int:
+        """Append one entry (in the next group commit); returns its row id."""
+        return self._commit(_Pending(entry))
 
     def record_feedback(self, entry: Entry, *, agrees: bool, reason_code: str, text: str) -> int:
         """Store feedback and its access-log row in one transaction; the feedback's digest
         is written into that row's detail, so the chain covers it. Returns the feedback id."""
-        with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
-            try:
-                last = self._con.execute("SELECT MAX(id) FROM access_log").fetchone()
-                access_id = int(last[0] or 0) + 1
-                feedback: dict[str, object] = {
-                    "time": _now(),
-                    "user": entry.user,
-                    "role": entry.role,
-                    "la": entry.la,
-                    "person_id": entry.person_id,
-                    "outcome": entry.outcome,
-                    "agrees": int(agrees),
-                    "reason_code": reason_code,
-                    "text": text,
-                    "model_version": entry.model_version,
-                    "access_id": access_id,
-                }
-                mark = FEEDBACK_MARK + _feedback_digest(feedback)
-                detail = f"{entry.detail}; {mark}" if entry.detail else mark
-                written = self._append(replace(entry, detail=detail))
-                assert written == access_id
-                cursor = self._con.execute(
-                    f"INSERT INTO feedback ({', '.join(FEEDBACK_FIELDS)}) "
-                    f"VALUES ({', '.join('?' * len(FEEDBACK_FIELDS))})",
-                    [feedback[f] for f in FEEDBACK_FIELDS],
-                )
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
-            self._con.execute("COMMIT")
-        self._anchor_if_due()
-        return int(cursor.lastrowid or 0)
+        feedback: dict[str, object] = {
+            "user": entry.user,
+            "role": entry.role,
+            "la": entry.la,
+            "person_id": entry.person_id,
+            "outcome": entry.outcome,
+            "agrees": int(agrees),
+            "reason_code": reason_code,
+            "text": text,
+            "model_version": entry.model_version,
+        }
+        return self._commit(_Pending(entry, feedback))
 
     def rows(self, since: dt.date | None = None) -> list[dict[str, object]]:
         """Access-log rows (oldest first), from ``since`` (UTC date) on when given."""

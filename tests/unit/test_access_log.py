@@ -247,3 +247,47 @@ def test_export_makes_formulas_inert(log: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+def test_concurrent_writers_share_commits_and_the_chain_holds(tmp_path: Path) -> None:
+    """Issue 21, finding 5: each row was its own transaction and sync to disk. Entries that
+    arrive while a transaction is being written go into the next one together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = AccessLog(tmp_path / "log.sqlite")
+    n = 400
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(lambda i: writer.record(_entry(i)), range(n)))
+    assert sorted(ids) == list(range(1, n + 1))
+    assert writer.commits < n  # some transactions carried more than one entry
+    writer.close()
+    assert verify_file(tmp_path / "log.sqlite").rows == n
+
+
+def test_a_log_held_by_another_process_is_busy_not_an_error_and_nothing_is_half_written(
+    tmp_path: Path,
+) -> None:
+    """A second process holding the write lock made requests wait 10 s and one /feedback
+    fail with 'database is locked' (a 500). Now the write gives up after BUSY_SECONDS with
+    :class:`LogBusyError` (the service answers 503 with Retry-After), and the chain holds."""
+    from serving.access_log import BUSY_SECONDS, LogBusyError
+
+    path = tmp_path / "log.sqlite"
+    writer = AccessLog(path)
+    writer.record(_entry(1))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    import time
+
+    began = time.monotonic()
+    with pytest.raises(LogBusyError, match="busy"):
+        writer.record_feedback(
+            _entry(2), agrees=True, reason_code="information out of date", text="x"
+        )
+    assert time.monotonic() - began < BUSY_SECONDS + 3
+    other.execute("ROLLBACK")
+    other.close()
+    assert writer.record(_entry(3)) == 2
+    writer.close()
+    assert verify_file(path).rows == 2
+    assert read_rows(path, "feedback") == []
