@@ -48,7 +48,8 @@ demo: install
 	$(BIN)/vru score --data $(DEMO_DIR) --as-of 2024-12-01 --out $(DEMO_DIR)/panels --outcome both
 	$(BIN)/vru score --data $(DEMO_DIR) --as-of 2025-01-01 --out $(DEMO_DIR)/panels --outcome both
 	@$(BIN)/vru tokens revoke demo >/dev/null 2>&1 || true
-	@$(BIN)/vru tokens add demo --role practitioner --la Bristol > $(DEMO_DIR)/demo-token.txt
+	@# the demo token: readable by its owner alone (0600), whatever the umask
+	@(umask 077; $(BIN)/vru tokens add demo --role practitioner --la Bristol > $(DEMO_DIR)/demo-token.txt)
 	@echo
 	@echo "Fairness reports: reports/fairness/victim-v*-truth/report.html, reports/fairness/perpetrator-v*-truth/report.html"
 	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"

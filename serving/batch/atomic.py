@@ -20,6 +20,7 @@ __all__ = [
     "MANIFEST",
     "MSG_NOT_PANEL_FOLDER",
     "check_out_dir",
+    "make_private",
     "recover",
     "staging",
     "swap_into_place",
@@ -51,6 +52,17 @@ def _exchange(a: Path, b: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
     return bool(result == 0)
+
+
+def make_private(folder: Path) -> None:
+    """Every file under ``folder`` readable by its owner alone (0600; folders 0700): the
+    lists name young people, whatever the umask of whoever runs the batch."""
+    os.chmod(folder, 0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(Path(root) / name, 0o700)
+        for name in files:
+            os.chmod(Path(root) / name, 0o600)
 
 
 def swap_into_place(staged: Path, out_dir: Path) -> None:
@@ -103,7 +115,7 @@ def staging(out_dir: Path) -> Iterator[Path]:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staged = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir()
+    staged.mkdir(mode=0o700)
     try:
         yield staged
     finally:

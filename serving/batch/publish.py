@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from features.vocabulary import LISTS
-from serving.batch.atomic import MANIFEST, swap_into_place
+from serving.batch.atomic import MANIFEST, make_private, swap_into_place
 
 __all__ = ["STAGE_TAG", "Manifest", "Tracking", "publish"]
 
@@ -84,6 +84,7 @@ def _seal(staged: Path, manifest: Manifest) -> Path:
 
 
 def _swap(staged: Path, out_dir: Path, before_swap: Callable[[], None] | None) -> None:
+    make_private(staged)
     if before_swap is not None:
         before_swap()
     swap_into_place(staged, out_dir)

@@ -369,6 +369,20 @@ def test_packs_have_two_lists_per_outcome_with_one_card_per_named_person(
         assert "ethnic" not in html.lower()
 
 
+def test_every_output_is_readable_by_its_owner_alone(two_runs: TwoRuns) -> None:
+    """Issue 21, finding 4: lists, packs and Parquet were 0644 (every local user could read
+    who is on a panel list). The folder is 0700 and every file 0600, whatever the umask."""
+    import stat
+
+    assert stat.S_IMODE(two_runs.out.stat().st_mode) == 0o700
+    files = [p for p in two_runs.out.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    assert {p.suffix for p in files} >= {".csv", ".parquet", ".html", ".json"}
+    loose = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files
+             if stat.S_IMODE(p.stat().st_mode) != 0o600}  # fmt: skip
+    assert not loose
+
+
 def test_lists_hold_no_audit_only_column(two_runs: TwoRuns) -> None:
     for la in AUTHORITIES:
         for suffix in ("csv", "parquet"):
