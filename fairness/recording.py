@@ -355,6 +355,36 @@ def note_override(registry: Registry, outcome: str, version: str) -> None:
         for name in ("report.html", "override.json"):
             client.log_artifact(mv.run_id, str(local / name), artifact_path=artifact_dir)
     client.set_tag(mv.run_id, APPROVER_TAG, override["approver"])
+    _note_override_in_card(registry, mv.run_id, override)
+
+
+def override_paragraph(override: dict[str, str]) -> str:
+    """The model card's words for a release by override (who, when, why)."""
+    return (
+        f"**Released by override** on {override['at'] or 'an unrecorded date'} by "
+        f'{override["approver"]}: "{override["reason"]}". The verdict below stands; the '
+        "override is in the release ledger and the report."
+    )
+
+
+def _note_override_in_card(registry: Registry, run_id: str, override: dict[str, str]) -> None:
+    """Put the override (who, when, why) at the top of the card's fairness section."""
+    client = registry.client
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(client.download_artifacts(run_id, MODEL_CARD, tmp))
+        except Exception:  # a run without a card: nothing to update
+            return
+        text = local.read_text()
+        start = text.find("## Fairness\n\n")
+        if start < 0:
+            return
+        head = start + len("## Fairness\n\n")
+        if text.startswith("**Released by override**", head):  # a later override replaces it
+            head_end = text.find("\n\n", head)
+            text = text[:head] + text[head_end + 2 :]
+        local.write_text(text[:head] + override_paragraph(override) + "\n\n" + text[head:])
+        client.log_artifact(run_id, str(local))
 
 
 def gate_and_record(

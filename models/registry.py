@@ -6,8 +6,10 @@ through it — so a model is named ``vru-<outcome>`` in one place, and the rule
 "only a pass or a named override reaches people" is written once
 (:func:`release_verdict`).
 
-The release status is carried by model-version tags (the contract between the
-gate, which writes them, and everything that uses a model's output).
+The release status is recorded in the release ledger (:mod:`models.ledger`: append-only,
+keyed, anchored) and mirrored in model-version tags. Everything that uses a model's output
+loads it through :meth:`Registry.load`, which refuses a version whose tags disagree with
+the ledger, naming the difference: a verdict edited in the MLflow UI releases nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from features.vocabulary import outcome as outcome_named
+from models.ledger import LedgerError, ReleaseLedger, ledger_path_for
 
 __all__ = [
     "CANDIDATE",
@@ -31,6 +34,7 @@ __all__ = [
     "RegistryError",
     "Released",
     "configure_tracking",
+    "is_release_tag",
     "model_name",
     "releasable",
     "release_verdict",
@@ -62,6 +66,11 @@ class RegistryError(RuntimeError):
 
 class PromotionRefusedError(RuntimeError):
     """The version may not become champion (one line saying why)."""
+
+
+def is_release_tag(key: str) -> bool:
+    """Is this model-version tag part of the release status (recorded in the ledger)?"""
+    return key.startswith("fairness_") or key == PROMOTED_AT_TAG
 
 
 def model_name(outcome: str) -> str:
@@ -164,6 +173,52 @@ class Registry:
 
         self.tracking_uri = tracking_uri
         self.client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self._ledger: ReleaseLedger | None = None
+
+    @property
+    def ledger(self) -> ReleaseLedger:
+        """The release ledger of this store (:func:`models.ledger.ledger_path_for`)."""
+        if self._ledger is None:
+            try:
+                self._ledger = ReleaseLedger(ledger_path_for(self.tracking_uri))
+            except LedgerError as exc:
+                raise RegistryError(str(exc)) from None
+        return self._ledger
+
+    def checked_tags(self, outcome: str, version: str, tags: Mapping[str, str]) -> dict[str, str]:
+        """``tags`` once the ledger agrees with every release-status tag in them.
+
+        Raises :class:`RegistryError` naming the difference when it does not, when the
+        ledger has no entry for the version, or when the ledger's own chain is broken.
+        """
+        name = f"{model_name(outcome)} version {version}"
+        try:
+            check = self.ledger.verify()
+            recorded = self.ledger.status(outcome, str(version))
+        except LedgerError as exc:
+            raise RegistryError(f"cannot check {name} against the release ledger: {exc}") from None
+        if not check.ok:
+            raise RegistryError(
+                f"the release ledger is broken: {check.reason}; nothing is released"
+            )
+        if recorded is None:
+            raise RegistryError(
+                f"{name} has no entry in the release ledger ({self.ledger.path}): it was "
+                "registered outside vru or before the ledger; run vru fairness gate on it"
+            )
+        in_tags = {k: v for k, v in tags.items() if is_release_tag(k)}
+        differ = sorted(
+            k for k in set(in_tags) | set(recorded) if in_tags.get(k) != recorded.get(k)
+        )
+        if differ:
+            k = differ[0]
+            raise RegistryError(
+                f"{name}: the registry's tag {k} reads {in_tags.get(k, '(none)')!r} but the "
+                f"release ledger records {recorded.get(k, '(none)')!r}"
+                + (f" (and {len(differ) - 1} more)" if len(differ) > 1 else "")
+                + ": the tags were changed outside vru; nothing is released until they agree"
+            )
+        return dict(tags)
 
     # ------------------------------------------------------------ finding versions
 
@@ -179,10 +234,12 @@ class Registry:
             raise RegistryError(f"cannot load {which}: {_first_line(exc)}") from None
 
     def tags(self, outcome: str, version: str) -> dict[str, str]:
-        return dict(self.version(outcome, version=version).tags)
+        """A version's tags, once the release ledger agrees with them (:meth:`checked_tags`)."""
+        return self.checked_tags(outcome, version, self.version(outcome, version=version).tags)
 
     def verdict(self, outcome: str, version: str) -> str:
-        """The release verdict of a version (see :func:`release_verdict`)."""
+        """The release verdict of a version (see :func:`release_verdict`), checked against
+        the release ledger."""
         return release_verdict(self.tags(outcome, version))
 
     def load(self, outcome: str, *, version: str | None = None, alias: str = CHAMPION) -> Released:
@@ -197,7 +254,7 @@ class Registry:
             ) from None
         if getattr(model, "bundle", None) is None:
             raise RegistryError(f"{name} version {mv.version} is not a RiskModel with a bundle")
-        tags = dict(mv.tags)
+        tags = self.checked_tags(outcome, str(mv.version), mv.tags)
         return Released(
             outcome=outcome,
             name=name,
@@ -239,14 +296,28 @@ class Registry:
     # ------------------------------------------------------------ writing status
 
     def register(self, outcome: str, version: str, tags: Mapping[str, str]) -> None:
-        """Give a freshly registered version the ``candidate`` alias and its first tags."""
+        """Give a freshly registered version the ``candidate`` alias and its first tags
+        (the ledger's first entry for it: not yet audited)."""
         name = model_name(outcome)
+        self.ledger.append("registered", outcome, version, {GATE_TAG: "not run"}, "vru train")
         self.client.set_registered_model_alias(name, CANDIDATE, version)
         for key, value in {**tags, GATE_TAG: "not run"}.items():
             self.client.set_model_version_tag(name, version, key, value)
 
-    def set_tags(self, outcome: str, version: str, tags: Mapping[str, str]) -> None:
-        """Write release-status tags on a version (the gate's verdict, an override)."""
+    def set_tags(
+        self,
+        outcome: str,
+        version: str,
+        tags: Mapping[str, str],
+        *,
+        kind: str = "verdict",
+        actor: str = "vru fairness gate",
+    ) -> None:
+        """Record a release decision in the ledger (its release-status tags), then mirror
+        ``tags`` on the version."""
+        status = {k: v for k, v in tags.items() if is_release_tag(k)}
+        if status:
+            self.ledger.append(kind, outcome, version, status, actor)
         name = model_name(outcome)
         for key, value in tags.items():
             self.client.set_model_version_tag(name, version, key, value)
@@ -292,6 +363,8 @@ class Registry:
                     REASON_TAG: reason.strip(),
                     OVERRIDE_AT_TAG: _now(),
                 },
+                kind="override",
+                actor=approver.strip(),
             )
             verdict = "override"
         elif verdict not in RELEASABLE:
@@ -299,8 +372,14 @@ class Registry:
                 f"{name} version {version} has fairness verdict '{verdict}'; promotion needs a "
                 "pass (vru fairness gate) or --override --approver NAME --reason TEXT"
             )
+        self.set_tags(
+            outcome,
+            version,
+            {PROMOTED_AT_TAG: _now()},
+            kind="promotion",
+            actor=(approver or "").strip() or "vru promote",
+        )
         self.client.set_registered_model_alias(name, CHAMPION, version)
-        self.set_tags(outcome, version, {PROMOTED_AT_TAG: _now()})
         return verdict
 
 

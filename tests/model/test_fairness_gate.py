@@ -30,6 +30,9 @@ def registry(
     """A copy of the trained registry: tags set here never reach other tests."""
     source = Path(trained.tracking_uri.removeprefix("sqlite:///"))
     shutil.copy(source, tmp_path / "mlflow.db")
+    # the release ledger beside it, with its key and anchors (the tags mirror it)
+    for ledger_file in source.parent.glob("release-ledger.*"):
+        shutil.copy(ledger_file, tmp_path / ledger_file.name)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("VRU_PROJECT_DIR", str(tmp_path))
@@ -246,3 +249,109 @@ def test_against_truth_shows_both_audits_and_needs_the_truth(
     )
     assert refused.exit_code == 2
     assert "only synthetic data carry the truth" in refused.output
+
+
+def _override(approver: str = "Dr R. Patel") -> Result:
+    return runner.invoke(
+        app,
+        ["promote", "--outcome", "victim", "--override", "--approver", approver,
+         "--reason", "Ethics panel accepted the gap pending retraining"],
+    )  # fmt: skip
+
+
+def test_every_release_decision_is_in_the_ledger_in_order_with_who_made_it(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    """Issue 21, finding 10: verdicts, overrides and promotions are entries of the keyed,
+    anchored release ledger; the MLflow tags mirror it; the card says who released it."""
+    from models.ledger import ReleaseLedger
+    from models.registry import Registry
+
+    version = trained.result.registered_version
+    assert _gate(tmp_path, _policy(tmp_path, 0.999, 1.001)).exit_code == 1
+    assert _override().exit_code == 0
+    ledger = ReleaseLedger(tmp_path / "release-ledger.sqlite")
+    entries = ledger.entries("victim", version)
+    kinds = [e["kind"] for e in entries]
+    assert kinds[0] == "registered"
+    assert kinds[-3:] == ["verdict", "override", "promotion"]
+    assert entries[-2]["actor"] == "Dr R. Patel"
+    assert entries[-3]["tags"]["fairness_gate"] == "fail"  # type: ignore[index]
+    assert ledger.verify().ok
+    tags = registry.get_model_version(NAME, version).tags
+    status = ledger.status("victim", version)
+    assert status == {
+        k: v for k, v in tags.items() if k.startswith("fairness_") or k == "promoted_at"
+    }
+    assert Registry(f"sqlite:///{tmp_path / 'mlflow.db'}").load("victim").verdict == "override"
+    # the model card names the override: who, when, why
+    card = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=registry.get_model_version(NAME, version).run_id,
+            artifact_path="model_card.md",
+            dst_path=str(tmp_path / "card"),
+        )
+    ).read_text()
+    assert "**Released by override**" in card
+    assert "by Dr R. Patel" in card
+    assert "pending retraining" in card
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [("fairness_gate", "pass"), ("fairness_override_approver", "someone else")],
+)
+def test_a_tag_edited_in_mlflow_is_refused_by_the_service_and_the_batch(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path, tag: str, value: str
+) -> None:
+    """The MLflow UI's edit button beside @champion: the tag no longer agrees with the
+    ledger, and everything that loads the champion refuses it, naming the difference."""
+    from models.registry import Registry, RegistryError
+
+    version = trained.result.registered_version
+    assert _gate(tmp_path, _policy(tmp_path, 0.999, 1.001)).exit_code == 1
+    assert _override().exit_code == 0
+    registry.set_model_version_tag(NAME, version, tag, value)
+    with pytest.raises(RegistryError, match=f"the registry's tag {tag} reads '{value}'"):
+        Registry(f"sqlite:///{tmp_path / 'mlflow.db'}").load("victim")
+    scored = runner.invoke(
+        app,
+        ["score", "--data", str(trained.data_dir), "--as-of", "2025-01-01",
+         "--out", str(tmp_path / "panels"), "--outcome", "victim"],
+    )  # fmt: skip
+    assert scored.exit_code == 2
+    assert f"tag {tag}" in scored.output
+    assert "release ledger records" in scored.output
+    assert not (tmp_path / "panels").exists()
+
+
+def test_an_edited_or_shortened_ledger_releases_nothing(
+    registry: mlflow.MlflowClient, trained: Trained, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from models.registry import Registry, RegistryError
+
+    assert _gate(tmp_path, _policy(tmp_path, 0.999, 1.001)).exit_code == 1
+    assert _override().exit_code == 0
+    path = tmp_path / "release-ledger.sqlite"
+    with sqlite3.connect(path) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE ledger SET actor = 'nobody'")
+    shutil.copy(path, tmp_path / "ledger-before.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("DROP TRIGGER ledger_no_update")
+        con.execute(
+            """UPDATE ledger SET tags = '{"fairness_gate": "pass"}' WHERE kind = 'verdict'"""
+        )
+    con.close()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(RegistryError, match=r"release ledger is broken: entry .* edited or forged"):
+        Registry(uri).load("victim")
+    # removing the newest entries (the override and the promotion) is found by the anchor
+    shutil.copy(tmp_path / "ledger-before.sqlite", path)
+    with sqlite3.connect(path) as con:
+        con.execute("DROP TRIGGER ledger_no_delete")
+        con.execute("DELETE FROM ledger WHERE kind IN ('override', 'promotion')")
+    con.close()
+    with pytest.raises(RegistryError, match="entries removed"):
+        Registry(uri).load("victim")
