@@ -228,6 +228,22 @@ def _summary(runs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], deciding: st
             "be assessed because the group is too small)."
         )
         lines.append(head)
+        single = enforced[~enforced["attribute"].astype(str).str.contains(" × ")]
+        unassessed = [
+            str(a)
+            for a, none in (single["status"] == "too small to assess")
+            .groupby(single["attribute"], sort=False)
+            .all()
+            .items()
+            if none
+        ]
+        if unassessed:
+            lines.append(
+                f"Not assessed at all: {', '.join(unassessed)} — no group was large enough "
+                "(or had enough outcomes) for any enforced check, so this audit says nothing "
+                "about fairness by "
+                + ("that attribute." if len(unassessed) == 1 else "those attributes.")
+            )
         for record in _records(breaches.head(8)):
             r = SimpleNamespace(**record)
             if r.metric == "calibration":

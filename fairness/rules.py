@@ -2,8 +2,10 @@
 
 Each enforced rule is checked for every non-reference group of the attributes it
 names: ``pass``, ``breach``, or ``too small to assess`` (never passed silently). An
-audit whose every enforced check is too small gives the verdict ``too small``, which
-does not release a model (only a recorded override can).
+audit whose every enforced check is too small gives the verdict ``too small``; one where
+some protected attribute could not be assessed in any of its groups (no ethnicity group
+large enough, say) gives ``insufficient evidence``. Neither releases a model (only a
+recorded override can): a pass means every protected attribute was looked at.
 Used by the gate (:mod:`fairness.gate`) and the standalone audit
 (:mod:`fairness.standalone`).
 """
@@ -19,12 +21,23 @@ import pandas as pd
 
 from fairness.policy import Policy, Rule
 
-__all__ = ["FAIL", "PASS", "TOO_SMALL", "VERDICTS", "RuleCheck", "check_rules", "worst"]
+__all__ = [
+    "FAIL",
+    "INSUFFICIENT",
+    "PASS",
+    "TOO_SMALL",
+    "VERDICTS",
+    "RuleCheck",
+    "check_rules",
+    "worst",
+]
 
 
-PASS, TOO_SMALL, FAIL = "pass", "too small", "fail"
+PASS, INSUFFICIENT, TOO_SMALL, FAIL = "pass", "insufficient evidence", "too small", "fail"
 #: verdicts from best to worst: a gate of several audits takes the worst
-VERDICTS = (PASS, TOO_SMALL, FAIL)
+VERDICTS = (PASS, INSUFFICIENT, TOO_SMALL, FAIL)
+#: an intersection's audit name holds this (``ethnicity × sex``); protected attributes do not
+SEPARATOR_MARK = " × "
 
 
 def worst(verdicts: Iterable[str]) -> str:
@@ -56,14 +69,29 @@ class RuleCheck:
         return self.verdict == PASS
 
     @property
+    def unassessed(self) -> list[str]:
+        """Attributes (not intersections) with enforced checks none of which could be
+        assessed: the audit says nothing about them."""
+        enforced = self.enforced
+        if enforced.empty or "attribute" not in enforced.columns:
+            return []
+        single = enforced[~enforced["attribute"].astype(str).str.contains(SEPARATOR_MARK)]
+        small = single["status"] == "too small to assess"
+        by_attribute = small.groupby(single["attribute"], sort=False).all()
+        return [str(a) for a, none in by_attribute.items() if none]
+
+    @property
     def verdict(self) -> str:
         """``fail`` on any breach; ``too small`` when every enforced check was too small to
-        assess (a list nobody could audit is never silently passed); else ``pass``."""
+        assess (a list nobody could audit is never silently passed); ``insufficient
+        evidence`` when some attribute could not be assessed in any group; else ``pass``."""
         if not self.breaches.empty:
             return FAIL
         enforced = self.enforced
         if len(enforced) and (enforced["status"] == "too small to assess").all():
             return TOO_SMALL
+        if self.unassessed:
+            return INSUFFICIENT
         return PASS
 
     def summary(self) -> list[str]:

@@ -56,6 +56,8 @@ OVERRIDE_AT_TAG = "fairness_override_at"
 PROMOTED_AT_TAG = "promoted_at"
 #: verdicts that allow a version to become champion and to score people
 RELEASABLE = ("pass", "override")
+#: known verdicts that release nothing without a recorded override
+NOT_RELEASED = ("fail", "too small", "insufficient evidence", "error")
 #: the MLflow UI opens classic-ML experiments on runs and models, not its GenAI overview
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
@@ -80,20 +82,21 @@ def model_name(outcome: str) -> str:
 
 def release_verdict(tags: Mapping[str, str]) -> str:
     """``pass``, ``override`` (a failure released by a named approver), ``fail``, ``too small``
-    (no enforced check of a list could be assessed: never a silent pass), ``error`` or
+    (no enforced check of a list could be assessed: never a silent pass), ``insufficient
+    evidence`` (some protected attribute could not be assessed at all), ``error`` or
     ``not run``.
 
     A pass against the recorded outcomes does not count when the same model failed
     against the synthetic truth: recording bias can make a biased model look fair.
     """
     gate = tags.get(GATE_TAG, "not run")
-    if tags.get(TRUTH_GATE_TAG) in ("fail", "too small", "error") and gate == "pass":
+    if tags.get(TRUTH_GATE_TAG) in NOT_RELEASED and gate == "pass":
         gate = tags[TRUTH_GATE_TAG]
     if gate == "pass":
         return "pass"
     if tags.get(OVERRIDE_TAG) == "true" and tags.get(APPROVER_TAG) and tags.get(REASON_TAG):
         return "override"
-    return gate if gate in ("fail", "too small", "error") else "not run"
+    return gate if gate in NOT_RELEASED else "not run"
 
 
 def releasable(tags: Mapping[str, str]) -> bool:

@@ -63,3 +63,63 @@ def test_too_small_does_not_release_but_an_override_can() -> None:
         REASON_TAG: "the early list is too small to audit at this capacity; reviewed by hand",
     }
     assert release_verdict(overridden) == "override"
+
+
+def _by_attribute(*rows: tuple[str, str]) -> RuleCheck:
+    return RuleCheck(
+        pd.DataFrame(
+            {
+                "attribute": [a for a, _ in rows],
+                "status": [s for _, s in rows],
+                "enforce": [True] * len(rows),
+            }
+        )
+    )
+
+
+def test_an_attribute_nobody_could_assess_is_insufficient_evidence_not_a_pass() -> None:
+    """Issue 21, finding 12: the perpetration audit assessed 2 of 45 enforced checks — no
+    ethnicity group at all — and passed. A pass now means every protected attribute was
+    looked at; intersections (ethnicity × sex) may be too small without blocking."""
+    from fairness.rules import INSUFFICIENT
+
+    small = "too small to assess"
+    check = _by_attribute(
+        ("ethnicity", small), ("ethnicity", small), ("sen", "pass"), ("ethnicity × sex", small)
+    )
+    assert check.unassessed == ["ethnicity"]
+    assert check.verdict == INSUFFICIENT
+    assert not check.passed
+    # one assessed group is enough for the attribute to count as looked at
+    assert _by_attribute(("ethnicity", small), ("ethnicity", "pass")).verdict == PASS
+    # an intersection too small everywhere does not make it insufficient
+    assert _by_attribute(("ethnicity", "pass"), ("ethnicity × sex", small)).verdict == PASS
+    # worse than a pass, better than a list nobody could audit, and never released
+    assert worst([PASS, INSUFFICIENT]) == INSUFFICIENT
+    assert worst([INSUFFICIENT, TOO_SMALL]) == TOO_SMALL
+    assert release_verdict({GATE_TAG: INSUFFICIENT}) == INSUFFICIENT
+    assert release_verdict({GATE_TAG: PASS, TRUTH_GATE_TAG: INSUFFICIENT}) == INSUFFICIENT
+    assert (
+        release_verdict(
+            {GATE_TAG: INSUFFICIENT, OVERRIDE_TAG: "true", APPROVER_TAG: "A", REASON_TAG: "R"}
+        )
+        == "override"
+    )
+
+
+def test_the_ethics_summary_names_every_attribute_it_could_not_assess() -> None:
+    from fairness.report import _summary
+
+    small = "too small to assess"
+    rules = pd.DataFrame(
+        {
+            "attribute": ["ethnicity", "ethnicity", "sen", "age_band", "ethnicity × sex"],
+            "status": [small, small, "pass", small, small],
+            "enforce": [True] * 5,
+        }
+    )
+    (head, unassessed, *_) = _summary({"recorded": (pd.DataFrame(), rules)}, "recorded")
+    assert "breaks none of the 5 enforced checks" in head
+    assert unassessed.startswith("Not assessed at all: ethnicity, age_band — no group")
+    assert "sen" not in unassessed
+    assert "ethnicity × sex" not in unassessed
