@@ -15,6 +15,7 @@ Access rules (also in ``docs/serving.md``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,12 +23,16 @@ import os
 import secrets
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from serving.http import send_json
+from serving.throttle import FailureGuard
 
 __all__ = [
     "LOCAL_ROLES",
@@ -173,14 +178,17 @@ class TokenStore:
 #: reachable without a token: health probes, and the web page (it signs in with a form)
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 PUBLIC_PREFIXES = ("/ui/",)
-#: paths whose unauthenticated calls are written to the access log
-LOGGED_PATHS = frozenset({"/explain", "/score", "/feedback"})
 UNAUTHENTICATED = (
     "a valid bearer token is required (header 'Authorization: Bearer <token>'); "
     "an admin issues one with vru tokens add"
 )
 
 ONE_AUTHORIZATION = "send exactly one Authorization header"
+#: requests without a valid token one client may make in a minute before it must wait
+API_FAILURE_LIMIT = 30
+TOO_MANY_FAILURES = (
+    "too many requests without a valid token from this address; try again in {seconds} s"
+)
 
 
 class Gatekeeper:
@@ -193,6 +201,33 @@ class Gatekeeper:
     def __init__(self, app: Any, practice: Callable[[], Any]) -> None:
         self.app = app
         self.practice = practice
+        #: rows about failed authentication, written off the event loop after each request
+        self._notes: deque[str] = deque()
+        self.guard = FailureGuard(
+            self._notes.append,
+            limit=API_FAILURE_LIMIT,
+            failure="request without a valid token",
+            attempts="request(s) without a valid token",
+        )
+
+    async def _write_notes(self, practice: Any) -> None:
+        """Write the failed-authentication rows due, in a worker thread (never on the loop)."""
+        from serving.access_log import Entry
+
+        notes = []
+        while self._notes:
+            notes.append(self._notes.popleft())
+        if not notes:
+            return
+
+        def write() -> None:
+            for note in notes:
+                with contextlib.suppress(Exception):  # a busy log must not turn a 401 into a 500
+                    practice.log.record(
+                        Entry("request", "unauthenticated", "-", "-", "-", detail=note)
+                    )
+
+        await anyio.to_thread.run_sync(write)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -213,10 +248,19 @@ class Gatekeeper:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if practice.tokens.lookup(bearer_token(headers)) is None:
-            if path in LOGGED_PATHS:
-                from serving.access_log import Entry
-
-                practice.log.record(Entry(path.strip("/"), "unauthenticated", "-", "-", "-"))
+            address = str((scope.get("client") or ("unknown", 0))[0])
+            wait = self.guard.retry_after(address)
+            if wait is None:
+                self.guard.failed(address)  # counted; logged within the guard's bounds
+            await self._write_notes(practice)
+            if wait is not None:
+                await send_json(
+                    send,
+                    429,
+                    {"error": TOO_MANY_FAILURES.format(seconds=wait)},
+                    [(b"retry-after", str(wait).encode())],
+                )
+                return
             challenge = [(b"www-authenticate", b"Bearer")]
             await send_json(send, 401, {"error": UNAUTHENTICATED}, challenge)
             return

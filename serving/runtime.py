@@ -103,9 +103,12 @@ _NOT_FOUND = (
     "no young person with this person_id on the snapshot of {as_of} "
     "(not resident, not aged 10–24, or mistyped)"
 )
-_OTHER_AREA = (
-    "a {role} may only see young people of their own local authority ({la}); "
-    "this refusal has been recorded in the access log"
+#: a local role's answer both for an unknown id and for a young person of another local
+#: authority: one status and one sentence, so it cannot tell who lives elsewhere (the
+#: access log still records which it was)
+_NOT_ON_YOUR_RECORDS = (
+    "no young person with this person_id on {la}'s records as of {as_of} "
+    "(not resident in {la}, not aged 10–24, or mistyped): check the ID"
 )
 
 
@@ -168,12 +171,15 @@ class Practice:
         access_log: Any,
         lists: PanelLists,
         previous: Snapshot | None = None,
+        settings: Any = None,
     ) -> None:
         self.champions = dict(champions)
         self.snapshot = snapshot
         self.lists = lists
         #: an earlier snapshot: explanations say what changed since its as-of date
         self.previous = previous
+        #: the settings it started with (the web page reads its session settings there)
+        self.settings = settings
         self.tokens = tokens  # serving.auth.TokenStore
         self.log = access_log  # serving.access_log.AccessLog
         self.features = model_inputs(self.champions)
@@ -211,7 +217,9 @@ class Practice:
             log.anchor("service start")
         except Exception as exc:
             raise CannotStartError(f"cannot open the access log: {first_line(exc)}") from None
-        return cls(champions, snapshot, TokenStore(tokens_path), log, lists, previous)
+        return cls(
+            champions, snapshot, TokenStore(tokens_path), log, lists, previous, settings=settings
+        )
 
     # -- rules and logging -------------------------------------------------------------
     def _entry(self, principal: Any, action: str, decision: str, **fields: Any) -> Any:
@@ -227,27 +235,29 @@ class Practice:
         )
 
     def _locate(self, principal: Any, action: str, person_id: str, **fields: Any) -> None:
-        """Refuse (and log) a person who is not on the snapshot or not the caller's to see."""
-        from serving.auth import may_see
+        """Refuse (and log) a person who is not on the snapshot or not the caller's to see.
+
+        Both refusals are the same 404 with the same words, so a practitioner cannot learn
+        that a young person lives in another area; the log row records the true decision
+        (``not found``, or ``denied`` with the area the person is recorded in).
+        """
+        from serving.auth import LOCAL_ROLES, may_see
 
         area = self.snapshot.area(person_id)
+        if area is not None and may_see(principal, area):
+            return
         if area is None:
-            self.log.record(
-                self._entry(principal, action, "not found", person_id=person_id, **fields)
+            entry = self._entry(principal, action, "not found", person_id=person_id, **fields)
+        else:
+            detail = f"person recorded in {area}"
+            entry = self._entry(
+                principal, action, "denied", person_id=person_id, detail=detail, **fields
             )
-            raise RefusalError(404, _NOT_FOUND.format(as_of=self.snapshot.as_of), ["person_id"])
-        if not may_see(principal, area):
-            self.log.record(
-                self._entry(
-                    principal,
-                    action,
-                    "denied",
-                    person_id=person_id,
-                    detail=f"person recorded in {area}",
-                    **fields,
-                )
-            )
-            raise RefusalError(403, _OTHER_AREA.format(role=principal.role, la=principal.la))
+        self.log.record(entry)
+        words = _NOT_ON_YOUR_RECORDS if principal.role in LOCAL_ROLES else _NOT_FOUND
+        raise RefusalError(
+            404, words.format(la=principal.la, as_of=self.snapshot.as_of), ["person_id"]
+        )
 
     # -- the work ----------------------------------------------------------------------
     def explain(self, principal: Any, person_id: str, purpose: str) -> Any:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 
 __all__ = [
+    "PATTERN_RULES",
     "REASON_CODES",
     "ChangeOut",
     "ChangesOut",
@@ -14,6 +18,7 @@ __all__ = [
     "CoverageOut",
     "ExplainResponse",
     "FeedbackReceipt",
+    "InputDomain",
     "ModelCardResponse",
     "OutcomeCard",
     "OutcomeExplanation",
@@ -24,6 +29,8 @@ __all__ = [
     "RowScore",
     "ScoreResponse",
     "SourceCoverageOut",
+    "input_domains",
+    "out_of_domain",
 ]
 
 #: why a practitioner agrees or disagrees; a fixed list so feedback can be counted
@@ -38,13 +45,191 @@ ReasonCode = Literal[
 ]
 REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
 Outcome = Literal["victim", "perpetrator"]
-# "contains a non-blank character": the same rule in pydantic and in the OpenAPI schema
-PersonId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")]
-Purpose = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"\S")]
-FeedbackText = Annotated[str, StringConstraints(max_length=2000)]
+
+
+def _class(ranges: Iterable[tuple[int, int]], *, negated: bool = False) -> str:
+    """A regex character class of code point ranges, spelled ``\\uXXXX``: the one spelling
+    pydantic's engine, Python's ``re`` and JSON Schema (ECMA 262) all read the same."""
+    body = "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+    return f"[{'^' if negated else ''}{body}]"
+
+
+#: characters that reorder how the text around them is displayed (Unicode bidi embeddings,
+#: overrides and isolates): in an access log they could make a purpose read otherwise
+_BIDI = ((0x202A, 0x202E), (0x2066, 0x2069))
+#: C0 and C1 control characters (NUL, escape, …), the line and paragraph separators (one
+#: line means one line), and the bidi controls
+_CONTROL = ((0x00, 0x1F), (0x7F, 0x9F), (0x2028, 0x2029), *_BIDI)
+#: the same without tab, line feed and carriage return (free text may have line breaks)
+_TEXT_CONTROL = ((0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F), *_BIDI)
+#: white space that is not a control character (Unicode White_Space)
+_SPACE = (
+    (0x20, 0x20),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+)
+#: characters nothing is drawn for: Unicode's Default_Ignorable_Code_Point (zero-width
+#: space and joiners, word joiner, soft hyphen, byte-order mark, variation selectors,
+#: Hangul fillers …) and the blank Braille pattern. Only those below U+10000: beyond it
+#: (tags, musical formatting) no pattern spelling reads the same in ECMA 262 and Python
+_INVISIBLE = (
+    (0xAD, 0xAD),
+    (0x34F, 0x34F),
+    (0x61C, 0x61C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+)
+#: a character a reader can see: a letter, digit, punctuation mark or symbol
+_VISIBLE = _class((*_CONTROL, *_SPACE, *_INVISIBLE), negated=True)
+_NO_CONTROL = _class(_CONTROL, negated=True)
+_NO_TEXT_CONTROL = _class(_TEXT_CONTROL, negated=True)
+#: one line with something to read: no control character, at least one visible one
+LINE_PATTERN = f"^{_NO_CONTROL}*{_VISIBLE}{_NO_CONTROL}*$"
+#: free text: blank, or something to read; line breaks and tabs allowed, other controls not
+TEXT_PATTERN = (
+    f"^(?:{_class(((0x09, 0x0A), (0x0D, 0x0D), *_SPACE))}*"
+    f"|{_NO_TEXT_CONTROL}*{_VISIBLE}{_NO_TEXT_CONTROL}*)$"
+)
+#: what a refused value must be, by field: the one line a 422 gives instead of the pattern
+PATTERN_RULES = {
+    "person_id": "must be a visible ID on one line, without control characters",
+    "purpose": "must say in visible words why you are looking, on one line without control "
+    "characters",
+    "text": "must be empty or readable text, without control characters other than line "
+    "breaks and tabs",
+}
+# the same rule in pydantic and in the OpenAPI schema: the pattern is both
+PersonId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=LINE_PATTERN)]
+Purpose = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)]
+FeedbackText = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
 #: one row of model inputs: every feature of the model, a number or null (missing);
 #: strict, so true/false or "1" are refused rather than read as numbers
 FeatureRecord = dict[str, StrictFloat | StrictInt | None]
+
+
+@dataclass(frozen=True)
+class InputDomain:
+    """The values one model input can take, from what kind of feature it is.
+
+    ``minimum`` and ``maximum`` are inclusive (``None``: no bound); every model input is
+    a whole number (counts, flags, days, years). ``null`` (missing) is always allowed:
+    the model reads it as "never recorded".
+    """
+
+    what: str
+    minimum: float | None
+    maximum: float | None
+
+    def allows(self, value: float) -> bool:
+        """Is ``value`` (a number; booleans never reach here) within the domain?"""
+        if isinstance(value, float) and not value.is_integer():
+            return False  # NaN and infinities too
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
+
+    def words(self) -> str:
+        """The allowed values in words: ``"a whole number from 10 to 24 (age in years)"``."""
+        low, high = self.minimum, self.maximum
+        if (low, high) == (0, 1):
+            return f"0 or 1 ({self.what})"
+        if low is not None and high is not None:
+            return f"a whole number from {low:g} to {high:g} ({self.what})"
+        if low is not None:
+            return f"a whole number of {low:g} or more ({self.what})"
+        return f"a whole number ({self.what})"
+
+    def json_schema(self) -> dict[str, object]:
+        """The same domain in OpenAPI 3.0 (the document ``/docs.json`` serves)."""
+        schema: dict[str, object] = {
+            "type": "number",
+            "nullable": True,
+            "multipleOf": 1,
+            "description": self.words(),
+        }
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+
+@functools.cache
+def input_domains() -> Mapping[str, InputDomain]:
+    """Every model input's domain, derived from the feature registry (the one place).
+
+    The kind of each feature gives it: counts and distinct counts are 0 or more; flags
+    (ever recorded, open now) 0 or 1; a rise on the year before any whole number; days
+    since the last record from 0 to the "never" value the model reads
+    (:data:`features._declare.NEVER_DAYS`); the age at a first record from 0 to the
+    "never" age (:data:`features._declare.NEVER_AGE`); the age at the snapshot within the
+    population's ages (:data:`features.spine.AGE_MIN_YEARS` to ``AGE_MAX_YEARS``).
+    """
+    from features._declare import NEVER_AGE, NEVER_DAYS
+    from features._engine import (
+        Count,
+        DaysSinceLast,
+        Distinct,
+        Escalation,
+        EverFlag,
+        FirstAge,
+        OpenAtAsOf,
+    )
+    from features.registry import AGE, FEATURES
+    from features.spine import AGE_MAX_YEARS, AGE_MIN_YEARS
+
+    domains = {AGE.name: InputDomain("age in years", AGE_MIN_YEARS, AGE_MAX_YEARS)}
+    for feature in FEATURES:
+        spec, info = feature.spec, feature.info
+        if not info.model_input:
+            continue
+        if isinstance(spec, Count | Distinct):
+            domain = InputDomain(f"number of {info.what}", 0, None)
+        elif isinstance(spec, EverFlag | OpenAtAsOf):
+            domain = InputDomain("a flag", 0, 1)
+        elif isinstance(spec, Escalation):
+            domain = InputDomain("a rise or fall on the year before", None, None)
+        elif isinstance(spec, DaysSinceLast):
+            domain = InputDomain(f"days; {NEVER_DAYS:g} means never", 0, NEVER_DAYS)
+        elif isinstance(spec, FirstAge):
+            domain = InputDomain(f"age in years; {NEVER_AGE:g} means never", 0, NEVER_AGE)
+        else:
+            raise TypeError(f"{info.name}: no input domain for {type(spec).__name__}")
+        domains[info.name] = domain
+    return domains
+
+
+def out_of_domain(rows: Sequence[Mapping[str, float | None]]) -> list[tuple[str, str]]:
+    """Each value outside its input's domain, as ``("rows.3.name", "rows.3.name: must be
+    …, got 1000")``, in row order. Unknown names are left to the feature-list check."""
+    domains = input_domains()
+    problems = []
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            domain = domains.get(name)
+            if value is None or domain is None or domain.allows(value):
+                continue
+            field = f"rows.{i}.{name}"
+            shown = f"{value:g}" if isinstance(value, float) else str(value)[:20]
+            problems.append((field, f"{field}: must be {domain.words()}, got {shown}"))
+    return problems
+
+
 #: the two cohorts of every snapshot and the list drawn from each (features.vocabulary)
 CohortKey = Literal["already_involved", "not_yet_involved"]
 ListKey = Literal["known", "early"]

@@ -9,7 +9,9 @@ month's panel lists from them (``settings.panel_capacity``), or refuses with one
 line. Every endpoint but health needs a bearer token
 (:class:`serving.auth.Gatekeeper`); every explain, score, feedback and refusal is
 written to the hash-chained access log. HTTP plumbing (one error shape, the
-OpenAPI document) is :mod:`serving.http`; the practitioner web page and
+OpenAPI document, the body limit, and :class:`serving.http.KnownPaths` around the
+whole application so that metrics and logs never carry a made-up path) is
+:mod:`serving.http`; the practitioner web page and
 ``GET /model_card`` are a FastAPI app mounted on the same service
 (:mod:`serving.web.app`).
 """
@@ -21,10 +23,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, cast
 
 import bentoml
-from pydantic import Field
+from pydantic import Field, StrictBool
 
-from serving.auth import Gatekeeper, bearer_token
-from serving.http import HonestErrors
+from serving.access_log import LogBusyError
+from serving.auth import SCORE_ROLES, Gatekeeper, bearer_token
+from serving.http import BodyLimit, HonestErrors, KnownPaths
 from serving.runtime import MAX_SCORE_ROWS, CannotStartError, Practice, RefusalError
 from serving.schemas import (
     ExplainResponse,
@@ -37,6 +40,7 @@ from serving.schemas import (
     Purpose,
     ReasonCode,
     ScoreResponse,
+    out_of_domain,
 )
 from serving.web.app import web
 
@@ -62,7 +66,32 @@ def use_settings(loader: Callable[[], Any]) -> None:
     _settings_loader = loader
 
 
-@bentoml.service(name="vru_risk", workers=1, threads=4, traffic={"timeout": 30})
+#: the answer while another process holds the access log (503, retry after a second)
+LOG_BUSY = "the access log is busy; nothing was looked up — try again in a moment"
+RETRY_SECONDS = "1"
+
+
+class _KnownPathsService(bentoml.Service):
+    """A BentoML service whose ASGI application is wrapped in :class:`KnownPaths`.
+
+    ``to_asgi`` is what BentoML's worker (and ``TestClient``) serve; the wrapper has to
+    sit outside the application, because BentoML installs its metrics middleware before
+    any added with ``add_asgi_middleware``.
+    """
+
+    __slots__ = ()
+
+    def to_asgi(self, is_main: bool = True) -> Any:
+        return KnownPaths(super().to_asgi(is_main=is_main))
+
+
+@bentoml.service(
+    name="vru_risk",
+    workers=1,
+    threads=4,
+    traffic={"timeout": 30},
+    service_class=_KnownPathsService,
+)
 @bentoml.asgi_app(web, path="/")
 class VruRisk:
     """Serious-violence risk explanations for practitioners (synthetic data only).
@@ -97,6 +126,14 @@ class VruRisk:
         except RefusalError as refusal:
             ctx.response.status_code = refusal.status
             return cast(T, JSONResponse(refusal.body(), status_code=refusal.status))
+        except LogBusyError:  # nothing is answered that the access log could not record
+            ctx.response.status_code = 503
+            return cast(
+                T,
+                JSONResponse(
+                    {"error": LOG_BUSY}, status_code=503, headers={"Retry-After": RETRY_SECONDS}
+                ),
+            )
 
     @bentoml.api
     def explain(
@@ -118,15 +155,29 @@ class VruRisk:
         ctx: bentoml.Context,
     ) -> ScoreResponse:
         """Probability and band of each outcome for rows of model inputs (every model
-        feature, a number or null). Rows that do not match are named in a 422."""
-        return self._answer(ctx, lambda who: self.practice.score(who, rows))
+        feature, a number within its domain or null). Rows that do not match, and values
+        outside their domain, are named in a 422."""
+
+        def work(who: Any) -> ScoreResponse:
+            # the role first (the practice refuses and records it), then the domains
+            problems = out_of_domain(rows) if who.role in SCORE_ROLES else []
+            if problems:
+                raise RefusalError(
+                    422,
+                    f"{len(problems)} value(s) outside their domain — "
+                    + "; ".join(message for _, message in problems[:5]),
+                    [field for field, _ in problems],
+                )
+            return cast(ScoreResponse, self.practice.score(who, rows))
+
+        return self._answer(ctx, work)
 
     @bentoml.api
     def feedback(
         self,
         person_id: PersonId,
         outcome: Outcome,
-        agrees: bool,
+        agrees: StrictBool,
         reason_code: ReasonCode,
         ctx: bentoml.Context,
         text: FeedbackText = "",
@@ -159,7 +210,8 @@ def current_practice() -> Practice | None:
 
 
 # outermost first: the Gatekeeper refuses before anything else runs (the cached
-# OpenAPI document included)
+# OpenAPI document included); no body is read beyond the limit
 _service: Any = VruRisk  # a bentoml Service at runtime; typed as the class for mypy
 _service.add_asgi_middleware(Gatekeeper, practice=current_practice)
+_service.add_asgi_middleware(BodyLimit)
 _service.add_asgi_middleware(HonestErrors, practice=current_practice)

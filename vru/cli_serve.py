@@ -2,10 +2,13 @@
 
 ``vru serve`` checks, in this process, everything the service needs (champions
 that may be released, a snapshot matching their features, a token file) and
-prints one ``error:`` line if anything is missing; then it runs ``bentoml serve
-vru.bento:VruRisk`` with the settings passed down as ``VRU_*`` environment
-variables (:func:`server_variables`), which :mod:`vru.bento` reads back through
-:func:`vru.config.load_settings` in every worker.
+prints one ``error:`` line if anything is missing; then it becomes ``bentoml serve
+vru.bento:VruRisk`` (the process is replaced, same pid) with the settings passed
+down as ``VRU_*`` environment variables (:func:`server_variables`), which
+:mod:`vru.bento` reads back through :func:`vru.config.load_settings` in every
+worker. A supervisor's SIGTERM, or Ctrl+C, therefore reaches the server itself,
+which stops its workers: no ``vru`` process is left in between to die alone and
+leave the server holding the port and the models.
 
 :func:`serving_process` runs the same command on a free loopback port and waits
 until the service is ready: the serving tests and the serving benchmark start
@@ -69,6 +72,8 @@ def server_variables(settings: Settings) -> dict[str, str]:
         "VRU_ACCESS_LOG_KEY_PATH": str(settings.access_log_files()[1].resolve()),
         "VRU_ACCESS_LOG_ANCHOR_PATH": str(settings.access_log_files()[2].resolve()),
         "VRU_PANEL_CAPACITY": str(settings.panel_capacity),
+        "VRU_SESSION_IDLE_MINUTES": str(settings.session_idle_minutes),
+        "VRU_SESSION_COOKIE_SECURE": str(settings.session_cookie_secure).lower(),
         **(
             {}
             if settings.previous_snapshot_path is None
@@ -232,11 +237,10 @@ def serve(
         highlight=False,
     )
     command = bentoml_command(settings.serve_host, settings.serve_port)
-    try:
-        code = subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # become the server rather than wait for it: signals sent to this pid reach it
+    os.execve(command[0], command, env)
 
 
 @tokens_app.command("add")

@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     )
     serve_host: str = Field("127.0.0.1", description="address `vru serve` binds")
     serve_port: int = Field(3000, ge=1, le=65535, description="port `vru serve` listens on")
+    # the web page's sessions (issue 21, finding 9)
+    session_idle_minutes: int = Field(
+        30,
+        ge=1,
+        le=24 * 60,
+        description="a signed-in session of the web page ends after this many minutes unused",
+    )
+    session_cookie_secure: bool = Field(
+        False,
+        description="mark the web page's session cookie Secure (sent over HTTPS only): set it "
+        "when the service is reached through HTTPS; off for plain loopback",
+    )
 
     # set by `mlflow run` in the environment of the command it launches
     mlflow_run_id: str | None = Field(None, validation_alias="MLFLOW_RUN_ID")

@@ -173,11 +173,32 @@ def test_the_page_says_the_cohort_and_the_list_place_near_the_top(
 def test_results_page_with_a_cross_area_person_is_refused(
     page: Any, server: ServingProcess, stack: ServingStack, people: People
 ) -> None:
+    from playwright.sync_api import expect
+
     page.goto(f"{server.url}/ui/")
     page.get_by_label("Access token").fill(stack.tokens["pat"])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Person ID").fill(people.somerset)
     page.get_by_label("Purpose of this look-up").fill("curiosity")
     page.get_by_role("button", name="Explain").click()
-    assert "own local authority" in page.get_by_role("alert").inner_text()
+    # the words an unknown id gets: the page does not say the young person lives elsewhere
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text(
+        "No young person with this person_id on Bristol's records as of 2025-01-01 "
+        "(not resident in Bristol, not aged 10–24, or mistyped): check the ID."
+    )
     assert page.get_by_role("region").count() == 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "practitioner-not-on-records.png"), full_page=True)
+    # the stylesheet applies under the Content-Security-Policy: the alert has its border
+    assert alert.evaluate("e => getComputedStyle(e).borderLeftStyle") == "solid"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Access token")).to_be_visible()
+    page.get_by_label("Access token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("That token is not recognised.")
+    page.screenshot(path=str(ARTIFACTS / "practitioner-sign-in-refused.png"), full_page=True)
+    # signed out: the page of records is not reachable any more
+    page.goto(f"{server.url}/ui/explain")
+    expect(page.get_by_label("Access token")).to_be_visible()

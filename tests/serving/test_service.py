@@ -282,8 +282,11 @@ def test_practitioner_sees_only_their_local_authority(
 ) -> None:
     body = {"person_id": people.somerset, "purpose": "checking a referral"}
     denied = post(server, "/explain", body, stack.tokens["pat"])  # Bristol practitioner
-    assert denied.status_code == 403
-    assert "own local authority (Bristol)" in denied.json()["error"]
+    # the answer an unknown id gets (issue 21, finding 9): it does not say they live elsewhere
+    assert denied.status_code == 404
+    assert "no young person with this person_id on Bristol's records" in denied.json()["error"]
+    assert "Somerset" not in denied.text
+    # ... while the access log records the true decision
     logged = rows_of(stack.access_log, person_id=people.somerset, decision="denied")
     assert logged
     assert logged[-1]["user"] == "pat"
@@ -299,7 +302,11 @@ def test_practitioner_sees_only_their_local_authority(
         "agrees": True,
         "reason_code": "other",
     }
-    assert post(server, "/feedback", feedback, stack.tokens["pat"]).status_code == 403
+    assert post(server, "/feedback", feedback, stack.tokens["pat"]).status_code == 404
+    assert (
+        rows_of(stack.access_log, person_id=people.somerset, action="feedback")[-1]["decision"]
+        == "denied"
+    )
     # practitioners explain people; scoring raw rows is for panels, analysts and admins
     refused = post(server, "/score", {"rows": [{}]}, stack.tokens["pat"])
     assert refused.status_code == 403

@@ -197,7 +197,7 @@ def test_golden_explanation_of_a_hand_built_record() -> None:
         data_as_of={"school_events": dt.date(2024, 3, 28), "incidents": dt.date(2024, 3, 31)},
     )
     assert [r.sentence for r in e.reasons] == [
-        "1 times recorded as a victim of serious violence in the last 12 months — police "
+        "1 time recorded as a victim of serious violence in the last 12 months — police "
         "records, latest 2023-12-23",
         "3 suspensions in the last 12 months — school records, latest 2024-03-02",
         "aged 15 at the time of this assessment",
