@@ -82,4 +82,4 @@ calibrate: install
 	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration-table.md
 
 clean:
-	rm -rf $(VENV) data/demo data/serving reports .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
+	rm -rf $(VENV) data/demo data/serving reports .pytest_cache .mypy_cache .ruff_cache mlflow.db release-ledger.* mlartifacts
