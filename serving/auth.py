@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 
 from serving.http import send_json
-from serving.throttle import FailureGuard
+from serving.throttle import LOG_CAP, FailureGuard
 
 __all__ = [
     "LOCAL_ROLES",
@@ -183,8 +183,12 @@ UNAUTHENTICATED = (
     "an admin issues one with vru tokens add"
 )
 
+#: paths whose requests without a valid token are written to the access log (the ones
+#: that reach a young person's records); every other is counted for the throttle only
+LOGGED_PATHS = frozenset({"/explain", "/score", "/feedback"})
 ONE_AUTHORIZATION = "send exactly one Authorization header"
 #: requests without a valid token one client may make in a minute before it must wait
+#: (``Settings.auth_failure_limit`` when the service has settings)
 API_FAILURE_LIMIT = 30
 TOO_MANY_FAILURES = (
     "too many requests without a valid token from this address; try again in {seconds} s"
@@ -203,12 +207,22 @@ class Gatekeeper:
         self.practice = practice
         #: rows about failed authentication, written off the event loop after each request
         self._notes: deque[str] = deque()
-        self.guard = FailureGuard(
-            self._notes.append,
-            limit=API_FAILURE_LIMIT,
-            failure="request without a valid token",
-            attempts="request(s) without a valid token",
-        )
+        self._guard: FailureGuard | None = None
+
+    def guard(self, practice: Any) -> FailureGuard:
+        """The throttle of requests without a valid token (its limit from the settings)."""
+        if self._guard is None:
+            settings = getattr(practice, "settings", None)
+            limit = int(getattr(settings, "auth_failure_limit", API_FAILURE_LIMIT))
+            self._guard = FailureGuard(
+                self._notes.append,
+                limit=limit,
+                # at least one address's limit a minute is logged one by one
+                log_cap=max(LOG_CAP, limit),
+                failure="request without a valid token",
+                attempts="request(s) without a valid token",
+            )
+        return self._guard
 
     async def _write_notes(self, practice: Any) -> None:
         """Write the failed-authentication rows due, in a worker thread (never on the loop)."""
@@ -249,9 +263,12 @@ class Gatekeeper:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if practice.tokens.lookup(bearer_token(headers)) is None:
             address = str((scope.get("client") or ("unknown", 0))[0])
-            wait = self.guard.retry_after(address)
+            guard = self.guard(practice)
+            wait = guard.retry_after(address)
             if wait is None:
-                self.guard.failed(address)  # counted; logged within the guard's bounds
+                # counted for the throttle; logged (within the guard's bounds) where the
+                # request was for a young person's records
+                guard.failed(address, log=path in LOGGED_PATHS)
             await self._write_notes(practice)
             if wait is not None:
                 await send_json(

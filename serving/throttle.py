@@ -28,7 +28,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["FailureGuard", "SigninGuard"]
+__all__ = ["LOG_CAP", "FailureGuard", "SigninGuard"]
+
+#: failures logged one by one per window, from all clients together (then summary rows)
+LOG_CAP = 100
 
 
 @dataclass
@@ -63,7 +66,7 @@ class FailureGuard:
         *,
         limit: int = 5,
         window: float = 60.0,
-        log_cap: int = 100,
+        log_cap: int = LOG_CAP,
         clock: Callable[[], float] = time.monotonic,
         failure: str = "failed sign-in",
         attempts: str = "sign-in attempt(s)",
@@ -127,14 +130,17 @@ class FailureGuard:
             self.record(note)
         return wait
 
-    def failed(self, address: str) -> None:
-        """Count a failed sign-in from ``address`` and log it (within the bounds)."""
+    def failed(self, address: str, log: bool = True) -> None:
+        """Count a failure from ``address`` and (unless ``log`` is false: counted for the
+        throttle only) log it, within the bounds."""
         with self._lock:
             now = self._clock()
             due = self._sweep(now)
             client = self._clients.setdefault(address, _Client())
             client.failures.append(now)
-            if self._logged < self.log_cap:
+            if not log:
+                pass
+            elif self._logged < self.log_cap:
                 self._logged += 1
                 due.append(f"{self.failure} from {address}")
             else:

@@ -74,6 +74,7 @@ def server_variables(settings: Settings) -> dict[str, str]:
         "VRU_PANEL_CAPACITY": str(settings.panel_capacity),
         "VRU_SESSION_IDLE_MINUTES": str(settings.session_idle_minutes),
         "VRU_SESSION_COOKIE_SECURE": str(settings.session_cookie_secure).lower(),
+        "VRU_AUTH_FAILURE_LIMIT": str(settings.auth_failure_limit),
         **(
             {}
             if settings.previous_snapshot_path is None

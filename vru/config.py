@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         description="mark the web page's session cookie Secure (sent over HTTPS only): set it "
         "when the service is reached through HTTPS; off for plain loopback",
     )
+    auth_failure_limit: int = Field(
+        30,
+        ge=1,
+        description="requests without a valid token one address may make in a minute before "
+        "it is answered 429 (counted and logged within bounds either way)",
+    )
 
     # set by `mlflow run` in the environment of the command it launches
     mlflow_run_id: str | None = Field(None, validation_alias="MLFLOW_RUN_ID")

@@ -550,14 +550,36 @@ def test_interrupted_run_leaves_outputs_intact_and_rerun_is_identical(
 
 @pytest.fixture(scope="module")
 def unreleased_version(two_runs: TwoRuns) -> str:
-    """A second registered version of the victim model that never passed the gate."""
-    client = MlflowClient(two_runs.released.tracking_uri, two_runs.released.tracking_uri)
+    """A second registered version of the victim model that failed the gate (recorded
+    through the registry gateway, so the release ledger holds the verdict)."""
+    from models.registry import Registry
+
+    uri = two_runs.released.tracking_uri
+    client = MlflowClient(uri, uri)
+    champion = client.get_model_version_by_alias(model_name("victim"), "champion")
+    version = str(
+        client.create_model_version(
+            model_name("victim"), str(champion.source), run_id=champion.run_id
+        ).version
+    )
+    registry = Registry(uri)
+    registry.register("victim", version, {})
+    registry.set_tags("victim", version, {"fairness_gate": "fail"})
+    return version
+
+
+@pytest.fixture(scope="module")
+def stamped_version(two_runs: TwoRuns) -> str:
+    """A version registered around vru, with a verdict stamped as a tag (issue 21, finding
+    10: the ledger has no entry for it, so nothing may load it)."""
+    uri = two_runs.released.tracking_uri
+    client = MlflowClient(uri, uri)
     champion = client.get_model_version_by_alias(model_name("victim"), "champion")
     version = client.create_model_version(
         model_name("victim"),
         str(champion.source),
         run_id=champion.run_id,
-        tags={"fairness_gate": "fail"},
+        tags={"fairness_gate": "pass"},
     )
     return str(version.version)
 
@@ -580,6 +602,7 @@ def _broken_data(released: Released, tmp_path: Path) -> Path:
         ("no champion", "cannot load vru-victim@champion"),
         ("unknown version", "cannot load vru-victim version 99"),
         ("fairness gate failed", "has fairness verdict 'fail'"),
+        ("verdict stamped outside vru", "has no entry in the release ledger"),
         ("version for both", "needs one version per outcome"),
         ("bad outcome", "--outcome must be one of victim, perpetrator, both"),
         ("bad date", "not a date"),
@@ -589,6 +612,7 @@ def _broken_data(released: Released, tmp_path: Path) -> Path:
 def test_bad_input_is_one_line_exit_2_and_nothing_written(
     two_runs: TwoRuns,
     unreleased_version: str,
+    stamped_version: str,
     tmp_path: Path,
     case: str,
     message: str,
@@ -613,6 +637,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
         extra += ["--model-version", "99"]
     elif case == "fairness gate failed":
         extra += ["--model-version", unreleased_version]
+    elif case == "verdict stamped outside vru":
+        extra += ["--model-version", stamped_version]
     elif case == "version for both":
         extra = ["--outcome", "both", "--model-version", "1"]
     elif case == "bad outcome":

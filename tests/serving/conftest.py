@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: screenshots and reports kept after a run (build/ is ignored by git)
 ARTIFACTS = Path(os.environ.get("VRU_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 #: the served capacity: Bristol's differs from the defaults (50 and 20) on both lists
+#: requests without a token a test address may make in a minute before a 429 (the default
+#: 30 would throttle schemathesis's authentication checks)
+UNTHROTTLED = 100_000
 CAPACITY = PanelCapacity.parse({"Bristol": {"known": 12, "early": 8}, "Somerset": 30})
 
 
@@ -100,6 +103,12 @@ def month_lists(stack: ServingStack) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def server(stack: ServingStack) -> Iterator[ServingProcess]:
-    variables = {**stack.variables(), "VRU_PANEL_CAPACITY": str(CAPACITY)}
+    variables = {
+        **stack.variables(),
+        "VRU_PANEL_CAPACITY": str(CAPACITY),
+        # the fuzzing and refusal tests send many requests without a token from one address;
+        # the throttle itself is tested in tests/unit/test_gatekeeper.py
+        "VRU_AUTH_FAILURE_LIMIT": str(UNTHROTTLED),
+    }
     with serving_process(variables, log=stack.root / "server.log") as running:
         yield running

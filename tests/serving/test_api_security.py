@@ -28,7 +28,6 @@ import pytest
 
 from features.registry import model_inputs
 from serving.access_log import read_rows
-from serving.auth import API_FAILURE_LIMIT
 from serving.http import NO_SUCH_PATH, UNKNOWN_PATH
 from tests.serving.conftest import People
 from vru.cli_serve import ServingProcess, free_port
@@ -120,21 +119,19 @@ def test_made_up_paths_grow_neither_metrics_nor_memory_nor_the_log(
     token = _auth(stack.tokens["ann"])
     workers = _descendants(server.process.pid)
     assert workers, "the server's worker processes"
-    # one round first, so that what a first request allocates is not counted as growth;
-    # after API_FAILURE_LIMIT failures in a minute the address waits (429, finding 5)
+    # one round first, so that what a first request allocates is not counted as growth
     rows_before = len(read_rows(stack.access_log))
-    assert _made_up_paths(server, [f"/explain/YP9{i:06d}" for i in range(200)]) == {401, 429}
+    assert _made_up_paths(server, [f"/explain/YP9{i:06d}" for i in range(200)]) == {401}
     metrics_before = httpx.get(f"{server.url}/metrics", headers=token).text
     rss_before = _rss_kb(workers)
 
     paths = [f"/explain/YP8{i:06d}" for i in range(ATTACK_PATHS)]
     paths[::500] = [f"/explain/{people.flagged_bristol}"] * len(paths[::500])
-    statuses = _made_up_paths(server, paths)
-    assert 429 in statuses
-    assert statuses <= {401, 429}
-    # the failures were counted, not written one row each (finding 5): at most the limit a
-    # minute one by one, and a summary row (the attack lasts a minute or two)
-    assert len(read_rows(stack.access_log)) - rows_before <= 3 * (API_FAILURE_LIMIT + 2)
+    assert _made_up_paths(server, paths) == {401}
+    # made-up paths reach nobody's records: counted for the throttle, not logged (finding
+    # 5; the test server does not throttle, see tests/serving/conftest.py, and
+    # tests/unit/test_gatekeeper.py shows the 429s and the bounds)
+    assert len(read_rows(stack.access_log)) == rows_before
 
     rss_after = _rss_kb(workers)
     metrics = httpx.get(f"{server.url}/metrics", headers=token)

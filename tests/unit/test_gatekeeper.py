@@ -82,6 +82,26 @@ def test_a_flood_without_a_token_is_throttled_and_logged_off_the_event_loop() ->
     assert answers[-1][0] == 200
     # one row per failure looked at (the limit, and the other client's), none while throttled
     assert len(practice.log.rows) == API_FAILURE_LIMIT + 1
+    # a made-up path is counted for the throttle, never logged
+    rows = len(practice.log.rows)
+
+    async def made_up() -> int:
+        scope = {"type": "http", "path": "/other", "headers": [], "client": ("10.0.0.11", 1)}
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        for _ in range(API_FAILURE_LIMIT + 1):
+            await gate(scope, receive, send)
+        starts = [m for m in sent if m["type"] == "http.response.start"]
+        return int(starts[-1]["status"])
+
+    assert anyio.run(made_up) == 429
+    assert len(practice.log.rows) == rows
     assert all(r.decision == "unauthenticated" for r in practice.log.rows)
     assert "from 10.0.0.9" in practice.log.rows[0].detail
     # never on the event loop's thread
