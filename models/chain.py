@@ -23,12 +23,14 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "GENESIS",
     "ChainError",
+    "Walk",
     "anchor_path_for",
     "append_anchor",
     "chain_hash",
@@ -41,6 +43,7 @@ __all__ = [
     "read_key",
     "read_only",
     "rows",
+    "walk",
 ]
 
 GENESIS = "0" * 64
@@ -147,6 +150,79 @@ def read_only(path: Path, tables: Sequence[str], what: str) -> Iterator[sqlite3.
         yield con
     finally:
         con.close()
+
+
+@dataclass
+class Walk:
+    """A chain walked from its first row: rows read, the first broken row and why
+    (``None``: intact so far), the newest good hash, and each row's hash by id."""
+
+    count: int = 0
+    broken_at: int | None = None
+    problem: str | None = None
+    head: str = GENESIS
+    hashes: dict[int, str] = field(default_factory=dict)
+    #: the latest anchor checked against: its row count and time (``None``: no anchor)
+    anchored_rows: int | None = None
+    anchored_at: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None and self.problem is None
+
+    def describe(self, noun: str = "row") -> str | None:
+        """The problem in one line, naming the broken row (``None`` when intact)."""
+        if self.problem is None:
+            return None
+        return (
+            self.problem if self.broken_at is None else f"{noun} {self.broken_at}: {self.problem}"
+        )
+
+
+def walk(
+    chain: Iterable[Mapping[str, object]],
+    key: bytes,
+    hash_of: Callable[[bytes, str, Mapping[str, object]], str],
+    anchor: Mapping[str, object] | None,
+    what: str = "log",
+    noun: str = "row",
+    plural: str = "rows",
+) -> Walk:
+    """Check a chain's rows (oldest first, with ``id``, ``prev_hash`` and ``hash``)
+    against the key — ids without gaps, each linked to the one before, each hash the
+    keyed hash of its contents (``hash_of``) — and then against ``anchor``: no fewer rows
+    than were anchored, and the anchored row still the anchored head. Stops at the first
+    broken row; ``what`` names the chain and ``noun`` and ``plural`` its rows in the
+    problem ("ledger", "entry")."""
+    result = Walk()
+    for row in chain:
+        result.count += 1
+        row_id = int(row["id"])  # type: ignore[call-overload]
+        if row_id != result.count:
+            result.broken_at = row_id
+            result.problem = f"{noun} {result.count} is missing before {noun} {row_id}"
+        elif row["prev_hash"] != result.head:
+            result.broken_at = row_id
+            result.problem = f"does not link to the {noun} before it"
+        elif not hmac.compare_digest(str(row["hash"]), hash_of(key, result.head, row)):
+            result.broken_at = row_id
+            result.problem = "contents do not match its keyed hash (edited or forged)"
+        if result.broken_at is not None:
+            return result
+        result.hashes[row_id] = result.head = str(row["hash"])
+    if anchor is None:
+        return result
+    anchored, when = int(anchor["rows"]), str(anchor.get("time"))  # type: ignore[call-overload]
+    result.anchored_rows, result.anchored_at = anchored, when
+    if result.count < anchored:
+        result.problem = (
+            f"{anchored} {plural} were anchored at {when} but the {what} has {result.count} "
+            f"({plural} removed)"
+        )
+    elif anchored and result.hashes.get(anchored) != anchor["head"]:
+        result.broken_at = anchored
+        result.problem = f"it is not the {noun} anchored at {when} (the {what} was rewritten)"
+    return result
 
 
 def latest_anchor(anchor_path: Path) -> dict[str, object] | None:

@@ -27,11 +27,11 @@ import contextlib
 import csv
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -50,6 +50,7 @@ from models.chain import (
     private_folder,
     read_key,
     read_only,
+    walk,
 )
 from models.chain import rows as chain_rows
 
@@ -199,7 +200,7 @@ class Verification:
         return self.first_broken is None and self.reason is None
 
 
-def row_hash(key: bytes, prev_hash: str, values: dict[str, object]) -> str:
+def row_hash(key: bytes, prev_hash: str, values: Mapping[str, object]) -> str:
     """``HMAC-SHA256(key, prev_hash + canonical JSON of the chained columns)``."""
     return chain_hash(key, prev_hash, [values[f] for f in FIELDS])
 
@@ -215,44 +216,29 @@ def verify_file(
     latest anchor. Changes nothing; :class:`LogError` when it cannot be checked at all."""
     key = read_key(key_path or key_path_for(path), "access-log")
     anchor = latest_anchor(anchor_path or anchor_path_for(path))
-    prev, expected_id, count = GENESIS, 1, 0
-    details: dict[int, str] = {}
-    hashes: dict[int, str] = {}
-    broken: tuple[int, str] | None = None
     with _read_only(path) as con:
-        for row in chain_rows(con, "SELECT * FROM access_log ORDER BY id"):
-            count += 1
-            row_id = int(row["id"])  # type: ignore[call-overload]
-            if row_id != expected_id:
-                broken = (row_id, f"row {expected_id} is missing before row {row_id}")
-            elif row["prev_hash"] != prev:
-                broken = (row_id, "does not link to the row before it")
-            elif not hmac.compare_digest(str(row["hash"]), row_hash(key, prev, row)):
-                broken = (row_id, "contents do not match its keyed hash (edited or forged)")
-            if broken:
-                return Verification(count, broken[0], broken[1], prev)
-            details[row_id] = str(row["detail"] or "")
-            hashes[row_id] = prev = str(row["hash"])
-            expected_id += 1
+        done = walk(chain_rows(con, "SELECT * FROM access_log ORDER BY id"), key, row_hash, anchor)
+        found = Verification(
+            done.count,
+            done.broken_at,
+            done.problem,
+            done.head,
+            done.anchored_rows,
+            done.anchored_at,
+        )
+        if done.problem is not None and done.anchored_rows is None:
+            return found  # a broken row: named before anything else
+        details = dict(con.execute("SELECT id, detail FROM access_log").fetchall())
         for fb in chain_rows(con, "SELECT * FROM feedback ORDER BY id"):
             access_id = int(fb["access_id"])  # type: ignore[call-overload]
-            if not details.get(access_id, "").endswith(FEEDBACK_MARK + _feedback_digest(fb)):
+            if not str(details.get(access_id) or "").endswith(FEEDBACK_MARK + _feedback_digest(fb)):
                 return Verification(
-                    count,
+                    done.count,
                     access_id,
                     f"feedback {fb['id']} does not match what its access-log row recorded (edited)",
-                    prev,
+                    done.head,
                 )
-    if anchor is None:
-        return Verification(count, None, None, prev)
-    rows, when = int(anchor["rows"]), str(anchor.get("time"))  # type: ignore[call-overload]
-    if count < rows:
-        reason = f"{rows} rows were anchored at {when} but the log has {count} (rows removed)"
-        return Verification(count, None, reason, prev, rows, when)
-    if rows and hashes.get(rows) != anchor["head"]:
-        reason = f"row {rows} is not the row anchored at {when} (the log was rewritten)"
-        return Verification(count, rows, reason, prev, rows, when)
-    return Verification(count, None, None, prev, rows, when)
+    return found
 
 
 def read_rows(
