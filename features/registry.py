@@ -18,8 +18,10 @@ __all__ = [
     "DOMAINS",
     "FEATURES",
     "REGISTRY",
+    "SEX_AS_INPUT",
     "FeatureInfo",
     "audit_columns",
+    "input_info",
     "model_inputs",
     "support_columns",
 ]
@@ -64,6 +66,30 @@ REGISTRY: dict[str, FeatureInfo] = {
         for column in AUDIT_ONLY
     },
 }
+
+
+#: sex as a model input: never in a released model (DESIGN). Only the comparison training
+#: reports beside calibration by sex fits it (``training.by_sex``): 1 when the young
+#: person's recorded sex is female, 0 when male
+SEX_AS_INPUT = FeatureInfo(
+    "sex_female",
+    "demographic",
+    "recorded as female: {value}",
+    "people",
+    model_input=False,
+    direction=EITHER,
+    missing="never missing",
+    direction_reason="a comparison only: what reading sex would change",
+    what="sex",
+)
+
+
+def input_info(name: str) -> FeatureInfo:
+    """The registry entry of a column a candidate may read: a registered column, or the
+    comparison's :data:`SEX_AS_INPUT`."""
+    if name == SEX_AS_INPUT.name:
+        return SEX_AS_INPUT
+    return REGISTRY[name]
 
 
 def model_inputs() -> list[str]:

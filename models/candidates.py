@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-from features.registry import REGISTRY
+from features.registry import REGISTRY, SEX_AS_INPUT, input_info
 
 #: the name of a candidate fitted without the declared directions (reported, never chosen)
 UNCONSTRAINED = "{name} (unconstrained)"
@@ -65,15 +65,16 @@ def _matrix(X: pd.DataFrame | np.ndarray, features: Sequence[str]) -> np.ndarray
 
 def directions(features: Sequence[str]) -> np.ndarray:
     """The declared direction of each feature (+1 raises, −1 lowers, 0 either)."""
-    unknown = [f for f in features if f not in REGISTRY or REGISTRY[f].direction is None]
+    known = {f: input_info(f) for f in features if f in REGISTRY or f == SEX_AS_INPUT.name}
+    unknown = [f for f in features if f not in known or known[f].direction is None]
     if unknown:
         raise KeyError(f"no declared direction for {unknown[:5]}")
-    return np.array([int(REGISTRY[f].direction or 0) for f in features], dtype=int)
+    return np.array([int(known[f].direction or 0) for f in features], dtype=int)
 
 
 def never_values(features: Sequence[str]) -> np.ndarray:
     """What each feature reads for "never recorded" (NaN where a value is never missing)."""
-    nevers = [REGISTRY[f].never for f in features]
+    nevers = [input_info(f).never for f in features]
     return np.array([np.nan if v is None else float(v) for v in nevers])
 
 
@@ -183,7 +184,7 @@ class LogisticCandidate(_Directed):
 
         self._learn_inputs(X)
         self.never_columns_ = [
-            j for j, f in enumerate(self.features_) if REGISTRY[f].never is not None
+            j for j, f in enumerate(self.features_) if input_info(f).never is not None
         ]
         self.shape_columns_ = [j for j, d in enumerate(self.directions_) if d == 0]
         raw = _matrix(X, self.features_)

@@ -159,6 +159,11 @@ class Released:
         return list(self.model.bundle.features)
 
     @property
+    def calibration_columns(self) -> list[str]:
+        """The columns besides the features a row needs to be calibrated (``sex``)."""
+        return list(self.model.calibration_columns())
+
+    @property
     def label(self) -> str:
         """``vru-victim/3``."""
         return f"{self.name}/{self.version}"

@@ -9,7 +9,7 @@ and the service all go through it: there is no second scoring path.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from features.vocabulary import OUTCOMES
-from models.calibration import TOP_BAND_SHARE, Calibrator
+from models.calibration import TOP_BAND_SHARE, Calibrator, group_keys, row_columns
 from models.candidates import RulesBaseline
 from models.explain import AdditivityError, Contributions, contributions
 from models.reasons import (
@@ -112,18 +112,25 @@ class ExplanationMismatchError(RuntimeError):
     """The contributions do not add up to the score the probability came from."""
 
 
-def model_signature(features: list[str], *, nullable: list[str]) -> ModelSignature:
+def model_signature(
+    features: list[str], *, nullable: list[str], calibrate_by: Sequence[str] = ()
+) -> ModelSignature:
     """The pyfunc's signature, with the feature table's real types.
 
     Counts and flags are integers (``long``); "days since" and "first age" are
     integers that may be missing, which pandas holds as ``Int64`` or as floats
-    with ``NaN`` — declared ``Any`` so that both pass. Extra columns (keys,
-    labels, audit columns) are ignored by MLflow.
+    with ``NaN`` — declared ``Any`` so that both pass. ``calibrate_by`` (``sex``) are
+    text columns, read only to calibrate. Extra columns (keys, labels, audit columns) are
+    ignored by MLflow.
     """
-    from mlflow.types.schema import AnyType, ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
 
     missing_ok = set(nullable)
-    inputs = Schema([ColSpec(AnyType() if f in missing_ok else "long", f) for f in features])
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec(AnyType() if f in missing_ok else "long", f) for f in features
+    ]
+    columns += [ColSpec("string", name) for name in calibrate_by]
+    inputs = Schema(columns)
     outputs = Schema([ColSpec("double", "probability"), ColSpec("string", "band")])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -144,11 +151,38 @@ class RiskModel(PythonModel):
             raise RuntimeError("RiskModel has no bundle loaded")
         return self.bundle
 
+    @property
+    def calibrate_by(self) -> tuple[str, ...] | None:
+        """What the probability is calibrated by (sex within cohort), or ``None``: sex is
+        read only to calibrate, never a model input (:mod:`models.calibration`)."""
+        return getattr(self._bundle().calibrator, "by", None)
+
+    def calibration_columns(self) -> list[str]:
+        """The columns besides the features a row must hold to be calibrated (``sex``)."""
+        return row_columns(self.calibrate_by)
+
+    def required_columns(self) -> list[str]:
+        """Every column a row must hold: the model features, then the calibration's."""
+        return [*self._bundle().features, *self.calibration_columns()]
+
     def check_columns(self, frame: pd.DataFrame) -> None:
-        """Refuse rows that lack any model feature (one message naming them)."""
+        """Refuse rows that lack any model feature, or the sex the estimate is calibrated by
+        (one message naming them)."""
         missing = [f for f in self._bundle().features if f not in frame.columns]
         if missing:
             raise KeyError(f"feature rows lack {len(missing)} model feature(s): {missing[:5]}")
+        uncalibrated = [c for c in self.calibration_columns() if c not in frame.columns]
+        if uncalibrated:
+            raise KeyError(
+                f"feature rows lack {' and '.join(uncalibrated)}, which the estimate is "
+                "calibrated by (only to calibrate; never a model input)"
+            )
+
+    def _groups(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Each row's calibration group (``None`` when the model calibrates everyone
+        alike; :func:`models.calibration.group_keys`)."""
+        by = self.calibrate_by
+        return None if by is None else group_keys(frame, by)
 
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
         """What the estimator reads: its features as one float matrix (missing → NaN, so
@@ -167,13 +201,14 @@ class RiskModel(PythonModel):
             )
 
     def _decide(
-        self, inputs: pd.DataFrame | np.ndarray
+        self, inputs: pd.DataFrame | np.ndarray, groups: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Probability, band and the margin they come from, for prepared inputs: the body
-        of :meth:`predict`, which :meth:`explain` shares."""
+        """Probability, band and the margin they come from, for prepared inputs (and each
+        row's calibration group): the body of :meth:`predict`, which :meth:`explain`
+        shares."""
         bundle = self._bundle()
         margin = np.asarray(bundle.estimator.score(inputs), dtype=float)
-        probability = bundle.calibrator.predict(margin)
+        probability = bundle.calibrator.predict(margin, groups)
         return probability, bundle.band_of(probability), margin
 
     def predict(
@@ -184,7 +219,8 @@ class RiskModel(PythonModel):
         The one scoring path: training, the fairness gate, the batch, the service
         and explanations all take their probability from here.
         """
-        probability, band, _ = self._decide(self._inputs(model_input))
+        inputs = self._inputs(model_input)
+        probability, band, _ = self._decide(inputs, self._groups(model_input))
         return pd.DataFrame({"probability": probability, "band": band}, index=model_input.index)
 
     def registry(self) -> dict[str, dict[str, object]]:
@@ -265,7 +301,8 @@ class RiskModel(PythonModel):
         bundle = self._bundle()
         # the inputs are prepared once; the decision is exactly the one predict makes
         inputs = self._inputs(rows)
-        probability, bands, margin = self._decide(inputs)
+        groups = self._groups(rows)
+        probability, bands, margin = self._decide(inputs, groups)
         try:
             # the contributions must add up to the very score that gave the probability
             contrib = contributions(bundle.estimator, inputs, method, rows.index, margin)
@@ -279,7 +316,7 @@ class RiskModel(PythonModel):
         values = contrib.values.to_numpy()
         # which contributions run against their declared direction: folded, never reasons
         against = self._against(inputs, contrib)
-        intervals = bundle.calibrator.interval(margin)
+        intervals = bundle.calibrator.interval(margin, groups=groups)
         ranges = {b.name: bundle.band_range(b.name) for b in bundle.bands}
         # row by row from one object matrix: to_dict("records") copies column by column
         names_in = [str(c) for c in rows.columns]

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from serving.schemas import PATTERN_RULES, input_domains
+from serving.schemas import CALIBRATION_INPUTS, PATTERN_RULES, calibration_words, input_domains
 
 __all__ = [
     "API_PATHS",
@@ -169,9 +169,12 @@ def _document_operation(
         rows["items"] = {"$ref": "#/components/schemas/FeatureRecord"}
 
 
-def document(spec: dict[str, Any], features: list[str]) -> dict[str, Any]:
+def document(
+    spec: dict[str, Any], features: list[str], texts: Sequence[str] = ()
+) -> dict[str, Any]:
     """Declare the bearer scheme, every refusal the endpoints can answer, required bodies,
-    and the exact feature record ``/score`` accepts (known only once the models load)."""
+    and the exact feature record ``/score`` accepts (known only once the models load):
+    the features and the ``texts`` the estimates are calibrated by (sex)."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["Refusal"] = REFUSAL_SCHEMA
     domains = input_domains()
@@ -179,12 +182,25 @@ def document(spec: dict[str, Any], features: list[str]) -> dict[str, Any]:
         "type": "object",
         "title": "FeatureRecord",
         "description": "every input of the champion models: a number within its domain, "
-        "or null when missing",
+        "or null when missing; and the young person's recorded sex, which the estimates are "
+        "calibrated by (never a model input, never used to rank young people of one sex)",
         "properties": {
-            f: domains[f].json_schema() if f in domains else {"type": "number", "nullable": True}
-            for f in features
+            **{
+                f: domains[f].json_schema()
+                if f in domains
+                else {"type": "number", "nullable": True}
+                for f in features
+            },
+            **{
+                t: {
+                    "type": "string",
+                    "enum": list(CALIBRATION_INPUTS[t]),
+                    "description": calibration_words(t),
+                }
+                for t in texts
+            },
         },
-        "required": list(features),
+        "required": [*features, *texts],
         "additionalProperties": False,
     }
     spec["components"]["securitySchemes"] = {
@@ -237,7 +253,9 @@ class HonestErrors:
                 return
             practice = self.practice()
             features = practice.features if practice is not None else []
-            self._spec = json.dumps(document(json.loads(body), features)).encode("utf-8")
+            texts = practice.texts if practice is not None else []
+            spec = document(json.loads(body), features, texts)
+            self._spec = json.dumps(spec).encode("utf-8")
         await send_bytes(send, 200, self._spec)
 
     async def _api(self, scope: Any, receive: Any, send: Any) -> None:

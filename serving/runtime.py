@@ -37,6 +37,7 @@ __all__ = [
     "Practice",
     "RefusalError",
     "Snapshot",
+    "calibrated_by",
     "list_next_step",
     "list_sentence",
     "load_champions",
@@ -52,18 +53,31 @@ def _finite(value: float) -> bool:
 
 
 def rows_frame(
-    rows: Sequence[Mapping[str, float | None]], features: Sequence[str]
+    rows: Sequence[Mapping[str, float | str | None]],
+    features: Sequence[str],
+    texts: Sequence[str] = (),
 ) -> tuple[pd.DataFrame | None, list[str]]:
-    """Feature records as a float frame, or the problems found, one string per bad row."""
-    wanted = set(features)
+    """Feature records as a float frame (and the ``texts`` columns the models calibrate
+    by, as text), or the problems found, one string per bad row."""
+    wanted = set(features) | set(texts)
     problems = []
     for i, row in enumerate(rows):
         missing = [f for f in features if f not in row]
+        uncalibrated = [t for t in texts if row.get(t) is None]
         unknown = sorted(k for k in row if k not in wanted)
-        bad = sorted(k for k, v in row.items() if v is not None and not _finite(v))
+        bad = sorted(
+            k
+            for k, v in row.items()
+            if k not in texts and v is not None and (isinstance(v, str) or not _finite(v))
+        )
         parts = []
         if missing:
             parts.append(f"missing {len(missing)} feature(s): {', '.join(missing[:5])}")
+        if uncalibrated:
+            parts.append(
+                f"missing {' and '.join(uncalibrated)} (female or male), which the estimate "
+                "is calibrated by"
+            )
         if unknown:
             parts.append(f"unknown field(s): {', '.join(unknown[:5])}")
         if bad:
@@ -78,7 +92,10 @@ def rows_frame(
             value = row[name]
             if value is not None:
                 values[i, j] = float(value)
-    return pd.DataFrame(values, columns=list(features)), []
+    frame = pd.DataFrame(values, columns=list(features))
+    for column in texts:
+        frame[column] = [str(row[column]) for row in rows]
+    return frame, []
 
 
 class RefusalError(Exception):
@@ -147,6 +164,12 @@ def list_next_step(place: ListPlace) -> str:
     )
 
 
+def calibrated_by(champions: Mapping[str, Champion]) -> list[str]:
+    """The columns besides the features the champions' estimates are calibrated by (sex),
+    each once."""
+    return list(dict.fromkeys(c for ch in champions.values() for c in ch.calibration_columns))
+
+
 def model_inputs(champions: Mapping[str, Champion]) -> list[str]:
     """Every champion's input columns, each once, in first-seen order."""
     features: list[str] = []
@@ -183,6 +206,8 @@ class Practice:
         self.tokens = tokens  # serving.auth.TokenStore
         self.log = access_log  # serving.access_log.AccessLog
         self.features = model_inputs(self.champions)
+        #: what a /score row holds besides the features: the calibration attributes (sex)
+        self.texts = calibrated_by(self.champions)
         self.versions = ",".join(c.label for c in self.champions.values())
 
     @classmethod
@@ -193,13 +218,16 @@ class Practice:
         from serving.auth import TokenStore
 
         champions = load_champions(settings.tracking_uri(), list(OUTCOMES))
-        snapshot = Snapshot.load(settings.resolve(settings.snapshot_path), model_inputs(champions))
+        texts = calibrated_by(champions)
+        snapshot = Snapshot.load(
+            settings.resolve(settings.snapshot_path), model_inputs(champions), texts
+        )
         # drawn once, here: every request reads the same lists the panels get
         lists = PanelLists.draw(champions, snapshot, settings.panel_capacity)
         previous = None
         if settings.previous_snapshot_path is not None:
             previous = Snapshot.load(
-                settings.resolve(settings.previous_snapshot_path), model_inputs(champions)
+                settings.resolve(settings.previous_snapshot_path), model_inputs(champions), texts
             )
             if previous.as_of >= snapshot.as_of:
                 raise CannotStartError(
@@ -328,7 +356,7 @@ class Practice:
             next_step=list_next_step(place),
         )
 
-    def score(self, principal: Any, rows: Sequence[Mapping[str, float | None]]) -> Any:
+    def score(self, principal: Any, rows: Sequence[Mapping[str, float | str | None]]) -> Any:
         """Probability and band of each outcome for each row of model inputs."""
         from serving.auth import SCORE_ROLES
         from serving.schemas import OutcomeScore, RowScore, ScoreResponse
@@ -347,7 +375,7 @@ class Practice:
                 f"a {principal.role} may not score feature rows (roles allowed: "
                 f"{', '.join(sorted(SCORE_ROLES))}); this refusal has been recorded",
             )
-        frame, problems = rows_frame(rows, self.features)
+        frame, problems = rows_frame(rows, self.features, self.texts)
         if frame is None:
             raise RefusalError(
                 422,

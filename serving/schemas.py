@@ -9,7 +9,10 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 
+from features.vocabulary import SEXES
+
 __all__ = [
+    "CALIBRATION_INPUTS",
     "PATTERN_RULES",
     "REASON_CODES",
     "ChangeOut",
@@ -117,9 +120,13 @@ PATTERN_RULES = {
 PersonId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 Purpose = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)]
 FeedbackText = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT_PATTERN)]
-#: one row of model inputs: every feature of the model, a number or null (missing);
-#: strict, so true/false or "1" are refused rather than read as numbers
-FeatureRecord = dict[str, StrictFloat | StrictInt | None]
+#: what a row holds besides the model inputs: the attribute an estimate is calibrated by,
+#: with the values it may take (sex: used only to calibrate, never to rank, never an input)
+CALIBRATION_INPUTS: Mapping[str, tuple[str, ...]] = {"sex": SEXES}
+#: one row of model inputs: every feature of the model, a number or null (missing), and
+#: the young person's recorded sex; strict, so true/false or "1" are refused rather than
+#: read as numbers
+FeatureRecord = dict[str, StrictFloat | StrictInt | Literal["female", "male"] | None]
 
 
 @dataclass(frozen=True)
@@ -214,19 +221,37 @@ def input_domains() -> Mapping[str, InputDomain]:
     return domains
 
 
-def out_of_domain(rows: Sequence[Mapping[str, float | None]]) -> list[tuple[str, str]]:
+def calibration_words(name: str) -> str:
+    """What a calibration input must be, in words."""
+    return f"{' or '.join(CALIBRATION_INPUTS[name])} (recorded {name}; used only to calibrate)"
+
+
+def out_of_domain(
+    rows: Sequence[Mapping[str, float | str | None]],
+) -> list[tuple[str, str]]:
     """Each value outside its input's domain, as ``("rows.3.name", "rows.3.name: must be
-    …, got 1000")``, in row order. Unknown names are left to the feature-list check."""
+    …, got 1000")``, in row order: a number outside a model input's domain, text where a
+    number belongs, or anything but an allowed value for a calibration input (sex).
+    Unknown names are left to the feature-list check."""
     domains = input_domains()
     problems = []
     for i, row in enumerate(rows):
         for name, value in row.items():
-            domain = domains.get(name)
-            if value is None or domain is None or domain.allows(value):
-                continue
             field = f"rows.{i}.{name}"
             shown = f"{value:g}" if isinstance(value, float) else str(value)[:20]
-            problems.append((field, f"{field}: must be {domain.words()}, got {shown}"))
+            if name in CALIBRATION_INPUTS:
+                if value not in CALIBRATION_INPUTS[name]:
+                    problems.append(
+                        (field, f"{field}: must be {calibration_words(name)}, got {shown}")
+                    )
+                continue
+            domain = domains.get(name)
+            if value is None or domain is None:
+                continue
+            if isinstance(value, str):
+                problems.append((field, f"{field}: must be {domain.words()}, got text {shown!r}"))
+            elif not domain.allows(value):
+                problems.append((field, f"{field}: must be {domain.words()}, got {shown}"))
     return problems
 
 

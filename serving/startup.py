@@ -113,7 +113,9 @@ def _freshness(frame: pd.DataFrame, as_of: dt.date) -> dict[str, dt.date]:
 class Snapshot:
     """The latest as-of of a feature table, indexed by person, with per-source freshness."""
 
-    def __init__(self, path: Path, frame: pd.DataFrame, as_of: dt.date) -> None:
+    def __init__(
+        self, path: Path, frame: pd.DataFrame, as_of: dt.date, texts: Sequence[str] = ()
+    ) -> None:
         from features.registry import support_columns
 
         self.path = path
@@ -134,6 +136,8 @@ class Snapshot:
         ]
         self.values = frame[self.columns].to_numpy(dtype=float, na_value=np.nan)
         self._as_of = pd.Timestamp(as_of)
+        #: text columns a model reads only to calibrate (sex), kept beside the matrix
+        self.texts = {c: frame[c].astype(str).to_numpy(dtype=object) for c in texts}
         # the column index built once (object dtype: a one-row frame on Arrow-string columns,
         # pandas 3's default, costs half as much again to build)
         self._columns = pd.Index(self.columns, dtype=object)
@@ -142,8 +146,9 @@ class Snapshot:
         return len(self.person_ids)
 
     @classmethod
-    def load(cls, path: Path, features: Sequence[str]) -> Snapshot:
-        """Read the Parquet snapshot; refuse one that lacks a model input or a key column."""
+    def load(cls, path: Path, features: Sequence[str], texts: Sequence[str] = ()) -> Snapshot:
+        """Read the Parquet snapshot; refuse one that lacks a model input, a key column or
+        a column the models are calibrated by (``texts``: sex, kept only for that)."""
         import pyarrow.parquet as pq
 
         from features.build import to_frame
@@ -155,7 +160,7 @@ class Snapshot:
         except Exception as exc:
             raise CannotStartError(f"cannot read the snapshot {path}: {first_line(exc)}") from None
         # the involvement counts decide each young person's cohort (and so their list)
-        needed = list(dict.fromkeys([*KEY_COLUMNS, *features, *INVOLVEMENT_FEATURES]))
+        needed = list(dict.fromkeys([*KEY_COLUMNS, *features, *texts, *INVOLVEMENT_FEATURES]))
         missing = [c for c in needed if c not in schema.names]
         if missing:
             raise CannotStartError(
@@ -164,7 +169,9 @@ class Snapshot:
             )
         from features.registry import AUDIT_ONLY
 
-        keep = [c for c in schema.names if c not in AUDIT_ONLY or c == "local_authority"]
+        keep = [
+            c for c in schema.names if c not in AUDIT_ONLY or c == "local_authority" or c in texts
+        ]
         frame = to_frame(pq.read_table(path, columns=keep))
         if frame.empty:
             raise CannotStartError(f"the snapshot {path} has no rows")
@@ -174,11 +181,15 @@ class Snapshot:
             raise CannotStartError(
                 f"the snapshot {path} has more than one row per person on {as_of}"
             )
-        return cls(path, latest, as_of)
+        return cls(path, latest, as_of, texts)
 
     def frame(self) -> pd.DataFrame:
-        """Every row of the snapshot as one float frame (what the lists are scored from)."""
-        return pd.DataFrame(self.values, columns=self._columns)
+        """Every row of the snapshot as one float frame (what the lists are scored from),
+        with the text columns the models calibrate by."""
+        frame = pd.DataFrame(self.values, columns=self._columns)
+        for column, values in self.texts.items():
+            frame[column] = values
+        return frame
 
     def row(self, person_id: str) -> pd.DataFrame | None:
         """The person's row as a one-row frame, or ``None`` if they are not on the snapshot."""
@@ -186,6 +197,8 @@ class Snapshot:
         if position is None:
             return None
         row = pd.DataFrame(self.values[position : position + 1], columns=self._columns)
+        for column, values in self.texts.items():
+            row[column] = values[position : position + 1]
         row.insert(0, "as_of", [self._as_of])
         row.insert(0, "person_id", [person_id])
         return row

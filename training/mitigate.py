@@ -50,13 +50,14 @@ def fit_threshold(bundle: Any, valid: pd.DataFrame, y: np.ndarray, by: str) -> T
         prefit=True,
         predict_method="predict",
     )
-    optimizer.fit(valid[bundle.features], y, sensitive_features=valid[by].astype(str).to_numpy())
+    columns = RiskModel(bundle).required_columns()
+    optimizer.fit(valid[columns], y, sensitive_features=valid[by].astype(str).to_numpy())
     return optimizer
 
 
 def flag_probability(optimizer: ThresholdOptimizer, test: pd.DataFrame, by: str) -> np.ndarray:
-    features = optimizer.estimator.bundle.features
-    pmf = optimizer._pmf_predict(test[features], sensitive_features=test[by].astype(str).to_numpy())
+    columns = RiskModel(optimizer.estimator.bundle).required_columns()
+    pmf = optimizer._pmf_predict(test[columns], sensitive_features=test[by].astype(str).to_numpy())
     return np.asarray(pmf)[:, 1]
 
 

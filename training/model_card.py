@@ -10,6 +10,7 @@ import pandas as pd
 from features.vocabulary import OUTCOMES
 from models.candidates import UNCONSTRAINED
 from models.risk_model import RiskModel
+from training.by_sex import sex_markdown
 
 if TYPE_CHECKING:
     from training.results import CandidateResult
@@ -36,6 +37,7 @@ def model_card(
     lists: pd.DataFrame | None = None,
     lead_time: str | None = None,
     results: Sequence[CandidateResult] = (),
+    by_sex: pd.DataFrame | None = None,
 ) -> str:
     """The card: intended use and non-use, data, metrics with intervals, the two lists,
     lead time, caveats."""
@@ -113,6 +115,22 @@ def model_card(
         lines += _lists_section(lists, chosen.candidate, fold.name)
     if lead_time:
         lines += ["", "## Lead time: how early the early list finds young people", "", lead_time]
+    if by_sex is not None:
+        shifts = chosen.bundle.calibrator.shifts()
+        lines += [
+            "",
+            "## Calibration by sex",
+            "",
+            "Estimates are calibrated separately for girls and boys: after the shared "
+            "calibration, each sex's estimates are shifted so that they add up to its "
+            "observed outcomes on the calibration slice (log-odds shift: "
+            + ", ".join(f"{g} {v:+.2f}" for g, v in sorted(shifts.items()))
+            + "). Sex never changes the order of two young people of the same sex, and it "
+            "is not a model input. Below, on the latest fold's test snapshot, the released "
+            "model beside one calibration for everyone and beside sex as a model input:",
+            "",
+            sex_markdown(by_sex, {"low": 0.8, "high": 1.25}),
+        ]
     lines += [
         "",
         "### All candidates, all folds",

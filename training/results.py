@@ -57,3 +57,6 @@ class TrainResult:
     lists: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: the lead-time backtest (:mod:`training.leadtime`), when it ran
     lead_time: Any = None
+    #: calibration by sex beside one map for everyone and sex as an input
+    #: (:func:`training.by_sex.sex_comparison`), when the model is calibrated by sex
+    by_sex: pd.DataFrame | None = None

@@ -104,9 +104,11 @@ def write_review(
 
 
 def log_model(outcome: str, chosen: CandidateResult, inputs: pd.DataFrame, folder: Path) -> Any:
-    """Log and register the chosen candidate as the :class:`RiskModel` pyfunc."""
+    """Log and register the chosen candidate as the :class:`RiskModel` pyfunc (``inputs``:
+    rows of its features and the attribute it is calibrated by, if any)."""
     bundle_path = chosen.bundle.save(folder / "bundle.joblib")
-    features = list(inputs.columns)
+    texts = RiskModel(chosen.bundle).calibration_columns()
+    features = [c for c in inputs.columns if c not in texts]
     # the example is a slice of the project's own feature table, dtypes and all
     nullable = [c for c in nullable_columns() if c in features]
     return mlflow.pyfunc.log_model(
@@ -114,6 +116,6 @@ def log_model(outcome: str, chosen: CandidateResult, inputs: pd.DataFrame, folde
         python_model=str(PYFUNC_ENTRY),
         artifacts={"bundle": str(bundle_path)},
         input_example=inputs.head(5).astype(dict.fromkeys(nullable, "float64")),
-        signature=model_signature(features, nullable=nullable),
+        signature=model_signature(features, nullable=nullable, calibrate_by=texts),
         registered_model_name=model_name(outcome),
     )

@@ -26,7 +26,7 @@ from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
 from features.snapshot import Tables, build_snapshot, load_tables
 from features.vocabulary import OUTCOMES, cohort_of
-from models.calibration import RESAMPLES, Calibrator, choose_method
+from models.calibration import CALIBRATE_BY, RESAMPLES, Calibrator, choose_method, group_keys
 from models.candidates import (
     UNCONSTRAINED,
     EBMCandidate,
@@ -37,6 +37,7 @@ from models.candidates import (
 from models.panels import PanelCapacity, as_capacity, within_capacity
 from models.registry import Registry, configure_tracking
 from models.risk_model import BAND_ORDER, ModelBundle, RiskModel, fit_bands
+from training.by_sex import sex_comparison
 from training.evaluate import (
     Interval,
     bootstrap_metrics,
@@ -114,6 +115,18 @@ def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame[frame[label].notna()]
 
 
+def fold_slices(
+    table: pd.DataFrame, fold: Fold, label: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The fold's labelled training, validation, calibration and test rows."""
+    as_of = table["as_of"].dt.date
+    train = _labelled(table[as_of.isin(fold.train)], label)
+    valid, calib, test = (
+        _labelled(table[as_of == day], label) for day in (fold.valid, fold.calib, fold.test)
+    )
+    return train, valid, calib, test
+
+
 def run_fold(
     fold: Fold,
     table: pd.DataFrame,
@@ -125,6 +138,7 @@ def run_fold(
     mitigate_by: str | None = None,
     candidates: Sequence[str] = CANDIDATES,
     compared: Sequence[str] = COMPARED,
+    calibrate_by: tuple[str, ...] | None = CALIBRATE_BY,
 ) -> tuple[list[CandidateResult], pd.DataFrame]:
     """Fit, calibrate and test every candidate on one fold (no MLflow here).
 
@@ -133,17 +147,16 @@ def run_fold(
     audit-only column), each candidate also gets a ``<name>+threshold`` row: fairlearn's
     ThresholdOptimizer fitted on the validation slice, scored on the same test slice.
 
+    Each candidate is calibrated by ``calibrate_by`` (sex within cohort:
+    :mod:`models.calibration`; ``None``, one map for everyone).
+
     Returns the candidates' results and the lists table (:func:`training.lists.list_table`:
     each list ranked by each candidate, by a LightGBM trained on the not-yet-involved
     alone, and by the honest ceiling).
     """
     capacity = as_capacity(capacity)
     label = OUTCOMES[outcome].label
-    as_of = table["as_of"].dt.date
-    train = _labelled(table[as_of.isin(fold.train)], label)
-    valid = _labelled(table[as_of == fold.valid], label)
-    calib = _labelled(table[as_of == fold.calib], label)
-    test = _labelled(table[as_of == fold.test], label)
+    train, valid, calib, test = fold_slices(table, fold, label)
     if min(len(train), len(valid), len(calib), len(test)) == 0:
         raise ValueError(f"{fold.name}: a slice has no labelled rows")
     y_valid = valid[label].to_numpy(dtype=int)
@@ -160,8 +173,9 @@ def run_fold(
             estimator.score(valid[features]), y_valid, valid["person_id"].to_numpy(dtype=object)
         )
         calib_score = estimator.score(calib[features])
-        calibrator = Calibrator(method).fit(calib_score, y_calib)
-        p_calib = calibrator.predict(calib_score)
+        groups = group_keys(calib, calibrate_by) if calibrate_by else None
+        calibrator = Calibrator(method, by=calibrate_by).fit(calib_score, y_calib, groups=groups)
+        p_calib = calibrator.predict(calib_score, groups)
         bundle = ModelBundle(
             outcome=outcome,
             candidate_name=name,
@@ -421,7 +435,53 @@ def with_interval(
     calib = _labelled(table[table["as_of"].dt.date == fold.calib], label)
     bundle = chosen.bundle
     score = np.asarray(bundle.estimator.score(calib[features]), dtype=float)
-    bundle.calibrator.fit(score, calib[label].to_numpy(dtype=int), resamples=RESAMPLES)
+    by = bundle.calibrator.by
+    bundle.calibrator.fit(
+        score,
+        calib[label].to_numpy(dtype=int),
+        resamples=RESAMPLES,
+        groups=group_keys(calib, by) if by else None,
+    )
+
+
+def compare_by_sex(
+    chosen: CandidateResult,
+    table: pd.DataFrame,
+    fold: Fold,
+    features: list[str],
+    outcome: str,
+    capacity: PanelCapacity,
+    data_dir: Path | None,
+) -> pd.DataFrame:
+    """The chosen model calibrated by sex, beside one map for everyone and sex as an
+    input, on the fold's test snapshot (:func:`training.by_sex.sex_comparison`)."""
+    label = OUTCOMES[outcome].label
+    train, valid, calib, test = fold_slices(table, fold, label)
+    truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
+    return sex_comparison(
+        chosen_candidate=chosen.candidate,
+        bundle=chosen.bundle,
+        fit_candidate=_fit_candidate,
+        train=train,
+        valid=valid,
+        calib=calib,
+        test=test,
+        features=features,
+        label=label,
+        capacity=capacity,
+        truth=truth["oracle_probability"].to_numpy(dtype=float) if truth is not None else None,
+    )
+
+
+def sex_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """The comparison's figures as MLflow metrics (``sex_<variant>_<figure>``)."""
+    out = {}
+    for _, row in table.iterrows():
+        for column, value in row.items():
+            if column in ("variant", "how") or value != value:
+                continue
+            out[f"sex_{row['variant']}_{column}"] = float(value)
+    return out
 
 
 def choose(results: Sequence[CandidateResult], last_fold: str) -> CandidateResult:
@@ -461,6 +521,7 @@ def train_outcome(
     lead_months: int = LEAD_MONTHS,
     candidates: Sequence[str] = CANDIDATES,
     compare_unconstrained: bool = True,
+    calibrate_by: tuple[str, ...] | None = CALIBRATE_BY,
 ) -> TrainResult:
     """Train, evaluate and register one outcome's model; log everything to MLflow.
 
@@ -469,6 +530,9 @@ def train_outcome(
     of the lead-time backtest (:func:`lead_time`; 0 skips it). ``candidates``: which
     candidates compete (all by default); ``compare_unconstrained``: also fit the logistic
     and LightGBM candidates without the declared directions, to report what they cost.
+    ``calibrate_by``: what each candidate is calibrated by (sex within cohort; ``None``,
+    one map for everyone); with it, the chosen model is also compared with one map for
+    everyone, with sex alone and with sex as an input (:mod:`training.by_sex`).
     """
     unknown = [c for c in candidates if c not in CANDIDATES]
     if unknown or "rules" not in candidates:
@@ -519,6 +583,7 @@ def train_outcome(
                 "data_end": end.isoformat(),
                 "data_dir": str(data_dir),
                 "mitigation": f"threshold by {mitigate_by}" if mitigate_by else "none",
+                "calibrate_by": " within ".join(calibrate_by or ("none",)),
                 **{f"lightgbm_{k}": v for k, v in LightGBMCandidate().params().items()},
             }
         )
@@ -535,6 +600,7 @@ def train_outcome(
                 mitigate_by,
                 candidates=candidates,
                 compared=compared,
+                calibrate_by=calibrate_by,
             )
             results.extend(fold_results)
             list_tables.append(fold_lists)
@@ -542,6 +608,11 @@ def train_outcome(
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
         with_interval(chosen, table, folds[-1], features, OUTCOMES[outcome].label)
+        by_sex = None
+        if calibrate_by == CALIBRATE_BY:
+            say("calibration by sex: compared with one map for everyone and sex as an input")
+            by_sex = compare_by_sex(chosen, table, folds[-1], features, outcome, capacity, data_dir)
+            mlflow.log_metrics(sex_metrics(by_sex))
         lists = pd.concat(list_tables, ignore_index=True)
         for m, interval in chosen.metrics.items():
             mlflow.log_metric(m, interval.value)
@@ -567,6 +638,8 @@ def train_outcome(
             lists.to_csv(tmp / "lists.csv", index=False)
             if leads is not None:
                 leads.table().to_csv(tmp / "lead_time.csv", index=False)
+            if by_sex is not None:
+                by_sex.to_csv(tmp / "calibration_by_sex.csv", index=False)
             card = model_card(
                 outcome,
                 chosen,
@@ -578,10 +651,12 @@ def train_outcome(
                 lists=lists,
                 lead_time=lead_text(leads) if leads is not None else None,
                 results=results,
+                by_sex=by_sex,
             )
             (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))
-            info = log_model(outcome, chosen, test_rows[features], tmp)
+            inputs = test_rows[RiskModel(chosen.bundle).required_columns()]
+            info = log_model(outcome, chosen, inputs, tmp)
         version = str(info.registered_model_version)
         Registry(tracking_uri).register(
             outcome,
@@ -600,4 +675,5 @@ def train_outcome(
         results,
         lists,
         leads,
+        by_sex,
     )

@@ -27,7 +27,7 @@ def test_shipped_policy_is_versioned_hashed_and_enforces_calibration() -> None:
     # the gate audits each list a panel receives, at its own operating point, unless a
     # policy says otherwise
     assert policy.operating_point == "panel"
-    assert policy.policy_version == "2026.12-3"
+    assert policy.policy_version == "2026.12-4"
     assert "2026.12-2: each list at its own operating point" in DEFAULT_POLICY.read_text()
     text = DEFAULT_POLICY.read_text()
     assert "cannot all hold" in text.replace("\n#", "") or "no model can have equal error" in text

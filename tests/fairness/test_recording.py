@@ -113,7 +113,7 @@ def test_write_outputs_names_each_lists_verdict_and_operating_point(
     assert verdict["verdicts_in_words"][1].startswith("the early-identification list: fail (")
     assert verdict["lists"]["early"]["breaches"]["recorded"]
     assert verdict["panel_capacity"] == {la: {"known": 30, "early": 12} for la in AREAS}
-    assert verdict["policy_version"] == "2026.12-3"
+    assert verdict["policy_version"] == "2026.12-4"
     # nobody is named in what is written
     written = " ".join(p.read_text() for p in tmp_path.iterdir())
     assert not any(person in written for person in result.flagged)

@@ -14,10 +14,11 @@ from sklearn.metrics import brier_score_loss
 
 from features.build import write_feature_table
 from features.snapshot import build_snapshot
-from models.calibration import Calibrator
+from models.calibration import CALIBRATE_BY, Calibrator, group_keys
 from models.candidates import directions
 from models.risk_model import BAND_ORDER, RiskModel
 from tests.model.conftest import LEAD_MONTHS, Trained
+from training.by_sex import SEX_VARIANTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 
@@ -43,8 +44,8 @@ def test_registry_round_trip_gives_identical_probabilities(
     mlflow.set_registry_uri(trained.tracking_uri)
     loaded = mlflow.pyfunc.load_model("models:/vru-victim@candidate")
     chosen = _result(trained, trained.result.chosen)
-    features = chosen.bundle.features
-    got = loaded.predict(test_rows[features])
+    # the features and the sex the estimate is calibrated by: nothing else is needed
+    got = loaded.predict(test_rows[RiskModel(chosen.bundle).required_columns()])
     expected = _probability(chosen.bundle, test_rows)
     np.testing.assert_array_equal(got["probability"].to_numpy(), expected)
     assert set(got["band"]) <= set(BAND_ORDER)
@@ -103,6 +104,58 @@ def test_calibration_never_costs_much_on_held_out_data(trained: Trained) -> None
         fold = next(f for f in trained.result.folds if f.name == r.fold)
         raw = _sigmoid(r.bundle.estimator.score(_rows_for(trained, fold.test)))
         assert brier_score_loss(r.y, r.probability) <= 1.01 * brier_score_loss(r.y, raw)
+
+
+def test_the_estimate_is_calibrated_by_sex_within_cohort_and_sex_moves_nobody_on_a_list(
+    trained: Trained,
+) -> None:
+    """Issue 21, finding 12: one map for everyone over-stated girls' risk relative to
+    boys'. On the calibration slice each sex's estimates within each cohort add up to its
+    outcomes; a girl's estimate is never above the same records read as a boy's (boys'
+    rate is higher); two girls (or two boys) on one list keep the order the score gives
+    them; and training records the comparison with one map and with sex as an input."""
+    r = _result(trained, trained.result.chosen)
+    fold = next(f for f in trained.result.folds if f.name == r.fold)
+    model = RiskModel(r.bundle)
+    assert model.calibrate_by == CALIBRATE_BY
+    assert model.calibration_columns() == ["sex"]
+    calib_rows = _rows_for(trained, fold.calib)
+    p = _probability(r.bundle, calib_rows)
+    y = calib_rows["sv_victim_12m"].to_numpy(dtype=int)
+    groups = group_keys(calib_rows, CALIBRATE_BY)
+    assert len(set(groups)) == 4
+    for group in set(groups):
+        mask = groups == group
+        assert p[mask].sum() == pytest.approx(y[mask].sum(), rel=1e-3), group
+    test_rows = _rows_for(trained, fold.test)
+    as_girls = _probability(r.bundle, test_rows.assign(sex="female"))
+    as_boys = _probability(r.bundle, test_rows.assign(sex="male"))
+    assert np.all(as_girls <= as_boys)
+    score = r.bundle.estimator.score(test_rows[r.bundle.features])
+    actual = _probability(r.bundle, test_rows)
+    test_groups = group_keys(test_rows, CALIBRATE_BY)
+    for group in set(test_groups):
+        mask = test_groups == group
+        order = np.argsort(score[mask], kind="stable")
+        assert np.all(np.diff(actual[mask][order]) >= -1e-12), group
+    # without sex the model cannot say what its estimate means: refused, naming it
+    with pytest.raises(KeyError, match="sex"):
+        _probability(r.bundle, test_rows.drop(columns="sex"))
+    table = trained.result.by_sex
+    assert table is not None
+    assert list(table["variant"]) == [v.key for v in SEX_VARIANTS]
+    by = table.set_index("variant")["girls_calibration_recorded"]
+    # one map for everyone over-states girls' risk; calibrating by sex brings it near 1
+    assert by["one_map"] > 1.3
+    assert abs(np.log(by["by_sex"])) < abs(np.log(by["one_map"]))
+    client = MlflowClient(trained.tracking_uri)
+    names = {a.path for a in client.list_artifacts(trained.result.run_id)}
+    assert "calibration_by_sex.csv" in names
+    card = Path(client.download_artifacts(trained.result.run_id, "model_card.md")).read_text()
+    assert "## Calibration by sex" in card
+    assert "sex as a model input" in card
+    metrics = client.get_run(trained.result.run_id).data.metrics
+    assert metrics["sex_one_map_girls_calibration_recorded"] == pytest.approx(by["one_map"])
 
 
 def _rows_for(trained: Trained, as_of: dt.date) -> pd.DataFrame:

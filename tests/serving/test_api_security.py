@@ -208,10 +208,53 @@ def test_feedback_text_may_have_line_breaks(
     assert _post(server, "/feedback", body, stack.tokens["pat"]).status_code == 200
 
 
-def _record(stack: ServingStack, people: People) -> dict[str, float | None]:
+def _record(stack: ServingStack, people: People) -> dict[str, float | str | None]:
     frame = pd.read_parquet(stack.snapshot)
     row = frame.loc[frame["person_id"] == people.flagged_bristol, model_inputs()].iloc[0]
-    return {str(k): (None if pd.isna(v) else float(v)) for k, v in row.to_dict().items()}
+    record: dict[str, float | str | None] = {
+        str(k): (None if pd.isna(v) else float(v)) for k, v in row.to_dict().items()
+    }
+    # the estimate is calibrated by sex (never a model input): a row carries it
+    record["sex"] = str(frame.loc[frame["person_id"] == people.flagged_bristol, "sex"].iloc[0])
+    return record
+
+
+def test_score_needs_sex_to_calibrate_and_uses_it_only_for_that(
+    server: ServingProcess, stack: ServingStack, people: People
+) -> None:
+    """Issue 21, finding 12: the estimate is calibrated by sex, so ``/score`` needs each
+    row's recorded sex — female or male, nothing else, never missing — and the same
+    records read as a girl's give a lower estimate (boys' true rate is several times
+    girls'), in the same band order for both outcomes as the service's own lists."""
+    record = _record(stack, people)
+    rows = [{**record, "sex": "female"}, {**record, "sex": "male"}]
+    answer = _post(server, "/score", {"rows": rows}, stack.tokens["ann"])
+    assert answer.status_code == 200, answer.text
+    scores = answer.json()["results"]
+    for outcome in ("victim", "perpetrator"):
+        girl, boy = (scores[i]["scores"][outcome]["probability"] for i in (0, 1))
+        assert girl < boy
+    without = {k: v for k, v in record.items() if k != "sex"}
+    for row, field, words in (
+        (without, "row 0", "row 0: missing sex (female or male), which the estimate is"),
+        ({**record, "sex": None}, "rows.0.sex", "must be female or male"),
+        ({**record, "sex": "unknown"}, "rows.0", ""),
+        ({**record, "sex": 1}, "rows.0.sex", "must be female or male"),
+    ):
+        refused = _post(server, "/score", {"rows": [row]}, stack.tokens["ann"])
+        assert refused.status_code == 422, row.get("sex")
+        assert any(f.startswith(field) for f in refused.json()["fields"]), refused.json()
+        assert words in refused.json()["error"]
+    # text where a number belongs is named too
+    refused = _post(
+        server, "/score", {"rows": [{**record, "demo_asof_age_years": "male"}]}, stack.tokens["ann"]
+    )
+    assert refused.status_code == 422
+    assert "rows.0.demo_asof_age_years" in refused.json()["fields"]
+    spec = httpx.get(f"{server.url}/docs.json", headers=_auth(stack.tokens["ann"])).json()
+    record_schema = spec["components"]["schemas"]["FeatureRecord"]
+    assert record_schema["properties"]["sex"]["enum"] == ["female", "male"]
+    assert "sex" in record_schema["required"]
 
 
 def test_score_refuses_values_outside_their_domain(
@@ -220,7 +263,8 @@ def test_score_refuses_values_outside_their_domain(
     """Issue 21, finding 8: ``/score`` scored an age of 1000 ("very high"). Each value must
     lie in its feature's domain, named with the allowed range."""
     record = _record(stack, people)
-    assert _post(server, "/score", {"rows": [record]}, stack.tokens["ann"]).status_code == 200
+    good = _post(server, "/score", {"rows": [record]}, stack.tokens["ann"])
+    assert good.status_code == 200, good.text
     bad = [
         {**record, "demo_asof_age_years": 1000},
         record,

@@ -98,10 +98,11 @@ def test_explain_happy_path_with_bentoml_client(
     # the same number the model gives in-process: no second scoring path
     frame = pd.read_parquet(stack.snapshot)
     row = frame[frame["person_id"] == people.flagged_bristol]
-    record = {
+    record: dict[str, float | str | None] = {
         k: (None if pd.isna(v) else float(v))
         for k, v in row[_features(stack)].iloc[0].to_dict().items()
     }
+    record["sex"] = str(row["sex"].iloc[0])  # what the estimate is calibrated by
     with bento_client(server, stack.tokens["ann"]) as client:
         scored = client.score(rows=[record])
     assert scored["results"][0]["scores"]["victim"]["probability"] == pytest.approx(
@@ -357,6 +358,8 @@ def test_score_names_the_rows_that_do_not_match_the_features(
     frame = pd.read_parquet(stack.snapshot).head(3)
     rows = list(frame[_features(stack)].astype(float).to_dict("records"))
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows]
+    # each row's recorded sex: the estimate is calibrated by it
+    rows = [{**r, "sex": str(s)} for r, s in zip(rows, frame["sex"], strict=True)]
     good = post(server, "/score", {"rows": rows}, stack.tokens["pia"])
     assert good.status_code == 200
     assert [r["row"] for r in good.json()["results"]] == [0, 1, 2]
@@ -423,7 +426,7 @@ def test_openapi_declares_auth_and_refusals(server: ServingProcess, stack: Servi
         assert {"401", "403", "422"} <= set(spec["paths"][path]["post"]["responses"])
     assert "get" in spec["paths"]["/model_card"]
     record = spec["components"]["schemas"]["FeatureRecord"]
-    assert record["required"] == _features(stack)
+    assert record["required"] == [*_features(stack), "sex"]
     assert record["additionalProperties"] is False
 
 

@@ -135,7 +135,7 @@ def test_the_largest_score_request_fits_its_body_limit() -> None:
     """1,000 rows (the most ``/score`` takes) of every model input with long values,
     indented as a person might send them, fit the ``/score`` limit, which the general
     limit would not."""
-    row = dict.fromkeys(model_inputs(), 1234.0)
+    row: dict[str, object] = {**dict.fromkeys(model_inputs(), 1234.0), "sex": "female"}
     body = json.dumps({"rows": [row] * 1000}, indent=1).encode()
     assert len(body) < MAX_SCORE_BODY_BYTES
     assert len(body) > MAX_BODY_BYTES
