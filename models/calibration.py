@@ -202,12 +202,14 @@ class Calibrator:
         if by_group is None:
             return shared
         shifts = getattr(self, "shifts_", {})
-        unseen = sorted(set(np.unique(by_group).tolist()) - set(shifts))
+        # one lookup per group, not per row (the batch scores every young person)
+        keys, position = np.unique(by_group, return_inverse=True)
+        unseen = [k for k in keys.tolist() if k not in shifts]
         if unseen:
             seen = ", ".join(sorted(shifts))
             by = " and ".join(self.by or ())
             raise ValueError(MSG_UNKNOWN_GROUP.format(by=by, value=unseen[0], seen=seen))
-        shift = np.array([shifts[g] for g in by_group.tolist()], dtype=float)
+        shift = np.array([shifts[k] for k in keys.tolist()], dtype=float)[position]
         return np.asarray(expit(logit(np.clip(shared, _EDGE, 1 - _EDGE)) + shift))
 
     def shifts(self) -> dict[str, float]:

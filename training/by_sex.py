@@ -19,8 +19,9 @@ section).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,10 @@ from features.registry import SEX_AS_INPUT
 from features.vocabulary import ALREADY_INVOLVED, NOT_YET_INVOLVED, cohort_of
 from models.calibration import Calibrator, choose_method, group_keys
 from models.panels import PanelCapacity, within_capacity
+from models.risk_model import RiskModel
+
+if TYPE_CHECKING:
+    from models.risk_model import ModelBundle
 
 __all__ = [
     "SEX_VARIANTS",
@@ -121,8 +126,8 @@ def _with_sex(frame: pd.DataFrame) -> pd.DataFrame:
 def sex_comparison(
     *,
     chosen_candidate: str,
-    bundle: object,
-    fit_candidate: object,
+    bundle: ModelBundle,
+    fit_candidate: Callable[[str, pd.DataFrame, pd.DataFrame, list[str], str], Any],
     train: pd.DataFrame,
     valid: pd.DataFrame,
     calib: pd.DataFrame,
@@ -139,9 +144,6 @@ def sex_comparison(
     ``bundle`` is the released :class:`models.risk_model.ModelBundle`; ``fit_candidate``
     fits ``chosen_candidate`` on given features (``training.train._fit_candidate``).
     """
-    from models.risk_model import ModelBundle, RiskModel
-
-    assert isinstance(bundle, ModelBundle)
     y_calib = calib[label].to_numpy(dtype=int)
     y_test = test[label].to_numpy(dtype=int)
     rows = []
@@ -158,7 +160,6 @@ def sex_comparison(
     # sex as an input: the same candidate refitted, its method chosen and fitted as usual
     with_sex = [*features, SEX_AS_INPUT.name]
     train_x, valid_x, calib_x, test_x = (_with_sex(f) for f in (train, valid, calib, test))
-    assert callable(fit_candidate)
     estimator = fit_candidate(chosen_candidate, train_x, valid_x, with_sex, label)
     method = choose_method(
         estimator.score(valid_x[with_sex]),
