@@ -400,10 +400,11 @@ def _explain_run(folder: str) -> dict[str, object]:
     from features.build import build_feature_table, to_frame
     from features.registry import model_inputs
     from features.schemas import data_end, load_raw
+    from models.bands import fit_bands, load_bands
     from models.calibration import Calibrator
     from models.candidates import LightGBMCandidate
     from models.explain import tree_contributions
-    from models.risk_model import ModelBundle, RiskModel, fit_bands
+    from models.risk_model import ModelBundle, RiskModel
 
     tables = load_raw(Path(folder))
     train_dates = [dt.date(y, 1, 1) for y in range(2019, 2023)]
@@ -462,7 +463,11 @@ def _explain_run(folder: str) -> dict[str, object]:
                 candidate,
                 calibrator,
                 features,
-                fit_bands(p_valid, valid[label].to_numpy(int)),
+                fit_bands(
+                    p_valid,
+                    valid[label].to_numpy(int),
+                    load_bands()[0].outcomes["victim"].edges(),
+                ),
             )
             sample = test.head(5000)
             full_s, _ = _median_seconds(lambda b=bundle, s=sample: RiskModel(b).explain(s), 3)

@@ -156,6 +156,11 @@ class Outcome:
         """``Risk of being the victim of serious violence``."""
         return f"Risk of {self.title}"
 
+    @property
+    def short(self) -> str:
+        """``as a victim``: the outcome in a table heading of a panel pack."""
+        return f"as a {self.role}"
+
 
 OUTCOMES: dict[str, Outcome] = {
     "victim": Outcome(

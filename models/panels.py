@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from features.vocabulary import COHORTS, LISTS, LOCAL_AUTHORITIES, cohort_of
+from models.bands import BAND_ORDER
 
 __all__ = [
     "MSG_NO_CAPACITY",
@@ -166,9 +167,11 @@ def as_capacity(capacity: PanelCapacity | Mapping[str, Any]) -> PanelCapacity:
 
 
 def panel_threshold(bands: Sequence[Any]) -> float:
-    """Lower edge of the ``high`` band of a model's bands: everyone at or above it is listed."""
+    """Lower edge of the ``high`` band of a model's bands, or of the lowest band above it
+    when ``high`` was merged into the band below (:func:`models.bands.fit_bands`)."""
+    at_least = BAND_ORDER.index(PANEL_BAND)
     for band in bands:
-        if band.name == PANEL_BAND:
+        if band.name in BAND_ORDER and BAND_ORDER.index(band.name) >= at_least:
             return float(band.lower)
     raise PanelError(f"the model has no '{PANEL_BAND}' band")
 

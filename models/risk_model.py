@@ -20,8 +20,8 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from features.vocabulary import OUTCOMES
-from models.calibration import TOP_BAND_SHARE, Calibrator, group_keys, row_columns
+from models.bands import BAND_ORDER, Band
+from models.calibration import Calibrator, group_keys, row_columns
 from models.candidates import RulesBaseline
 from models.explain import AdditivityError, Contributions, contributions
 from models.reasons import (
@@ -30,52 +30,6 @@ from models.reasons import (
     build_explanation,
     registry_directions,
 )
-
-#: share of the calibration slice above each band's lower edge, highest band first
-BAND_SHARES = (("very high", TOP_BAND_SHARE), ("high", 0.025), ("raised", 0.10))
-BAND_ORDER = ("low", "raised", "high", "very high")
-
-
-@dataclass(frozen=True)
-class Band:
-    """An absolute-risk band with the rate observed in it on calibration data."""
-
-    name: str
-    lower: float
-    observed_rate: float
-    people: int
-    involved: int
-
-    def meaning(self, outcome: str) -> str:
-        """ "about 8 in 100 young people with similar records were …"."""
-        rate = self.observed_rate
-        if rate >= 0.01:
-            amount = f"about {round(rate * 100):.0f} in 100"
-        elif rate >= 0.001:
-            amount = f"about {round(rate * 1000):.0f} in 1,000"
-        else:
-            amount = "fewer than 1 in 1,000"
-        return (
-            f"{amount} young people with similar records {OUTCOMES[outcome].observed} "
-            "within 12 months"
-        )
-
-
-def fit_bands(probability: np.ndarray, y: np.ndarray) -> list[Band]:
-    """Band edges at fixed shares of the calibration slice; observed rate in each band."""
-    p = np.asarray(probability, dtype=float)
-    edges = {name: float(np.quantile(p, 1 - share)) for name, share in BAND_SHARES}
-    lowers = {"low": 0.0, **edges}
-    bands = []
-    for i, name in enumerate(BAND_ORDER):
-        lower = lowers[name]
-        upper = lowers[BAND_ORDER[i + 1]] if i + 1 < len(BAND_ORDER) else np.inf
-        inside = (p >= lower) & (p < upper) if i > 0 else p < upper
-        n = int(inside.sum())
-        bands.append(
-            Band(name, lower, float(y[inside].mean()) if n else 0.0, n, int(y[inside].sum()))
-        )
-    return bands
 
 
 @dataclass
@@ -343,8 +297,20 @@ class RiskModel(PythonModel):
         ]
 
     def band_table(self) -> pd.DataFrame:
-        """The bands with their lower edges, observed rates and plain meaning."""
+        """The bands with their lower edges, observed rates (with 95% intervals), the
+        policy's bands merged into each and plain meaning."""
         bundle = self._bundle()
-        return pd.DataFrame(
-            [{**asdict(b), "meaning": b.meaning(bundle.outcome)} for b in bundle.bands]
-        )
+        rows = []
+        for b in bundle.bands:
+            low, high = b.interval()
+            merged = ", ".join(getattr(b, "merged", ()))
+            rows.append(
+                {
+                    **{k: v for k, v in asdict(b).items() if k != "merged"},
+                    "rate_low": low,
+                    "rate_high": high,
+                    "merged": merged,
+                    "meaning": b.meaning(bundle.outcome),
+                }
+            )
+        return pd.DataFrame(rows)

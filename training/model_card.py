@@ -89,7 +89,8 @@ def model_card(
     top = m.get("top_band_ratio")
     if top is not None:
         lines.append(
-            f"- Top band ('very high') calibration: mean estimate / observed rate "
+            f"- Top band ('{chosen.bundle.bands[-1].name}') calibration: mean estimate / "
+            "observed rate "
             f"{top.text(2)} (1.00 is exact; a calibrator over-stating the top band by more than "
             "25% on the validation slice is not chosen)."
         )
@@ -143,8 +144,27 @@ def model_card(
         "",
         "## Risk bands (absolute; fitted on the calibration slice)",
         "",
+        f"Edges from the band policy, version "
+        f"{chosen.bundle.trained_on.get('band_policy', 'unknown')} (`models/bands.yaml`). "
+        "Each band's observed rate has its 95% Wilson interval; a band of the policy whose "
+        "interval overlapped the band below, or with too few young people, is merged into "
+        "it (column *merged*), so every band here means something different from its "
+        "neighbours.",
+        "",
         frame_to_markdown(
-            bands[["name", "lower", "observed_rate", "people", "involved", "meaning"]].round(4)
+            bands[
+                [
+                    "name",
+                    "lower",
+                    "observed_rate",
+                    "rate_low",
+                    "rate_high",
+                    "people",
+                    "involved",
+                    "merged",
+                    "meaning",
+                ]
+            ].round(4)
         ),
         "",
         "## Fairness",

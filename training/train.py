@@ -26,6 +26,7 @@ from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
 from features.snapshot import Tables, build_snapshot, load_tables
 from features.vocabulary import OUTCOMES, cohort_of
+from models.bands import fit_bands, load_bands
 from models.calibration import CALIBRATE_BY, RESAMPLES, Calibrator, choose_method, group_keys
 from models.candidates import (
     UNCONSTRAINED,
@@ -36,7 +37,7 @@ from models.candidates import (
 )
 from models.panels import PanelCapacity, as_capacity, within_capacity
 from models.registry import Registry, configure_tracking
-from models.risk_model import BAND_ORDER, ModelBundle, RiskModel, fit_bands
+from models.risk_model import ModelBundle, RiskModel
 from training.by_sex import sex_comparison
 from training.evaluate import (
     Interval,
@@ -156,6 +157,8 @@ def run_fold(
     """
     capacity = as_capacity(capacity)
     label = OUTCOMES[outcome].label
+    band_policy, _ = load_bands()
+    edges = band_policy.outcomes[outcome].edges()
     train, valid, calib, test = fold_slices(table, fold, label)
     if min(len(train), len(valid), len(calib), len(test)) == 0:
         raise ValueError(f"{fold.name}: a slice has no labelled rows")
@@ -182,7 +185,7 @@ def run_fold(
             estimator=estimator,
             calibrator=calibrator,
             features=features,
-            bands=fit_bands(p_calib, y_calib),
+            bands=fit_bands(p_calib, y_calib, edges, band_policy.minimum_people),
             registry=registry_entries(features),
             trained_on={
                 "train": [d.isoformat() for d in fold.train],
@@ -190,13 +193,14 @@ def run_fold(
                 "calib": fold.calib.isoformat(),
                 "test": fold.test.isoformat(),
                 "calibration": method,
+                "band_policy": band_policy.version,
             },
         )
         model = RiskModel(bundle)
         p_test = model.predict(None, test)["probability"].to_numpy(dtype=float)
         chosen = within_capacity(people, area, p_test, capacity, cohort)
         metrics: dict[str, Interval] = bootstrap_metrics(y_test, p_test, chosen, n_boot=n_boot)
-        top = bundle.band_of(p_test) == BAND_ORDER[-1]
+        top = bundle.band_of(p_test) == bundle.bands[-1].name
         metrics["top_band_ratio"] = top_band_calibration(y_test, p_test, top, n_boot)
         true = (
             truth_metrics(

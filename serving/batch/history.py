@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = [
     "GONE_COLUMNS",
     "Baseline",
     "add_history",
+    "agenda_changes",
     "dropped_reason",
     "find_baseline",
     "named_again",
@@ -135,6 +136,12 @@ class Baseline:
     as_of: str | None
     rows: pd.DataFrame
     gone: pd.DataFrame
+    #: ``rows`` are only the people named again (a repeated run): everyone no longer
+    #: named, on any list, is already counted in ``gone`` and ``agenda_left``
+    partial: bool = False
+    #: per local authority, how many on that run's agenda are not on the repeated run's
+    #: (from the manifest; only when ``partial``)
+    agenda_left: Mapping[str, int] = field(default_factory=dict)
 
 
 def _no_baseline() -> Baseline:
@@ -179,7 +186,16 @@ def find_baseline(out_dir: Path, as_of: dt.date) -> Baseline:
         candidates.append(
             (
                 then,
-                lambda: Baseline(then, pd.read_parquet(out_dir / BASELINE), _counted(manifest)),
+                lambda: Baseline(
+                    then,
+                    pd.read_parquet(out_dir / BASELINE),
+                    _counted(manifest),
+                    partial=True,
+                    agenda_left={
+                        str(la): int(entry.get("left", 0))
+                        for la, entry in (manifest.get("agenda") or {}).items()
+                    },
+                ),
             )
         )
     earlier = [(when, read) for when, read in candidates if when < as_of.isoformat()]
@@ -187,12 +203,13 @@ def find_baseline(out_dir: Path, as_of: dt.date) -> Baseline:
         return _no_baseline()
     found = max(earlier, key=lambda c: c[0])[1]()
     rows = found.rows[[c for c in _BASELINE_COLUMNS if c in found.rows.columns]]
-    return Baseline(found.as_of, rows.reset_index(drop=True), found.gone)
+    return replace(found, rows=rows.reset_index(drop=True))
 
 
 def named_again(baseline: pd.DataFrame, named: pd.DataFrame) -> pd.DataFrame:
-    """The baseline's rows of the people named again now (what ``baseline.parquet`` keeps)."""
-    key = ["local_authority", "outcome", "person_id"]
+    """The baseline's rows of the people named again now, on any list (what
+    ``baseline.parquet`` keeps: a repeated run knows who was on the earlier agenda)."""
+    key = ["local_authority", "person_id"]
     now = set(map(tuple, named[key].astype(str).to_numpy().tolist()))
     again = np.array(
         [tuple(k) in now for k in baseline[key].astype(str).to_numpy().tolist()], dtype=bool
@@ -315,3 +332,26 @@ def add_history(
         columns=GONE_COLUMNS,
     )
     return merged[list(LIST_COLUMNS)], no_longer
+
+
+def agenda_changes(
+    before: pd.DataFrame,
+    lists: pd.DataFrame,
+    baseline: Baseline,
+    authorities: Sequence[str],
+) -> dict[str, dict[str, int]]:
+    """Each local authority's agenda (everyone named, on any list, counted once) against
+    the previous run's: ``people``, ``new`` (on no list of the previous run),
+    ``again`` and ``left`` (on the previous agenda, on no list now). Counts only."""
+    out = {}
+    for la in authorities:
+        now = set(lists.loc[lists["local_authority"] == la, "person_id"].astype(str))
+        then = set(before.loc[before["local_authority"] == la, "person_id"].astype(str))
+        left = baseline.agenda_left.get(la, 0) if baseline.partial else len(then - now)
+        out[la] = {
+            "people": len(now),
+            "new": len(now - then) if baseline.as_of else len(now),
+            "again": len(now & then),
+            "left": int(left),
+        }
+    return out

@@ -56,6 +56,9 @@ class Manifest:
     #: the access log's head when this run was made (rows, hash, time), also kept in the
     #: anchor file: ``vru access-log verify`` finds rows removed or rewritten since
     access_log_anchor: dict[str, object] | None = None
+    #: per local authority, its agenda (everyone named, counted once) against the
+    #: previous run's: ``people``, ``new``, ``again``, ``left``
+    agenda: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -29,7 +29,13 @@ from models.reasons import Explanation
 from models.registry import Released
 from serving.batch.atomic import MANIFEST, check_out_dir, recover, staging
 from serving.batch.checks import BatchError, check_releasable
-from serving.batch.history import BASELINE, add_history, find_baseline, named_again
+from serving.batch.history import (
+    BASELINE,
+    add_history,
+    agenda_changes,
+    find_baseline,
+    named_again,
+)
 from serving.batch.lists import (
     freshness_text,
     list_counts,
@@ -235,6 +241,8 @@ def _write_packs(
     baseline_as_of: str | None,
     stages: _Stages,
     statement: Coverage | None = None,
+    before: pd.DataFrame | None = None,
+    agenda: Mapping[str, Mapping[str, int]] | None = None,
 ) -> _Written:
     """Each local authority's list (CSV, Parquet) and HTML pack, in the staged folder."""
     from serving.panel import render_pack
@@ -271,6 +279,12 @@ def _write_packs(
             baseline_as_of=baseline_as_of,
             counts=written.counts[la],
             coverage=statement,
+            previous_agenda=(
+                None
+                if before is None
+                else set(before.loc[before["local_authority"] == la, "person_id"].astype(str))
+            ),
+            agenda_counts=(agenda or {}).get(la),
         )
         (staged / f"{stem}.html").write_text(html, encoding="utf-8")
         written.files.append(f"{stem}.html")
@@ -375,10 +389,13 @@ def score_panels(
     )
     before = baseline.rows[baseline.rows["outcome"].isin(outcomes)]
     history, gone = add_history(current, before, scores.drawn, snapshot.data.people, as_of)
+    if baseline.partial:  # a repeated run: whoever left any list was counted the first time
+        gone = gone.iloc[:0]
     gone = pd.concat(
         [baseline.gone[baseline.gone["outcome"].isin(outcomes)], gone], ignore_index=True
     )
     lists = sort_lists(history, outcomes)
+    agenda = agenda_changes(before, lists, baseline, capacity.authorities)
     stages.done(STAGES[3])
 
     with staging(out_dir) as staged:
@@ -396,6 +413,8 @@ def score_panels(
             baseline_as_of=baseline_as_of,
             stages=stages,
             statement=coverage(snapshot.freshness),
+            before=before,
+            agenda=agenda,
         )
         if baseline_as_of is not None:
             # only the people named again: nobody this run does not name is kept
@@ -418,6 +437,7 @@ def score_panels(
             out_dir=str(out_dir),
             packs=written.packs,
             access_log_anchor=_anchor(access_log, as_of),
+            agenda=agenda,
         )
         publish(staged, out_dir, manifest, tracking=tracking, before_swap=before_swap)
     return manifest

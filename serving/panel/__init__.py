@@ -1,8 +1,8 @@
-"""The HTML panel pack of one local authority (:func:`render_pack`), with its charts.
+"""The HTML panel pack of one local authority (:func:`render_pack`): an agenda, one card
+per young person and what the estimates mean, marked and numbered for A4 print."""
 
-The work is in :mod:`serving.panel.pack`; the template is ``pack.html.j2`` beside it.
-"""
+from __future__ import annotations
 
-from serving.panel.pack import contributions_chart, distribution_chart, render_pack
+from serving.panel.pack import MARKING, estimates_chart, render_pack
 
-__all__ = ["contributions_chart", "distribution_chart", "render_pack"]
+__all__ = ["MARKING", "estimates_chart", "render_pack"]

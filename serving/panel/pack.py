@@ -1,17 +1,24 @@
 """The HTML panel pack: one page per local authority, rendered with Jinja2 + matplotlib.
 
-A pack opens with what the lists are and are not (a prompt for professional review),
-then for each outcome: a summary (the model version and its fairness verdict, the
-base rate, what the bands mean) and two separate lists
-(:data:`features.vocabulary.LISTS`) — young people already known to services for
-serious violence, and the early-identification list of those with no such record
-yet — each with its purpose, one card per young person within the list's capacity
-(reasons, protective factors, what changed since the previous run, a contributions
-chart), then the rest counted by band (never named), how to raise the list's capacity,
-and how many named last time are no longer on the list, by reason. What the records
-behind the lists hold and cannot see (:mod:`features.coverage`) is said once, near
-the top; each card points to it. Charts are inline SVG with fixed ids, so the same
-inputs give the same bytes; the page prints (each list starts a page).
+A pack is made for a one-hour monthly meeting and prints on A4 with the protective
+marking and page numbers on every page. It opens with what the lists are and are not
+(a prompt for professional review) and what the records cannot see
+(:mod:`features.coverage`), then:
+
+1. **the agenda**: one row per young person to discuss, whichever lists they are on
+   (:data:`features.vocabulary.LISTS`, for either outcome): their place on each list,
+   band, main reason, whether they are new to the agenda or were on last month's, and
+   what changed; then how many on last month's agenda are not on this one, and why
+   (counted, never named);
+2. **one card per young person**, both outcomes on it: band and what it means, their
+   own estimate and last month's, what raised and lowered it (bars relative to the
+   largest, no scale a panel has to learn), what changed since the previous run;
+3. **about the estimates** of each outcome: the model version and its fairness
+   verdict (an override is a warning, with who approved it), what the bands mean,
+   where the named estimates sit against the band edges, and per list how many are
+   beyond its places and how to raise them.
+
+Charts are inline SVG with fixed ids, so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import datetime as dt
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +39,17 @@ from markupsafe import Markup
 from features.coverage import Coverage
 from features.vocabulary import LISTS, OUTCOMES
 from models.panels import PanelError, panel_threshold
-from models.reasons import CAVEAT, NO_CHANGE, NO_FACTORS
+from models.reasons import CAVEAT, NO_CHANGE, NO_FACTORS, percent
+from models.registry import APPROVER_TAG, OVERRIDE_AT_TAG, REASON_TAG
 
 if TYPE_CHECKING:
     from models.registry import Released
 
-__all__ = ["base_rate", "contributions_chart", "distribution_chart", "render_pack"]
+__all__ = ["MARKING", "base_rate", "estimates_chart", "render_pack"]
 
 TEMPLATE = "pack.html.j2"
+#: the Government Security Classification marking of every page of a pack
+MARKING = "OFFICIAL-SENSITIVE"
 #: matplotlib settings that make SVG output small and byte-for-byte reproducible
 SVG_STYLE: dict[str, Any] = {
     "svg.hashsalt": "vru-panel-pack",
@@ -48,12 +58,25 @@ SVG_STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
 }
 RAISE_COLOUR = "#b2182b"
-LOWER_COLOUR = "#2166ac"
-LABEL_CHARS = 58
+BAND_SHADES = ("#ffffff", "#fbeee6", "#f6d5c3", "#eeb39b")
+#: what a card shows of each outcome: the first reasons, protective factors and changes
+CARD_REASONS = 3
+CARD_PROTECTIVE = 2
+CARD_CHANGES = 2
+#: the agenda's main reason is cut at this many characters
+MAIN_REASON_CHARS = 90
+#: an estimate that moved by less than this share of itself has "hardly changed"
+NOTICEABLE = 0.2
+
+#: an estimate that hardly moved since last month
+SAME = "about the same as last month"
+STATUS_NEW_TO_AGENDA = "new to the agenda"
+STATUS_AGAIN = "on last month's agenda"
+STATUS_FIRST = "first agenda"
 
 
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(Path(__file__).parent),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
@@ -61,6 +84,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["n"] = lambda value: f"{int(value):,}"
+    environment.filters["people"] = _people
+    return environment
+
+
+def _people(count: int, one: str = "young person", many: str = "young people") -> str:
+    """``1 young person``, ``1,204 young people``."""
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def _svg(figure: Any) -> Markup:
@@ -70,81 +101,60 @@ def _svg(figure: Any) -> Markup:
     return Markup(text[text.index("<svg") :])  # inline: drop the XML prologue
 
 
-def _short(text: str) -> str:
+def _clip(text: str, limit: int = MAIN_REASON_CHARS) -> str:
     head = text.split(" — ")[0]
-    return head if len(head) <= LABEL_CHARS else head[: LABEL_CHARS - 1] + "…"
+    return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
 
 
-def contributions_chart(explanation: Any) -> Markup:
-    """Horizontal bars: what raised (red) and lowered (blue) this estimate, in log-odds."""
+def estimates_chart(named: Mapping[str, np.ndarray], bands: Sequence[Any], outcome: str) -> Markup:
+    """Where the named young people's estimates sit, one row per list, against the
+    bands (shaded, labelled): a linear scale in percent, nothing to decode."""
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    items = [(r.sentence, r.contribution) for r in explanation.reasons] + [
-        (r.sentence, r.contribution) for r in explanation.protective
-    ]
-    if not items:
+    values = [np.asarray(v, dtype=float) for v in named.values()]
+    if not any(len(v) for v in values):
         return Markup("")
+    top = max(float(np.max(v)) for v in values if len(v))
+    right = min(100.0, max(10.0, math.ceil(top * 100 / 10 + 0.5) * 10))
     with mpl.rc_context(SVG_STYLE):  # type: ignore[arg-type]
-        height = 0.26 * len(items) + 0.7
-        figure = Figure(figsize=(8.0, height))
-        # fixed margins (not a "tight" box): half the cost, and labels up to LABEL_CHARS fit
-        figure.subplots_adjust(left=0.47, right=0.98, top=1 - 0.1 / height, bottom=0.5 / height)
+        figure = Figure(figsize=(7.6, 0.55 * len(named) + 0.9))
+        height = 0.55 * len(named) + 0.9
+        figure.subplots_adjust(left=0.2, right=0.98, top=1 - 0.32 / height, bottom=0.45 / height)
         axes = figure.add_subplot()
-        labels = [_short(s) for s, _ in items][::-1]
-        values = [v for _, v in items][::-1]
-        axes.barh(
-            range(len(items)),
-            values,
-            color=[RAISE_COLOUR if v > 0 else LOWER_COLOUR for v in values],
-            height=0.6,
+        lowers = [b.lower * 100 for b in bands] + [math.inf]
+        for i, band in enumerate(bands):
+            start, end = lowers[i], min(lowers[i + 1], right)
+            if start >= right:
+                break
+            axes.axvspan(start, end, color=BAND_SHADES[min(i, len(BAND_SHADES) - 1)], zorder=0)
+            axes.text(
+                (start + end) / 2,
+                len(named) - 0.45,
+                band.name,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="#444444",
+            )
+        rng = np.random.default_rng(0)
+        for row, v in enumerate(values):
+            y = len(named) - 1 - row + rng.uniform(-0.18, 0.18, len(v))
+            axes.scatter(v * 100, y, s=9, color=RAISE_COLOUR, alpha=0.7, linewidths=0, zorder=2)
+        axes.set_yticks(
+            range(len(named)), [LISTS[k].title.capitalize() for k in named][::-1], fontsize=7
         )
-        axes.set_yticks(range(len(items)), labels)
-        axes.axvline(0, color="#444444", linewidth=0.8)
-        axes.set_xlabel("contribution to the estimate (log-odds)")
-        for side in ("top", "right"):
+        axes.set_ylim(-0.6, len(named) - 0.1)
+        axes.set_xlim(0, right)
+        axes.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda x, _: f"{x:.0f}%"))
+        axes.set_xlabel(
+            "each dot: a young person named in this pack, at their estimate of "
+            f"{OUTCOMES[outcome].title}"
+        )
+        for side in ("top", "right", "left"):
             axes.spines[side].set_visible(False)
+        axes.tick_params(axis="y", length=0)
         return _svg(figure)
-
-
-def distribution_chart(
-    probability: np.ndarray, threshold: float | None, cut: float | None
-) -> Markup:
-    """Estimates of everyone in a list's cohort (log scale), the 'high' band's lower edge
-    and the last estimate named on the list."""
-    import matplotlib as mpl
-    from matplotlib.figure import Figure
-
-    if len(probability) == 0:
-        return Markup("")
-    values = np.clip(np.asarray(probability, dtype=float), 1e-5, 1.0)
-    with mpl.rc_context(SVG_STYLE):  # type: ignore[arg-type]
-        figure = Figure(figsize=(8.0, 2.2))
-        figure.subplots_adjust(left=0.1, right=0.98, top=0.86, bottom=0.24)
-        axes = figure.add_subplot()
-        bins = np.logspace(math.log10(values.min()), math.log10(values.max()) + 1e-9, 40)
-        axes.hist(values, bins=bins.tolist(), color="#999999")
-        axes.set_xscale("log")
-        axes.set_yscale("log")
-        if threshold is not None:
-            axes.axvline(threshold, color=RAISE_COLOUR, linewidth=1, label="'high' band from")
-        if cut is not None:
-            axes.axvline(cut, color="#000000", linestyle="--", linewidth=1, label="last named")
-        axes.set_xlabel("estimated probability within 12 months")
-        axes.set_ylabel("young people")
-        if threshold is not None or cut is not None:
-            # above the axes: the bars are as likely to be on the right as on the left
-            axes.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
-        for side in ("top", "right"):
-            axes.spines[side].set_visible(False)
-        return _svg(figure)
-
-
-def _percent(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "—"
-    number = float(value)  # type: ignore[arg-type]
-    return f"{number:.2%}" if number < 0.1 else f"{number:.1%}"
 
 
 def base_rate(bands: Sequence[Any]) -> float:
@@ -174,28 +184,92 @@ def _raise_example(
     return f"VRU_PANEL_CAPACITY='{json.dumps({local_authority: entry})}'"
 
 
-def _card(row: Mapping[Any, Any], explanation: Any) -> dict[str, object]:
+def _bars(items: Sequence[Any], largest: float) -> list[dict[str, object]]:
+    """Sentences with a bar width (0–100, relative to the card's largest contribution)."""
+    return [
+        {
+            "sentence": r.sentence,
+            "width": max(4, round(100 * abs(r.contribution) / largest)) if largest else 0,
+        }
+        for r in items
+    ]
+
+
+def _moved_words(now: float, then: float | None) -> str:
+    if then is None or math.isnan(then):
+        return ""
+    if abs(now - then) < NOTICEABLE * max(then, 1e-9) or percent(now) == percent(then):
+        return f"{SAME} ({percent(then)})"
+    word = "up" if now > then else "down"
+    return f"{word} from {percent(then)} last month"
+
+
+def _named_block(
+    outcome: str, row: Mapping[Any, Any], explanation: Any, capacity: Mapping[str, int]
+) -> dict[str, object]:
+    """One outcome on a card, for a young person named on one of its lists."""
+    key = str(row["list"])
+    probability = float(row["probability"])
+    previous = row.get("previous_probability")
+    changes = getattr(explanation, "changes", None)
+    then: float | None = None
+    if previous is not None and not pd.isna(previous):
+        then = float(previous)
+    elif changes is not None:
+        then = float(changes.probability_then)
+    items = [*explanation.reasons, *explanation.protective]
+    largest = max((abs(r.contribution) for r in items), default=0.0)
+    interval = explanation.probability_interval
     status = str(row["status"])
     moved_from = status.removeprefix("moved from the ").removesuffix(" list")
-    note = ""
-    if moved_from != status and moved_from in LISTS:
-        now = LISTS[str(row["list"])]
-        note = f"last time on the {moved_from} list; now {now.title}"
     return {
+        "outcome": outcome,
+        "short": OUTCOMES[outcome].short,
+        "named": True,
+        "list": key,
+        "list_title": LISTS[key].title,
         "rank": int(row["rank"]),
-        "person_id": row["person_id"],
-        "probability": _percent(row["probability"]),
-        "band": row["band"],
-        "band_meaning": explanation.band_meaning,
-        "estimate": explanation.estimate_sentence(),
-        "age": "" if pd.isna(row["age_years"]) else int(row["age_years"]),
+        "places": int(capacity.get(key, 0)),
         "status": status,
-        "status_note": note,
-        "previous_rank": None if pd.isna(row["previous_rank"]) else int(row["previous_rank"]),
-        "reasons": [r.sentence for r in explanation.reasons],
-        "protective": [r.sentence for r in explanation.protective],
-        "changes": _changes(getattr(explanation, "changes", None)),
-        "chart": contributions_chart(explanation),
+        "moved_from": LISTS[moved_from].title if moved_from in LISTS else "",
+        "band": str(row["band"]),
+        "band_range": _band_range(explanation.band_range),
+        "band_meaning": explanation.band_meaning,
+        "estimate": percent(probability),
+        "interval": _interval(interval),
+        "moved": _moved_words(probability, then),
+        "reasons": _bars(explanation.reasons[:CARD_REASONS], largest),
+        "protective": _bars(explanation.protective[:CARD_PROTECTIVE], largest),
+        "changes": _changes(changes),
+    }
+
+
+def _interval(interval: tuple[float, float] | None) -> str:
+    """``likely between 52% and 59%`` (nothing when both ends read the same)."""
+    if interval is None or percent(interval[0]) == percent(interval[1]):
+        return ""
+    return f"likely between {percent(interval[0])} and {percent(interval[1])}"
+
+
+def _band_range(band_range: tuple[float, float | None] | None) -> str:
+    if band_range is None:
+        return ""
+    lower, upper = band_range
+    if upper is None:
+        return f"estimates from {percent(lower)}"
+    if lower <= 0:
+        return f"estimates below {percent(upper)}"
+    return f"estimates {percent(lower)} to {percent(upper)}"
+
+
+def _other_block(outcome: str, drawn_row: Mapping[Any, Any] | None) -> dict[str, object]:
+    """One outcome on a card, for a young person named only for the other outcome."""
+    return {
+        "outcome": outcome,
+        "short": OUTCOMES[outcome].short,
+        "named": False,
+        "band": "" if drawn_row is None else str(drawn_row["band"]),
+        "estimate": "" if drawn_row is None else percent(float(drawn_row["probability"])),
     }
 
 
@@ -203,54 +277,140 @@ def _changes(changes: Any) -> dict[str, object] | None:
     """What changed since the previous run, for a card (``None``: not scored then)."""
     if changes is None:
         return None
+    summary = changes.summary.replace("'", "")
     return {
         "since": changes.since,
-        "summary": changes.summary[:1].upper() + changes.summary[1:],
-        "note": changes.note,
-        "moved": [c.sentence for c in changes.moved],
+        "summary": summary[:1].upper() + summary[1:],
+        "moved": [c.sentence for c in changes.moved[:CARD_CHANGES]],
+        "more": max(0, len(changes.moved) - CARD_CHANGES),
+    }
+
+
+def _agenda(
+    lists: pd.DataFrame,
+    drawn: pd.DataFrame,
+    outcomes: Sequence[str],
+    explanations: Mapping[tuple[str, str], Any],
+    capacity: Mapping[str, int],
+    previous_agenda: Collection[str] | None,
+) -> list[dict[str, object]]:
+    """One entry per young person named on any list, in the order the panel takes them:
+    the ``known`` list's people first, then the ``early`` list's, each by their best
+    place on a list."""
+    by_person: dict[str, list[Mapping[Any, Any]]] = {}
+    for row in lists.to_dict("records"):
+        by_person.setdefault(str(row["person_id"]), []).append(row)
+    drawn_rows = {
+        (str(r["outcome"]), str(r["person_id"])): r
+        for r in drawn[drawn["person_id"].astype(str).isin(by_person)].to_dict("records")
+    }
+    list_order = {key: i for i, key in enumerate(LISTS)}
+    outcome_order = {o: i for i, o in enumerate(outcomes)}
+
+    def order(person: str) -> tuple[int, int, int, str]:
+        best = min(
+            by_person[person],
+            key=lambda r: (list_order[str(r["list"])], int(r["rank"]), outcome_order[r["outcome"]]),
+        )
+        return (
+            list_order[str(best["list"])],
+            int(best["rank"]),
+            outcome_order[best["outcome"]],
+            person,
+        )
+
+    entries = []
+    for number, person in enumerate(sorted(by_person, key=order), start=1):
+        rows = {str(r["outcome"]): r for r in by_person[person]}
+        blocks = []
+        for outcome in outcomes:
+            if outcome in rows:
+                blocks.append(
+                    _named_block(outcome, rows[outcome], explanations[(outcome, person)], capacity)
+                )
+            else:
+                blocks.append(_other_block(outcome, drawn_rows.get((outcome, person))))
+        first = min(rows.values(), key=lambda r: (int(r["rank"]), outcome_order[r["outcome"]]))
+        main = explanations[(str(first["outcome"]), person)]
+        key = str(first["list"])
+        if previous_agenda is None:
+            status = STATUS_FIRST
+        elif person in previous_agenda:
+            status = STATUS_AGAIN
+        else:
+            status = STATUS_NEW_TO_AGENDA
+        age = first.get("age_years")
+        entries.append(
+            {
+                "number": number,
+                "person_id": person,
+                "list": key,
+                "list_title": LISTS[key].title,
+                "age": "" if age is None or pd.isna(age) else int(age),
+                "status": status,
+                "main_reason": _clip(main.reasons[0].sentence) if main.reasons else "",
+                "blocks": blocks,
+                "changed": _agenda_change(blocks),
+            }
+        )
+    return entries
+
+
+def _agenda_change(blocks: Sequence[Mapping[str, object]]) -> str:
+    """What changed, in a few words, for the agenda: each named outcome whose estimate
+    moved noticeably since last month, with the first record behind the move."""
+    parts = []
+    for block in blocks:
+        words = str(block.get("moved", ""))
+        if not block["named"] or not words or words.startswith(SAME):
+            continue
+        text = f"{str(block['short']).capitalize()}: {words}"
+        changes = block["changes"]
+        moved = changes["moved"] if isinstance(changes, Mapping) else []
+        if moved:  # the record behind it, without its date in brackets
+            text += f" ({_clip(str(moved[0]).split(' (')[0], 70)})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _verdict(released: Released) -> dict[str, str]:
+    tags = released.tags
+    return {
+        "verdict": released.verdict,
+        "approver": str(tags.get(APPROVER_TAG, "")),
+        "reason": str(tags.get(REASON_TAG, "")),
+        "at": str(tags.get(OVERRIDE_AT_TAG, ""))[:10],
     }
 
 
 def _list_section(
     key: str,
-    outcome: str,
     *,
     local_authority: str,
-    named: pd.DataFrame,
-    cohort: pd.DataFrame,
-    explanations: Mapping[tuple[str, str], Any],
     capacity: Mapping[str, int],
     counts: Mapping[str, Any],
     bands: Sequence[Any],
 ) -> dict[str, object]:
-    """One list of one outcome: what it is for, the named cards, and counts of the rest."""
-    cards = [
-        _card(row, explanations[(outcome, str(row["person_id"]))])
-        for row in named.to_dict("records")
-    ]
+    """One list of one outcome: beyond its places, and who is no longer on it."""
     beyond_by_band = dict(counts["beyond_capacity_by_band"])
-    high = {b.name for b in bands if b.lower >= (_high_edge(bands) or math.inf)}
+    edge = _high_edge(bands)
+    high = {b.name for b in bands if edge is not None and b.lower >= edge}
     beyond_high = sum(n for band, n in beyond_by_band.items() if band in high)
     own = int(capacity[key])
     suggested = own + (beyond_high if beyond_high else RAISE_BY)
-    cut = float(named["probability"].min()) if len(named) else None
     return {
         "key": key,
         "title": LISTS[key].list_title,
         "purpose": LISTS[key].purpose,
         "capacity": own,
         "counts": dict(counts),
-        "cards": cards,
-        "beyond_by_band": list(beyond_by_band.items()),
+        "beyond_by_band": [(band, n) for band, n in beyond_by_band.items() if n],
         "beyond_high": beyond_high,
         "high_bands": " and ".join(b.name for b in bands if b.name in high) or "high",
         "suggested": suggested,
         "raise_example": _raise_example(local_authority, capacity, key, suggested),
         "no_longer": sorted(
             counts["no_longer_named_by_reason"].items(), key=lambda kv: (-kv[1], kv[0])
-        ),
-        "chart": distribution_chart(
-            cohort["probability"].to_numpy(dtype=float), _high_edge(bands), cut
         ),
     }
 
@@ -262,52 +422,50 @@ def _section(
     lists: pd.DataFrame,
     drawn: pd.DataFrame,
     released: Released,
-    explanations: Mapping[tuple[str, str], Any],
     capacity: Mapping[str, int],
     counts: Mapping[str, Any],
 ) -> dict[str, object]:
     mine = lists[lists["outcome"] == outcome]
     residents = drawn[drawn["outcome"].to_numpy() == outcome]
-    model = released.model
-    bands = model.bundle.bands
+    bands = released.model.bundle.bands
     band_rows = []
-    for band in bands:
+    for i, band in enumerate(bands):
         in_band = residents[residents["band"].to_numpy() == band.name]
+        upper = bands[i + 1].lower if i + 1 < len(bands) else None
         band_rows.append(
             {
                 "name": band.name,
-                "lower": _percent(band.lower),
+                "range": _band_range((band.lower, upper)),
                 "meaning": band.meaning(outcome),
                 "by_list": [int((in_band["list"] == key).sum()) for key in LISTS],
+                "named": int((mine["band"] == band.name).sum()),
             }
         )
     sections = [
         _list_section(
             key,
-            outcome,
             local_authority=local_authority,
-            named=mine[mine["list"] == key],
-            cohort=residents[residents["list"].to_numpy() == key],
-            explanations=explanations,
             capacity=capacity,
             counts=counts[key],
             bands=bands,
         )
         for key in LISTS
     ]
+    named = {
+        key: mine.loc[mine["list"] == key, "probability"].to_numpy(dtype=float) for key in LISTS
+    }
     return {
         "outcome": outcome,
         "title": OUTCOMES[outcome].title,
+        "short": OUTCOMES[outcome].short,
         "model": f"{released.name} version {released.version}",
-        "candidate": model.bundle.candidate_name,
-        "verdict": released.verdict,
-        "base_rate": _percent(base_rate(bands)),
-        "mean_estimate": _percent(float(residents["probability"].mean()))
-        if len(residents)
-        else "—",
+        "verdict": _verdict(released),
+        "base_rate": percent(base_rate(bands)),
+        "mean_estimate": percent(float(residents["probability"].mean())) if len(residents) else "—",
         "counts": dict(counts),
         "bands": band_rows,
         "lists": sections,
+        "chart": estimates_chart(named, bands, outcome),
     }
 
 
@@ -324,6 +482,8 @@ def render_pack(
     baseline_as_of: str | None,
     counts: Mapping[str, Mapping[str, Any]],
     coverage: Coverage | None = None,
+    previous_agenda: Collection[str] | None = None,
+    agenda_counts: Mapping[str, int] | None = None,
 ) -> str:
     """The panel pack of one local authority as an HTML page.
 
@@ -333,12 +493,12 @@ def render_pack(
         This authority's named rows (all outcomes and lists, with status).
     drawn
         Everyone resident in the authority on ``as_of``: ``person_id, outcome, list,
-        probability, band`` (for the band table and the charts; nobody in it beyond
-        capacity is named in the pack).
+        probability, band`` (for the band table, the other outcome on a card and the
+        charts; nobody in it who is not named is named in the pack).
     models
         :class:`models.registry.Released` per outcome, in section order.
     explanations
-        Explanation per ``(outcome, person_id)`` of everyone named.
+        Explanation per ``(outcome, person_id)`` of everyone named for that outcome.
     capacity
         This authority's capacity of each list: ``{"known": n, "early": m}``.
     counts
@@ -346,7 +506,13 @@ def render_pack(
     coverage
         What the records hold and cannot see, with each source's date
         (:func:`features.coverage.coverage`); said once, near the top.
+    previous_agenda
+        The young people on this authority's previous agenda (any list), or ``None``
+        when there was no previous run.
+    agenda_counts
+        :func:`serving.batch.history.agenda_changes` of this authority.
     """
+    outcomes = list(models)
     sections = [
         _section(
             outcome,
@@ -354,18 +520,38 @@ def render_pack(
             lists=lists,
             drawn=drawn,
             released=models[outcome],
-            explanations=explanations,
             capacity=capacity,
             counts=counts[outcome],
         )
-        for outcome in models
+        for outcome in outcomes
+    ]
+    if baseline_as_of and previous_agenda is None:  # from the lists alone: still on one
+        previous_agenda = set(lists.loc[lists["status"].astype(str) != "new", "person_id"])
+    agenda = _agenda(
+        lists, drawn, outcomes, explanations, capacity, previous_agenda if baseline_as_of else None
+    )
+    left_rows = [
+        {
+            "outcome": s["short"],
+            "list": LISTS[str(section["key"])].title,
+            "reason": reason,
+            "n": n,
+        }
+        for s in sections
+        for section in s["lists"]  # type: ignore[attr-defined]
+        for reason, n in section["no_longer"]
     ]
     template = _environment().get_template(TEMPLATE)
     return template.render(
+        marking=MARKING,
         local_authority=local_authority,
         as_of=as_of.isoformat(),
         sections=sections,
+        outcomes=[OUTCOMES[o] for o in outcomes],
         lists=[LISTS[key] for key in LISTS],
+        agenda=agenda,
+        agenda_counts=agenda_counts or {},
+        left_rows=left_rows,
         capacity=capacity,
         freshness=freshness,
         baseline_as_of=baseline_as_of,
@@ -373,4 +559,5 @@ def render_pack(
         no_factors=NO_FACTORS,
         no_change=NO_CHANGE,
         coverage=coverage,
+        new_to_agenda=STATUS_NEW_TO_AGENDA,
     )

@@ -130,6 +130,8 @@ def _explanation(person: str) -> SimpleNamespace:
         protective=[SimpleNamespace(sentence="attends school", contribution=-0.1)],
         band_meaning="about 30 in 100 young people with similar records",
         estimate_sentence=lambda: "This young person's own estimate is 31%.",
+        probability_interval=(0.25, 0.37),
+        band_range=(0.2, 0.4),
     )
 
 
@@ -466,7 +468,7 @@ def test_recover_restores_a_folder_set_aside_by_a_dead_run(tmp_path: Path) -> No
 
 def _pack_inputs() -> dict[str, object]:
     """Everything :func:`render_pack` needs for area Y (early list capacity 0)."""
-    from models.risk_model import Band
+    from models.bands import Band
 
     bands = [
         Band("low", 0.0, 0.002, 1000, 2),
@@ -519,6 +521,7 @@ def test_pack_has_both_lists_names_only_within_capacity_and_is_kind_about_no_pla
             self.lists: list[str | None] = []
             self.cards: list[tuple[str | None, str | None]] = []
             self.empty: list[str | None] = []
+            self.blocks: list[tuple[str | None, str | None]] = []
 
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             found = dict(attrs)
@@ -526,6 +529,8 @@ def test_pack_has_both_lists_names_only_within_capacity_and_is_kind_about_no_pla
                 self.lists.append(found.get("data-list"))
             if tag == "article":
                 self.cards.append((found.get("data-list"), found.get("data-person")))
+            if tag == "div" and "outcome-card" in (found.get("class") or ""):
+                self.blocks.append((found.get("data-outcome"), found.get("data-rank")))
             if "empty" in (found.get("class") or ""):
                 self.empty.append(found.get("data-empty"))
 
@@ -533,6 +538,11 @@ def test_pack_has_both_lists_names_only_within_capacity_and_is_kind_about_no_pla
     parsed.feed(html)
     assert parsed.lists == ["known", "early"]
     assert parsed.cards == [("known", "f")]  # Y: f on the known list, nobody on the early list
+    assert parsed.blocks == [("victim", "1")]  # one card per young person, each outcome on it
+    assert "Agenda: 1 young person to discuss" in html
+    assert 'href="#card-1"' in html  # the agenda row leads to the card
+    assert "OFFICIAL-SENSITIVE" in html
+    assert "counter(page)" in html
     assert parsed.empty == ["capacity"]
     for key in LISTS:
         assert LISTS[key].list_title in html
@@ -585,11 +595,15 @@ def test_a_card_shows_what_changed_and_the_pack_what_the_records_cannot_see() ->
     )
     statement = coverage({"incidents": dt.date(2024, 12, 31)})
     html = render_pack(**{**inputs, "explanations": explanations, "coverage": statement})  # type: ignore[arg-type]
-    card = html[html.index('data-person="f"') : html.index("</article>")]
+    card = html[html.index('<article class="card"') : html.index("</article>")]
+    assert 'data-person="f"' in card
     assert "What changed since 2024-12-01" in card
-    assert "Band was &#39;raised&#39; on 2024-12-01, now &#39;high&#39;." in card
+    assert "Band was raised on 2024-12-01, now high;" in card
+    assert "new to the agenda" in card  # f was not named on the previous run
     assert "2 new missing-from-home episodes reported to police since 2024-12-01" in card
-    assert 'href="#coverage"' in card
+    # the cards point to it once, at their head
+    cards = html[html.index('id="cards"') : html.index('<article class="card"')]
+    assert 'href="#coverage"' in cards
     # once per pack, before the first outcome
     assert html.count('id="coverage"') == 1
     assert html.index('id="coverage"') < html.index('id="outcome-victim"')
@@ -599,7 +613,7 @@ def test_a_card_shows_what_changed_and_the_pack_what_the_records_cannot_see() ->
         assert str(escape_html(thing)) in html
     # without changes (not scored then) a card says nothing of them
     plain = render_pack(**inputs)  # type: ignore[arg-type]
-    assert "What changed since" not in plain
+    assert "What changed since 2024" not in plain
 
 
 def escape_html(text: str) -> str:

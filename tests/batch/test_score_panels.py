@@ -289,11 +289,14 @@ def _why(
 
 
 class _Pack(HTMLParser):
-    """Collects the cards and list sections (data attributes) and the text of a pack."""
+    """Collects the cards, each outcome on them, the agenda rows and list sections (data
+    attributes) and the text of a pack."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cards: list[dict[str, str | None]] = []
+        self.blocks: list[dict[str, str | None]] = []
+        self.agenda: list[dict[str, str | None]] = []
         self.sections: list[str | None] = []
         self.lists: list[tuple[str | None, str | None]] = []
         self.text: list[str] = []
@@ -302,11 +305,16 @@ class _Pack(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
-        if tag == "article" and "card" in (found.get("class") or ""):
+        classes = found.get("class") or ""
+        if tag == "article" and "card" in classes:
             self.cards.append(found)
-        if tag == "section" and "outcome" in (found.get("class") or ""):
+        if tag == "div" and "outcome-card" in classes:
+            self.blocks.append({**found, "card": self.cards[-1].get("data-person")})
+        if tag == "tr" and "data-number" in found:
+            self.agenda.append(found)
+        if tag == "section" and "outcome" in classes.split():
             self.sections.append(found.get("data-outcome"))
-        if tag == "section" and "list" in (found.get("class") or ""):
+        if tag == "section" and "list" in classes.split():
             self.lists.append((found.get("data-outcome"), found.get("data-list")))
         self._in_th = tag == "th"
 
@@ -340,20 +348,36 @@ def test_packs_have_two_lists_per_outcome_with_one_card_per_named_person(
             ].itertuples(index=False)
         ]
         got = [
-            (c["data-outcome"], c["data-list"], c["data-person"], c["data-rank"], c["data-status"])
-            for c in pack.cards
+            (b["data-outcome"], b["data-list"], b["card"], b["data-rank"], b["data-status"])
+            for b in pack.blocks
+            if b.get("data-list")
         ]
-        assert got == expected
-        assert html.count("<svg") >= len(pack.cards)  # a contributions chart per card
+        assert sorted(got) == sorted(expected)
+        # one card per young person, both outcomes on each, in the agenda's order
+        people = [c["data-person"] for c in pack.cards]
+        assert len(people) == len(set(people)) == mine["person_id"].nunique()
+        assert [a["data-person"] for a in pack.agenda] == people
+        assert [c["data-number"] for c in pack.cards] == [str(i + 1) for i in range(len(people))]
+        assert len(pack.blocks) == len(OUTCOME_KEYS) * len(people)
+        # the agenda takes the known list's young people first
+        order = [c["data-list"] for c in pack.cards]
+        assert order == sorted(order, key=list(LISTS).index)
         text = " ".join(" ".join(pack.text).split())
         for name in LISTS:  # each list with its title and what it is for: in the opening
-            # words, then at the head of its section under each outcome
-            assert text.count(LISTS[name].list_title) == 1 + len(OUTCOME_KEYS)
-            assert text.count(LISTS[name].purpose) == 1 + len(OUTCOME_KEYS)
+            # words, then in the agenda and under each outcome
+            assert text.count(LISTS[name].list_title) >= 2 + len(OUTCOME_KEYS)
+            assert text.count(LISTS[name].purpose) == 1
         assert "prompt for professional review" in text
-        assert "Fairness verdict" in text
-        for verdict in verdicts:  # each outcome's verdict, as released (pass or override)
-            assert f"{verdict} (this version's result" in text
+        assert "Fairness check" in text
+        for verdict in verdicts:  # each outcome's verdict, as released: a pass, or a warning
+            assert (
+                "passed (this version's result"
+                if verdict == "pass"
+                else "Warning: this version did not pass the fairness check"
+            ) in text
+        assert "OFFICIAL-SENSITIVE" in text
+        assert "log-odds" not in html
+        assert "lightgbm" not in html.lower()
         for outcome in OUTCOME_KEYS:
             for name in LISTS:
                 c = manifest["counts"][la][outcome][name]
@@ -691,9 +715,99 @@ def test_cards_say_what_changed_since_the_previous_run_and_packs_what_they_canno
             # everyone resident and aged 10–24 a month earlier: nearly every card
             assert len(changed) >= len(cards) // 2, (la, len(changed), len(cards))
             assert all(f"What changed since {since}" in c for c in changed)
-            assert all("records as they stood then" in c for c in changed)
-            assert all('href="#coverage"' in c for c in cards)
+            # how the earlier estimate is found, said once; every card points to what the
+            # records cannot see from the head of the cards
+            assert html.count("records as they stood then") == 1
+            head = html[html.index('id="cards"') : html.index('<article class="card"')]
+            assert 'href="#coverage"' in head
             assert html.count('id="coverage"') == 1
             assert "None of these records hold: family circumstances" in html
             lists = pd.read_csv(folder / f"panel_{slug(la)}.csv")
             assert list(lists.columns) == list(LIST_COLUMNS)
+
+
+#: the most pages a Bristol pack at the default places may print to (issue 20: a panel
+#: reads it in a one-hour meeting)
+MOST_PAGES = 40
+#: A4 in PostScript points
+A4 = (595, 842)
+
+
+def _print_pdf(html: Path, pdf: Path) -> None:
+    """Print ``html`` with Debian's Chromium as a user's browser would (its own @page
+    size, margins and margin boxes)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(html.as_uri())
+            page.pdf(path=str(pdf), prefer_css_page_size=True)
+        finally:
+            browser.close()
+
+
+def test_the_bristol_pack_at_the_default_places_prints_to_a4_within_forty_pages(
+    released: Released, tmp_path: Path
+) -> None:
+    """Issue 20: at the default places (50 known and 20 early per outcome), Bristol's pack
+    prints on A4 to at most 40 pages, every page marked OFFICIAL-SENSITIVE at its head
+    and foot and numbered; the agenda comes first and each young person has one card."""
+    import pypdf
+
+    places = {la: {key: LISTS[key].default_capacity for key in LISTS} for la in AUTHORITIES}
+    out = tmp_path / "panels"
+    code, _, stderr = score(
+        released, out, SECOND_AS_OF, env={"VRU_PANEL_CAPACITY": json.dumps(places)}
+    )
+    assert code == 0, stderr
+    html = out / "panel_bristol.html"
+    lists = _lists(out)
+    people = lists.loc[lists["local_authority"] == "Bristol", "person_id"].nunique()
+    # a full agenda: both lists of both outcomes filled (people on two lists counted once)
+    assert people > sum(places["Bristol"].values())
+    pdf = tmp_path / "bristol.pdf"
+    _print_pdf(html, pdf)
+    reader = pypdf.PdfReader(pdf)
+    pages = [page.extract_text() for page in reader.pages]
+    assert 3 <= len(pages) <= MOST_PAGES, len(pages)
+    for number, (page, text) in enumerate(zip(reader.pages, pages, strict=True), start=1):
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        assert (round(width), round(height)) == A4, (width, height)
+        assert text.count("OFFICIAL-SENSITIVE") >= 2, number  # header and footer
+        assert f"Page {number} of {len(pages)}" in text, number
+    whole = " ".join(" ".join(pages).split())
+    assert whole.index("Agenda:") < whole.index("One card per young person")
+    cards = re.findall(r"#(\d+) — (YP\d+)", whole)
+    assert len({person for _, person in cards}) == people == len(cards)
+
+
+def test_the_agenda_is_measured_against_last_months_agenda(two_runs: TwoRuns) -> None:
+    """Issue 20: "new to the agenda" means on no list of the previous run (either outcome,
+    either list); the manifest and each pack count who is new, who is there again and
+    who left the agenda (named last month on any list, on none now)."""
+    first, second = _lists(two_runs.first), _lists(two_runs.out)
+    manifest = json.loads((two_runs.out / "manifest.json").read_text())
+    for la in AUTHORITIES:
+        then = set(first.loc[first["local_authority"] == la, "person_id"])
+        now = set(second.loc[second["local_authority"] == la, "person_id"])
+        assert manifest["agenda"][la] == {
+            "people": len(now),
+            "new": len(now - then),
+            "again": len(now & then),
+            "left": len(then - now),
+        }
+        pack = _Pack()
+        pack.feed((two_runs.out / f"panel_{slug(la)}.html").read_text())
+        status = {c["data-person"]: c["data-status"] for c in pack.cards}
+        assert {p for p, s in status.items() if s == "new to the agenda"} == now - then
+        assert {p for p, s in status.items() if s == "on last month's agenda"} == now & then
+        text = " ".join(" ".join(pack.text).split())
+        assert f"{len(now - then):,} new to the agenda" in text
+    # the first month had no agenda before it
+    first_manifest = json.loads((two_runs.first / "manifest.json").read_text())
+    assert all(a["new"] == a["people"] for a in first_manifest["agenda"].values())

@@ -25,7 +25,7 @@ from fairness.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_poli
 from fairness.rules import RuleCheck
 from features.vocabulary import ALREADY_INVOLVED, NOT_YET_INVOLVED
 from models.panels import PanelCapacity, select_lists
-from models.risk_model import Band
+from models.bands import Band
 
 BANDS = [
     Band("low", 0.0, 0.01, 1000, 10),

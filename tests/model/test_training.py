@@ -14,9 +14,10 @@ from sklearn.metrics import brier_score_loss
 
 from features.build import write_feature_table
 from features.snapshot import build_snapshot
+from models.bands import BAND_ORDER, load_bands
 from models.calibration import CALIBRATE_BY, Calibrator, group_keys
 from models.candidates import directions
-from models.risk_model import BAND_ORDER, RiskModel
+from models.risk_model import RiskModel
 from tests.model.conftest import LEAD_MONTHS, Trained
 from training.by_sex import SEX_VARIANTS
 
@@ -212,13 +213,23 @@ def test_the_unconstrained_comparison_is_reported_never_chosen(trained: Trained)
     assert constrained.directions["against_share"] <= 0.05
 
 
-def test_bands_are_ordered_and_state_observed_rates(trained: Trained) -> None:
+def test_bands_sit_at_the_policy_edges_and_are_told_apart(trained: Trained) -> None:
+    """Issue 20: bands start at the band policy's absolute edges (never at shares of the
+    population); each band kept has an observed rate whose 95% interval lies wholly
+    above the band below's; whatever was merged is said."""
     bundle = _result(trained, trained.result.chosen).bundle
-    assert [b.name for b in bundle.bands] == list(BAND_ORDER)
-    lowers = [b.lower for b in bundle.bands]
-    assert lowers == sorted(lowers)
-    rates = [b.observed_rate for b in bundle.bands]
-    assert rates[-1] > rates[0]
+    policy, _ = load_bands()
+    edges = policy.outcomes[bundle.outcome].edges()
+    names = [b.name for b in bundle.bands]
+    assert names[0] == "low"
+    assert names == [n for n in BAND_ORDER if n in names]
+    kept_and_merged = [n for b in bundle.bands for n in (b.name, *b.merged)]
+    assert sorted(kept_and_merged, key=BAND_ORDER.index) == list(edges)
+    assert [b.lower for b in bundle.bands] == [edges[n] for n in names]
+    for below, above in zip(bundle.bands, bundle.bands[1:], strict=False):
+        assert above.interval()[0] > below.interval()[1], (below, above)
+        assert above.people >= policy.minimum_people
+    assert bundle.trained_on["band_policy"] == policy.version
     assert "young people with similar records" in bundle.bands[-1].meaning("victim")
 
 

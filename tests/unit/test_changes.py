@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from features.registry import REGISTRY
+from models.bands import fit_bands, load_bands
 from models.calibration import Calibrator
 from models.candidates import RulesBaseline
 from models.changes import (
@@ -20,7 +21,7 @@ from models.changes import (
     month_before,
 )
 from models.reasons import NO_CHANGE
-from models.risk_model import ModelBundle, RiskModel, fit_bands
+from models.risk_model import ModelBundle, RiskModel
 
 THEN, NOW = dt.date(2024, 12, 1), dt.date(2025, 1, 1)
 ELAPSED = (NOW - THEN).days
@@ -54,7 +55,7 @@ def model() -> RiskModel:
         rules,
         calibrator,
         FEATURES,
-        fit_bands(calibrator.predict(score), y),
+        fit_bands(calibrator.predict(score), y, load_bands()[0].outcomes["victim"].edges()),
     )
     return RiskModel(bundle)
 
