@@ -144,7 +144,8 @@ class Explanation:
         estimate = f"This young person's own estimate is {percent(self.probability)}"
         if self.probability_interval is not None:
             low, high = self.probability_interval
-            estimate += f" (likely between {percent(low)} and {percent(high)})"
+            if percent(low) != percent(high):  # never "between under 0.1% and under 0.1%"
+                estimate += f" (likely between {percent(low)} and {percent(high)})"
         if self.band_range is None:
             return estimate + "."
         lower, upper = self.band_range
@@ -192,9 +193,12 @@ class Explanation:
 
 
 def percent(p: float) -> str:
-    """A probability as a reader's percentage: "23%", "0.4%", "under 0.1%"."""
+    """A probability as a reader's percentage: "23%", "0.4%", "under 0.1%", "over 99%"
+    (never "100%": no estimate is a certainty)."""
     if p < 0.001:
         return "under 0.1%"
+    if p >= 0.995:
+        return "over 99%"
     if p < 0.1:
         return f"{p:.1%}"
     return f"{p:.0%}"
@@ -244,13 +248,13 @@ def _absent(template: str) -> str:
     return f"no record of {core}" + (f" ({source})" if source else "")
 
 
-#: the plural a registry sentence opens with, and its singular for a value of 1
+#: the plural a registry sentence opens with (after "more" or "fewer", if any), and its
+#: singular for a value of 1
 _SINGULAR = (
     ("suspensions or exclusions", "suspension or exclusion"),
     ("police stops and searches", "police stop and search"),
-    ("more missing episodes", "more missing episode"),
-    ("more suspect records", "more suspect record"),
-    ("more suspensions", "more suspension"),
+    ("missing episodes", "missing episode"),
+    ("suspect records", "suspect record"),
     ("A&E attendances", "A&E attendance"),
     ("homelessness presentations", "homelessness presentation"),
     ("missing-from-home episodes", "missing-from-home episode"),
@@ -265,14 +269,21 @@ _SINGULAR = (
 )
 
 
+#: words that may stand between the number and the plural ("1 fewer suspension")
+_COMPARATIVES = ("more ", "fewer ")
+
+
 def _one(template: str) -> str:
-    """The template read for a value of 1 ("1 agency involved", not "1 agencies")."""
+    """The template read for a value of 1 ("1 agency involved", not "1 agencies"; "1 fewer
+    suspension", not "1 fewer suspensions")."""
     head, slot, rest = template.partition("{value} ")
     if not slot:
         return template
+    comparative = next((c for c in _COMPARATIVES if rest.startswith(c)), "")
+    rest = rest[len(comparative) :]
     for plural, singular in _SINGULAR:
         if rest.startswith(plural + " "):
-            return head + slot + singular + rest[len(plural) :]
+            return head + slot + comparative + singular + rest[len(plural) :]
     return template
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "key_path_for",
     "latest_anchor",
     "neutralise",
+    "read_feedback_on",
     "read_rows",
     "verify_file",
 ]
@@ -253,6 +254,22 @@ def read_rows(
         return list(
             chain_rows(
                 con, f"SELECT * FROM {table} WHERE time >= ? ORDER BY id", (since.isoformat(),)
+            )
+        )
+
+
+def read_feedback_on(path: Path, person_id: str, limit: int = 50) -> list[dict[str, object]]:
+    """Feedback on one young person, newest first (at most ``limit`` rows), read-only.
+
+    What the practitioners' page shows beside an explanation; whoever calls it has
+    already been allowed to see that young person (their explanation was looked up).
+    """
+    with _read_only(path) as con:
+        return list(
+            chain_rows(
+                con,
+                "SELECT * FROM feedback WHERE person_id = ? ORDER BY id DESC LIMIT ?",
+                (person_id, int(limit)),
             )
         )
 
@@ -453,6 +470,10 @@ class AccessLog:
 
     def feedback(self) -> list[dict[str, object]]:
         return read_rows(self.path, "feedback")
+
+    def feedback_on(self, person_id: str, limit: int = 50) -> list[dict[str, object]]:
+        """:func:`read_feedback_on` of this log: one young person's feedback, newest first."""
+        return read_feedback_on(self.path, person_id, limit)
 
     def verify(self) -> Verification:
         """:func:`verify_file` on this log, its key and its anchors."""

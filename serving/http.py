@@ -26,7 +26,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from serving.schemas import CALIBRATION_INPUTS, PATTERN_RULES, calibration_words, input_domains
+from serving.schemas import (
+    CALIBRATION_INPUTS,
+    PATTERN_RULES,
+    calibration_words,
+    input_domains,
+    reason_rule_schema,
+)
 
 __all__ = [
     "API_PATHS",
@@ -167,14 +173,17 @@ def _document_operation(
     rows = schema.get("properties", {}).get("rows")
     if path == "/score" and rows is not None:
         rows["items"] = {"$ref": "#/components/schemas/FeatureRecord"}
+    if path == "/feedback" and "reason_code" in schema.get("properties", {}):
+        schema["anyOf"] = reason_rule_schema()  # a reason must go with agrees
 
 
 def document(
     spec: dict[str, Any], features: list[str], texts: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Declare the bearer scheme, every refusal the endpoints can answer, required bodies,
-    and the exact feature record ``/score`` accepts (known only once the models load):
-    the features and the ``texts`` the estimates are calibrated by (sex)."""
+    the reasons ``/feedback`` accepts with each answer, and the exact feature record
+    ``/score`` accepts (known only once the models load): the features and the ``texts``
+    the estimates are calibrated by (sex)."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["Refusal"] = REFUSAL_SCHEMA
     domains = input_domains()

@@ -12,8 +12,11 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, StringConstraints
 from features.vocabulary import SEXES
 
 __all__ = [
+    "AGREE_REASONS",
     "CALIBRATION_INPUTS",
+    "DISAGREE_REASONS",
     "PATTERN_RULES",
+    "REASONS_FOR",
     "REASON_CODES",
     "ChangeOut",
     "ChangesOut",
@@ -33,7 +36,11 @@ __all__ = [
     "ScoreResponse",
     "SourceCoverageOut",
     "input_domains",
+    "normalise_person_id",
     "out_of_domain",
+    "reason_fits",
+    "reason_mismatch",
+    "reason_rule_schema",
 ]
 
 #: why a practitioner agrees or disagrees; a fixed list so feedback can be counted
@@ -47,7 +54,68 @@ ReasonCode = Literal[
     "other",
 ]
 REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
+#: the reasons that go with agreeing, and those that go with disagreeing: one rule for the
+#: API and the page (:func:`reason_fits`); "other" goes with either
+AGREE_REASONS: tuple[str, ...] = (
+    "matches professional judgement",
+    "already known and supported",
+    "other",
+)
+DISAGREE_REASONS: tuple[str, ...] = (
+    "information out of date",
+    "information incorrect",
+    "disagree with risk level",
+    "important context not recorded",
+    "other",
+)
+#: agrees (true or false) → the reason codes that may go with it
+REASONS_FOR: Mapping[bool, tuple[str, ...]] = {True: AGREE_REASONS, False: DISAGREE_REASONS}
 Outcome = Literal["victim", "perpetrator"]
+
+
+def reason_fits(agrees: bool, reason_code: str) -> bool:
+    """Does ``reason_code`` go with agreeing (``agrees``) or disagreeing (not)?
+
+    "matches professional judgement" is a reason to agree, never to disagree;
+    "information incorrect" a reason to disagree, never to agree.
+    """
+    return reason_code in REASONS_FOR[bool(agrees)]
+
+
+def reason_mismatch(agrees: bool, reason_code: str) -> str | None:
+    """The API's one-line refusal when a known reason code does not go with ``agrees``
+    (``None`` when it does, or when the code is unknown: the schema refuses that)."""
+    if reason_code not in REASON_CODES or reason_fits(agrees, reason_code):
+        return None
+    side, other = ("true", "false") if agrees else ("false", "true")
+    return (
+        f"reason_code '{reason_code}' is a reason to {'disagree' if agrees else 'agree'}, "
+        f"so it needs agrees: {other}; with agrees: {side} choose one of: "
+        + ", ".join(REASONS_FOR[bool(agrees)])
+    )
+
+
+def reason_rule_schema() -> list[dict[str, object]]:
+    """The same rule in the OpenAPI document of ``/feedback`` (an ``anyOf`` of the request
+    body): ``agrees: true`` with a reason to agree, or ``false`` with a reason to disagree."""
+    return [
+        {
+            "properties": {
+                "agrees": {"type": "boolean", "enum": [agrees]},
+                "reason_code": {"type": "string", "enum": list(REASONS_FOR[agrees])},
+            }
+        }
+        for agrees in (True, False)
+    ]
+
+
+def normalise_person_id(value: str) -> str:
+    """A young person's ID in its canonical form: white space removed, upper case.
+
+    ``" yp 0029663 "`` → ``"YP0029663"``. The API and the page both look people up (and
+    write the access log) with this form, so a lower-case or spaced ID finds them.
+    """
+    return "".join(value.split()).upper()
 
 
 def _class(ranges: Iterable[tuple[int, int]], *, negated: bool = False) -> str:

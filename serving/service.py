@@ -40,7 +40,9 @@ from serving.schemas import (
     Purpose,
     ReasonCode,
     ScoreResponse,
+    normalise_person_id,
     out_of_domain,
+    reason_mismatch,
 )
 from serving.web.app import web
 
@@ -145,7 +147,8 @@ class VruRisk:
         its meaning, reasons, protective factors, data freshness, model version, caveat.
         `purpose` (why you are looking) is required and is written to the access log."""
         return self._answer(
-            ctx, lambda who: self.practice.explain(who, person_id.strip(), purpose.strip())
+            ctx,
+            lambda who: self.practice.explain(who, normalise_person_id(person_id), purpose.strip()),
         )
 
     @bentoml.api
@@ -182,18 +185,29 @@ class VruRisk:
         ctx: bentoml.Context,
         text: FeedbackText = "",
     ) -> FeedbackReceipt:
-        """Record whether you agree with one outcome's explanation, with a reason code."""
-        return self._answer(
-            ctx,
-            lambda who: self.practice.feedback(
-                who,
-                person_id=person_id.strip(),
-                outcome=outcome,
-                agrees=agrees,
-                reason_code=reason_code,
-                text=text.strip(),
-            ),
-        )
+        """Record whether you agree with one outcome's explanation, with a reason code
+        that goes with it: `matches professional judgement`, `already known and supported`
+        or `other` when you agree; `information out of date`, `information incorrect`,
+        `disagree with risk level`, `important context not recorded` or `other` when you
+        do not (anything else is refused with a 422 naming `reason_code`)."""
+
+        def work(who: Any) -> FeedbackReceipt:
+            mismatch = reason_mismatch(agrees, reason_code)
+            if mismatch is not None:
+                raise RefusalError(422, mismatch, ["reason_code"])
+            return cast(
+                FeedbackReceipt,
+                self.practice.feedback(
+                    who,
+                    person_id=normalise_person_id(person_id),
+                    outcome=outcome,
+                    agrees=agrees,
+                    reason_code=reason_code,
+                    text=text.strip(),
+                ),
+            )
+
+        return self._answer(ctx, work)
 
     @bentoml.api
     async def ping(self) -> PingResponse:

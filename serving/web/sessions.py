@@ -9,6 +9,10 @@ the developer tools is worth nothing once the session ends. A session ends
 - when its **token is revoked** (``vru tokens revoke``): every request looks the token
   up again in the token store, which re-reads its file when it changes.
 
+A session also keeps the last explanation looked up in it (:meth:`SessionStore.remember`):
+after feedback the page shows both explanations again from it, without a second
+look-up and so without a second access-log row. It goes when the session ends.
+
 The store lives in the memory of the one worker process that serves the page
 (``@bentoml.service(workers=1)``; ``tests/unit/test_web_sessions.py`` fails if that
 changes): sessions need no shared storage, and a restart signs everyone out. With
@@ -33,12 +37,15 @@ MAX_SESSIONS = 10_000
 
 @dataclass
 class Session:
-    """Who signed in, with which token (memory only, never shown), and when."""
+    """Who signed in, with which token (memory only, never shown), and when; and the
+    last explanation looked up in it (the page shows it again after feedback)."""
 
     principal: Any  # serving.auth.Principal
     token: str = field(repr=False)
     created: float
     last_seen: float
+    #: the last look-up's answer and purpose (memory only; ends with the session)
+    last_explained: Any = field(default=None, repr=False)
 
 
 class SessionStore:
@@ -114,6 +121,28 @@ class SessionStore:
             self.close(session_id)
             return None
         return session.principal
+
+    def remember(self, session_id: str | None, explained: Any) -> None:
+        """Keep ``explained`` (the last look-up) in a live session; an unknown id is ignored.
+
+        It replaces the one before: a session keeps one young person's explanation at most.
+        """
+        if session_id:
+            with self._lock:
+                session = self._sessions.get(session_id)
+                if session is not None:
+                    session.last_explained = explained
+
+    def recall(self, session_id: str | None) -> Any | None:
+        """The last look-up kept in a live session (:meth:`remember`), or ``None``.
+
+        Call it after :meth:`principal` has said the session is live.
+        """
+        if not session_id:
+            return None
+        with self._lock:
+            session = self._sessions.get(session_id)
+            return None if session is None else session.last_explained
 
     def close(self, session_id: str | None) -> None:
         """End a session (sign-out); an unknown id is ignored."""

@@ -24,8 +24,8 @@ from fairness.gate import (
 from fairness.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
 from fairness.rules import RuleCheck
 from features.vocabulary import ALREADY_INVOLVED, NOT_YET_INVOLVED
-from models.panels import PanelCapacity, select_lists
 from models.bands import Band
+from models.panels import PanelCapacity, select_lists
 
 BANDS = [
     Band("low", 0.0, 0.01, 1000, 10),

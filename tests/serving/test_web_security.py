@@ -300,7 +300,7 @@ def test_unknown_and_other_authority_ids_get_the_same_answer(
     assert pages[unknown].text.replace(unknown, "ID") == pages[people.somerset].text.replace(
         people.somerset, "ID"
     )
-    assert "on Bristol&#39;s records as of 2025-01-01" in pages[unknown].text
+    assert "in Bristol&#39;s records as of 1 January 2025" in pages[unknown].text
 
     for action, count in (("explain", 2), ("feedback", 1)):
         nobody = _rows(stack.access_log, person_id=unknown, action=action, user="pat")

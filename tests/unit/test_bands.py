@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -107,7 +109,7 @@ def test_bands_far_apart_are_all_kept_with_their_observed_rates() -> None:
     assert [b.lower for b in bands] == list(edges.values())
     assert sum(b.people for b in bands) == len(p)
     assert sum(b.involved for b in bands) == y.sum()
-    for below, above in zip(bands, bands[1:], strict=False):
+    for below, above in itertools.pairwise(bands):
         assert above.interval()[0] > below.interval()[1]
         assert not above.merged
     assert bands[2].observed_rate == pytest.approx(0.15, abs=0.04)
@@ -149,6 +151,6 @@ def test_every_band_returned_is_told_apart_from_its_neighbours(
     assert bands[0].name == "low"
     assert [b.name for b in bands] == [n for n in edges if n in {b.name for b in bands}]
     assert sum(b.people for b in bands) == len(p)
-    for below, above in zip(bands, bands[1:], strict=False):
+    for below, above in itertools.pairwise(bands):
         assert above.people >= 5
         assert wilson_interval(above.involved, above.people)[0] > below.interval()[1]

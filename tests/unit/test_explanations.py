@@ -378,3 +378,29 @@ def test_a_count_of_one_reads_in_the_singular() -> None:
         words = one.removeprefix("1 ").split(" ")[:2]
         assert not any(w.endswith(("es", "ies")) or w in {"times", "days"} for w in words), one
         assert one.removeprefix("1 ") != two.removeprefix("2 "), two
+
+
+def test_a_rise_or_fall_of_one_reads_in_the_singular() -> None:
+    """ "1 fewer suspension", "1 more missing episode": never "1 fewer suspensions"."""
+    escalations = [
+        (name, {"template": info.template, "absent": info.absent})
+        for name, info in REGISTRY.items()
+        if info.model_input and name.endswith("_escalation")
+    ]
+    assert len(escalations) >= 3
+    for name, entry in escalations:
+        one_more, one_fewer, two_more, two_fewer = (
+            sentence_for(name, entry, value, "2024-05-01") for value in (1, -1, 2, -2)
+        )
+        assert one_more.startswith("1 more "), one_more
+        assert one_fewer.startswith("1 fewer "), one_fewer
+        assert two_more.startswith("2 more "), two_more
+        assert two_fewer.startswith("2 fewer "), two_fewer
+        # a rise and a fall of the same size read the same after "more" or "fewer"
+        assert one_more.removeprefix("1 more ") == one_fewer.removeprefix("1 fewer ")
+        assert two_more.removeprefix("2 more ") == two_fewer.removeprefix("2 fewer ")
+        singular = one_fewer.removeprefix("1 fewer ").split(" in the last ")[0]
+        plural = two_fewer.removeprefix("2 fewer ").split(" in the last ")[0]
+        assert plural.endswith("s"), plural
+        assert not singular.endswith("s"), singular
+        assert plural.startswith(singular), (singular, plural)
