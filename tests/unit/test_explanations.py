@@ -404,3 +404,22 @@ def test_a_rise_or_fall_of_one_reads_in_the_singular() -> None:
         assert plural.endswith("s"), plural
         assert not singular.endswith("s"), singular
         assert plural.startswith(singular), (singular, plural)
+
+
+def test_an_estimate_never_reads_as_a_certainty_or_an_empty_interval() -> None:
+    """Issue 20: a pack showed "100% (likely between 95% and 100%)" and the page "likely
+    between under 0.1% and under 0.1%"."""
+    from models.reasons import Explanation, percent
+
+    assert percent(0.999) == "over 99%"
+    assert percent(0.994) == "99%"
+    assert percent(0.0004) == "under 0.1%"
+    assert percent(0.034) == "3.4%"
+
+    def sentence(interval: tuple[float, float]) -> str:
+        return Explanation(
+            None, None, "victim", 0.0005, "low", "", [], [], {}, {}, probability_interval=interval
+        ).estimate_sentence()
+
+    assert "likely between" not in sentence((0.0002, 0.0008))
+    assert "(likely between under 0.1% and 0.2%)" in sentence((0.0002, 0.002))
