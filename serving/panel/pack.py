@@ -120,7 +120,7 @@ def estimates_chart(named: Mapping[str, np.ndarray], bands: Sequence[Any], outco
     with mpl.rc_context(SVG_STYLE):  # type: ignore[arg-type]
         figure = Figure(figsize=(7.6, 0.55 * len(named) + 0.9))
         height = 0.55 * len(named) + 0.9
-        figure.subplots_adjust(left=0.2, right=0.98, top=1 - 0.32 / height, bottom=0.45 / height)
+        figure.subplots_adjust(left=0.1, right=0.98, top=1 - 0.32 / height, bottom=0.45 / height)
         axes = figure.add_subplot()
         lowers = [b.lower * 100 for b in bands] + [math.inf]
         for i, band in enumerate(bands):
@@ -141,9 +141,7 @@ def estimates_chart(named: Mapping[str, np.ndarray], bands: Sequence[Any], outco
         for row, v in enumerate(values):
             y = len(named) - 1 - row + rng.uniform(-0.18, 0.18, len(v))
             axes.scatter(v * 100, y, s=9, color=RAISE_COLOUR, alpha=0.7, linewidths=0, zorder=2)
-        axes.set_yticks(
-            range(len(named)), [LISTS[k].title.capitalize() for k in named][::-1], fontsize=7
-        )
+        axes.set_yticks(range(len(named)), [f"{k} list" for k in named][::-1], fontsize=7)
         axes.set_ylim(-0.6, len(named) - 0.1)
         axes.set_xlim(0, right)
         axes.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda x, _: f"{x:.0f}%"))
