@@ -53,7 +53,7 @@ demo: install
 	@echo
 	@echo "Fairness reports: reports/fairness/victim-v*-truth/report.html, reports/fairness/perpetrator-v*-truth/report.html"
 	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"
-	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then http://127.0.0.1:5000)"
+	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then the address 'vru train' printed, or http://127.0.0.1:5000 and choose 'Model training', then Views → Headline metrics)"
 	@$(BIN)/python -c "import pandas as pd; f = pd.read_csv('$(DEMO_DIR)/panels/panel_bristol.csv'); print('Top of the Bristol panel lists, to look up:', f.loc[0, 'person_id'], '(' + f.loc[0, 'outcome'] + ', ' + f.loc[0, 'list'] + ' list)')"
 	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet --previous-snapshot $(DEMO_DIR)/features-2024-12-01.parquet"
 	@echo "Then open http://127.0.0.1:3000/ui/ and sign in with the demo token (practitioner, Bristol): $$(cat $(DEMO_DIR)/demo-token.txt)"

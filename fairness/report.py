@@ -166,10 +166,17 @@ def _chart(tables: Mapping[str, pd.DataFrame], attribute: str, where: str = "") 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(CHART_METRICS), figsize=(13, 3.2), constrained_layout=True)
     shades = {"recorded": "#2b5d8a", "truth": "#9dc3e6"}
     first = next(iter(tables.values()))
     groups = list(first.loc[first["attribute"] == attribute, "group"].drop_duplicates())
+    # horizontal bars, one row per group: long intersection names never overlap
+    fig, axes = plt.subplots(
+        1,
+        len(CHART_METRICS),
+        figsize=(13, max(3.2, 1.4 + 0.3 * len(groups))),
+        sharey=True,
+        constrained_layout=True,
+    )
     width = 0.8 / len(tables)
     for ax, metric in zip(axes, CHART_METRICS, strict=True):
         for k, (against, table) in enumerate(tables.items()):
@@ -178,27 +185,29 @@ def _chart(tables: Mapping[str, pd.DataFrame], attribute: str, where: str = "") 
                 .set_index("group")
                 .reindex(groups)
             )
-            x = np.arange(len(groups)) + k * width
+            y = np.arange(len(groups)) + k * width
             value = part["value"].to_numpy(dtype=float)
             low = np.clip(value - part["ci_low"].to_numpy(dtype=float), 0, None)
             high = np.clip(part["ci_high"].to_numpy(dtype=float) - value, 0, None)
-            ax.bar(x, value, width, color=shades[against], label=WORDS[against])
+            ax.barh(y, value, width, color=shades[against], label=WORDS[against])
             ax.errorbar(
-                x,
                 value,
-                yerr=np.nan_to_num(np.vstack([low, high])),
+                y,
+                xerr=np.nan_to_num(np.vstack([low, high])),
                 fmt="none",
                 ecolor="#333",
                 capsize=2,
             )
             ref = part.loc[part["is_reference"].astype(bool), "value"]
             if len(ref):
-                ax.axhline(float(ref.iloc[0]), color=shades[against], linestyle="--", linewidth=1)
-        ax.set_xticks(np.arange(len(groups)) + width * (len(tables) - 1) / 2)
-        ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
+                ax.axvline(float(ref.iloc[0]), color=shades[against], linestyle="--", linewidth=1)
+        ax.set_yticks(np.arange(len(groups)) + width * (len(tables) - 1) / 2)
+        ax.set_yticklabels(groups, fontsize=8)
         ax.set_title(LABELS[metric], fontsize=10)
-    if len(tables) > 1:
-        axes[0].legend(fontsize=8)
+    axes[0].invert_yaxis()  # the first group at the top, as in the tables
+    if len(tables) > 1:  # beside the title, clear of the bars
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside upper right", ncol=len(tables), fontsize=8)
     fig.suptitle(attribute, fontsize=11)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)

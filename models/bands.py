@@ -59,7 +59,10 @@ def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = hits / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (float(centre - half), float(centre + half))
+    # exactly 0 with no hits and 1 with all hits (rounding left 1e-17 outside the rate)
+    low = 0.0 if hits == 0 else max(0.0, float(centre - half))
+    high = 1.0 if hits == n else min(1.0, float(centre + half))
+    return (low, high)
 
 
 class OutcomeBands(BaseModel):

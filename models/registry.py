@@ -10,6 +10,8 @@ The release status is recorded in the release ledger (:mod:`models.ledger`: appe
 keyed, anchored) and mirrored in model-version tags. Everything that uses a model's output
 loads it through :meth:`Registry.load`, which refuses a version whose tags disagree with
 the ledger, naming the difference: a verdict edited in the MLflow UI releases nothing.
+Each version's description ends with its release status in words
+(:func:`with_release_status`), rewritten at every decision; it informs, it never decides.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "CHAMPION",
     "GATE_TAG",
     "RELEASABLE",
+    "RELEASE_STATUS",
     "TRUTH_GATE_TAG",
     "PromotionRefusedError",
     "Registry",
@@ -37,7 +40,9 @@ __all__ = [
     "is_release_tag",
     "model_name",
     "releasable",
+    "release_status_text",
     "release_verdict",
+    "with_release_status",
 ]
 
 CANDIDATE = "candidate"
@@ -60,6 +65,8 @@ RELEASABLE = ("pass", "override")
 NOT_RELEASED = ("fail", "too small", "insufficient evidence", "error")
 #: the MLflow UI opens classic-ML experiments on runs and models, not its GenAI overview
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+#: where a version's description says its release status (rewritten at every decision)
+RELEASE_STATUS = "**Release status:**"
 
 
 class RegistryError(RuntimeError):
@@ -104,6 +111,44 @@ def releasable(tags: Mapping[str, str]) -> bool:
     return release_verdict(tags) in RELEASABLE
 
 
+def release_status_text(tags: Mapping[str, str]) -> str:
+    """The release status of a version in a sentence or two, from its tags (Markdown)."""
+    verdict = release_verdict(tags)
+    gate = tags.get(GATE_TAG, "not run")
+    if verdict == "not run" and gate == "not run":
+        text = (
+            "not yet audited. The fairness gate (`vru fairness gate`) must pass, or a named "
+            "person must override it with a reason, before this version can become champion."
+        )
+    else:
+        text = f"fairness gate **{gate}** against the recorded outcomes"
+        if tags.get(TRUTH_GATE_TAG):
+            text += f", **{tags[TRUTH_GATE_TAG]}** against the synthetic true outcomes"
+        if tags.get(POLICY_VERSION_TAG):
+            text += f" (policy {tags[POLICY_VERSION_TAG]})"
+        if verdict == "override":
+            text += (
+                f". Released by override by {tags[APPROVER_TAG]} on "
+                f"{tags.get(OVERRIDE_AT_TAG, '')[:10] or 'an unrecorded date'}: "
+                f'"{tags[REASON_TAG]}".'
+            )
+        elif verdict == "pass":
+            text += ": may become champion."
+        else:
+            text += ": not released; the fairness report on the training run says why."
+    if tags.get(PROMOTED_AT_TAG):
+        text += f" Promoted to champion on {tags[PROMOTED_AT_TAG][:10]}."
+    return text
+
+
+def with_release_status(description: str, tags: Mapping[str, str]) -> str:
+    """``description`` with its release-status paragraph (:data:`RELEASE_STATUS`) replaced
+    by the one ``tags`` give (or added, when it has none)."""
+    body = description.split(RELEASE_STATUS, 1)[0].rstrip()
+    status = f"{RELEASE_STATUS} {release_status_text(tags)}"
+    return f"{body}\n\n{status}" if body else status
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -126,9 +171,11 @@ def configure_tracking(
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     if launched_experiment_id:
+        _mark_classic(mlflow.get_experiment(launched_experiment_id))
         return launched_experiment_id
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
+        _mark_classic(found)
         mlflow.set_experiment(experiment)
         return str(found.experiment_id)
     artifact_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +184,16 @@ def configure_tracking(
     )
     mlflow.set_experiment(experiment)
     return str(experiment_id)
+
+
+def _mark_classic(found: Any) -> None:
+    """Tag an experiment made before the kind was set (or by ``mlflow run``) as classic ML,
+    so the MLflow UI opens it on its runs; an experiment already given a kind keeps it."""
+    import mlflow
+
+    for key, value in EXPERIMENT_KIND.items():
+        if key not in found.tags:
+            mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
 
 
 @dataclass(frozen=True)
@@ -312,6 +369,23 @@ class Registry:
         for key, value in {**tags, GATE_TAG: "not run"}.items():
             self.client.set_model_version_tag(name, version, key, value)
 
+    def describe(self, outcome: str, version: str, *, model: str, version_text: str) -> None:
+        """Set the registered model's description (``model``) and the version's
+        (``version_text``, followed by its release status: :func:`with_release_status`)."""
+        name = model_name(outcome)
+        self.client.update_registered_model(name, description=model)
+        tags = self.version(outcome, version=version).tags
+        self.client.update_model_version(
+            name, version, description=with_release_status(version_text, tags)
+        )
+
+    def _describe_release(self, outcome: str, version: str) -> None:
+        """Rewrite the version description's release status from its tags."""
+        mv = self.version(outcome, version=version)
+        text = with_release_status(mv.description or "", mv.tags)
+        if text != (mv.description or ""):
+            self.client.update_model_version(model_name(outcome), version, description=text)
+
     def set_tags(
         self,
         outcome: str,
@@ -329,6 +403,8 @@ class Registry:
         name = model_name(outcome)
         for key, value in tags.items():
             self.client.set_model_version_tag(name, version, key, value)
+        if status:
+            self._describe_release(outcome, version)
 
     def promote(
         self,

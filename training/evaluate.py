@@ -23,6 +23,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from features.labels import label_window_end
 from features.vocabulary import OUTCOMES
+from models.bands import wilson_interval
 from models.panels import PanelCapacity, as_capacity
 
 METRICS = (
@@ -67,6 +68,73 @@ def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+#: fixed bin edges of the calibration view where panels work: fine at the low end, where
+#: most young people are, and wide enough above 0.2 that each bin still holds some people
+CALIBRATION_EDGES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+#: bins with fewer young people than this are shown hollow: too few to read alone
+MIN_BIN_PEOPLE = 20
+
+
+def calibration_bins(
+    y: np.ndarray,
+    p: np.ndarray,
+    edges: tuple[float, ...] = CALIBRATION_EDGES,
+    min_people: int = MIN_BIN_PEOPLE,
+) -> pd.DataFrame:
+    """Observed rate against the mean estimate in fixed-width bins of the estimate.
+
+    Unlike :func:`calibration_curve` (equal counts, so nearly every bin sits near zero for a
+    rare outcome) the bins follow ``edges``, so the upper range where panels work keeps its
+    own bins. Each bin holds ``[lower, upper)`` (the last one includes 1.0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bin with anyone in it: ``lower``, ``upper``, ``n`` (young people),
+        ``involved``, ``predicted`` (mean estimate), ``observed`` (rate), ``observed_low``
+        and ``observed_high`` (95% Wilson interval) and ``enough`` (``n >= min_people``).
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    inner = np.asarray(edges[1:-1], dtype=float)
+    which = np.searchsorted(inner, p, side="right")
+    rows = []
+    for i in range(len(edges) - 1):
+        inside = which == i
+        n = int(inside.sum())
+        if n == 0:
+            continue
+        involved = int(y[inside].sum())
+        low, high = wilson_interval(involved, n)
+        rows.append(
+            {
+                "lower": float(edges[i]),
+                "upper": float(edges[i + 1]),
+                "n": n,
+                "involved": involved,
+                "predicted": float(p[inside].mean()),
+                "observed": involved / n,
+                "observed_low": low,
+                "observed_high": high,
+                "enough": n >= min_people,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "lower",
+            "upper",
+            "n",
+            "involved",
+            "predicted",
+            "observed",
+            "observed_low",
+            "observed_high",
+            "enough",
+        ],
+    )
+
+
 def point_metrics(y: np.ndarray, p: np.ndarray, chosen: np.ndarray) -> dict[str, float]:
     """All metrics once, no interval; ``chosen`` marks the panels' lists within capacity
     (:func:`models.panels.within_capacity`)."""
@@ -89,16 +157,6 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "brier": float(brier_score_loss(y, p)),
         "ece": expected_calibration_error(y, p),
     }
-
-
-def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a proportion (well-behaved for small counts)."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (float(centre - half), float(centre + half))
 
 
 CAPACITY_METRICS = ("precision_at_capacity", "recall_at_capacity", "lift_at_capacity")

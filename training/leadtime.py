@@ -35,8 +35,8 @@ import pandas as pd
 from features.snapshot import Tables, build_snapshot, load_tables
 from features.vocabulary import LISTS, OUTCOMES, SERIOUS_OFFENCES, cohort_of
 from features.vocabulary import outcome as outcome_of
+from models.bands import wilson_interval
 from models.panels import PanelCapacity, as_capacity, select_lists
-from training.evaluate import wilson_interval
 
 __all__ = [
     "AHEAD_MONTHS",

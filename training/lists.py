@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from features.vocabulary import COHORTS, NOT_YET_INVOLVED, cohort_of
+from models.bands import wilson_interval
 from models.candidates import LightGBMCandidate
 from models.panels import PanelCapacity, as_capacity, select_panel
-from training.evaluate import wilson_interval
 
 __all__ = ["CEILING", "COHORT_ONLY", "fit_cohort_only", "list_table", "lists_markdown"]
 

@@ -13,10 +13,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PathCollection
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from models.panels import PanelCapacity
-from training.evaluate import calibration_curve, capacity_by_area
+from training.evaluate import (
+    MIN_BIN_PEOPLE,
+    calibration_bins,
+    calibration_curve,
+    capacity_by_area,
+)
 
 if TYPE_CHECKING:
     from training.results import CandidateResult
@@ -30,6 +36,85 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def calibration_plot(
+    results: Sequence[CandidateResult], chosen: CandidateResult, path: Path
+) -> pd.DataFrame:
+    """Two views of calibration, saved to ``path``; returns the chosen model's fixed bins.
+
+    Left: the chosen model in fixed-width bins of the estimate
+    (:data:`training.evaluate.CALIBRATION_EDGES`), so the upper range where panels work
+    keeps its own bins; each point is sized by and labelled with its number of young
+    people, with the 95% Wilson interval of the observed rate; bins of fewer than
+    :data:`training.evaluate.MIN_BIN_PEOPLE` are hollow. Right: every candidate in ten
+    equal-count bins (most of them near zero for a rare outcome). Linear axes on both.
+    """
+    bins = calibration_bins(chosen.y, chosen.probability)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
+    top = max(float(bins["upper"].max()), 0.1) if len(bins) else 1.0
+    left.plot([0, top], [0, top], ls=":", c="grey", label="estimate = observed rate")
+    biggest = max(int(bins["n"].max()), 1) if len(bins) else 1
+    for enough, part in bins.groupby("enough"):
+        colour = "#4c72b0" if enough else "#999999"
+        left.errorbar(
+            part["predicted"],
+            part["observed"],
+            yerr=np.vstack(
+                [part["observed"] - part["observed_low"], part["observed_high"] - part["observed"]]
+            ),
+            fmt="none",
+            ecolor=colour,
+            capsize=3,
+        )
+        left.scatter(
+            part["predicted"],
+            part["observed"],
+            s=30 + 270 * np.sqrt(part["n"].to_numpy() / biggest),
+            facecolors=colour if enough else "white",
+            edgecolors=colour,
+            zorder=3,
+            label="observed rate (95% interval)"
+            if enough
+            else f"fewer than {MIN_BIN_PEOPLE} young people: read with care",
+        )
+    for row in bins.to_dict("records"):
+        left.annotate(
+            f"{row['n']:,}",
+            (row["predicted"], row["observed"]),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    left.set(
+        xlim=(0, top),
+        ylim=(0, max(top, float(bins["observed_high"].max()) if len(bins) else 0.0)),
+        xlabel="estimated chance (mean in bin)",
+        ylabel="observed rate",
+        title=f"{chosen.candidate}: fixed bins, labelled with how many young people",
+    )
+    legend = left.legend(loc="upper left", fontsize=8)
+    for handle in legend.legend_handles:
+        if isinstance(handle, PathCollection):  # one modest marker, whatever the bin's size
+            handle.set_sizes([40])
+
+    high = 0.0
+    for r in results:
+        curve = calibration_curve(r.y, r.probability)
+        right.plot(curve["predicted"], curve["observed"], marker="o", label=r.candidate)
+        high = max(high, curve["predicted"].max(), curve["observed"].max())
+    right.plot([0, high], [0, high], ls=":", c="grey", label="estimate = observed rate")
+    right.set(
+        xlim=(0, high * 1.05),
+        ylim=(0, high * 1.05),
+        xlabel="estimated chance (mean in bin)",
+        ylabel="observed rate",
+        title="All candidates: ten bins of equal size",
+    )
+    right.legend(fontsize=8)
+    fig.suptitle("Calibration on the held-out test date")
+    _save(fig, path)
+    return bins
+
+
 def save_plots(
     results: Sequence[CandidateResult],
     chosen: CandidateResult,
@@ -37,7 +122,8 @@ def save_plots(
     capacity: PanelCapacity | Mapping[str, int],
     out: Path,
 ) -> list[Path]:
-    """ROC, PR, calibration (all candidates), capacity by area (chosen), SHAP (LightGBM)."""
+    """ROC, PR (all candidates), calibration (:func:`calibration_plot`), capacity by area
+    (chosen), importance by domain (chosen), SHAP (LightGBM)."""
     paths = []
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for r in results:
@@ -59,20 +145,7 @@ def save_plots(
     _save(fig, out / "pr.png")
     paths.append(out / "pr.png")
 
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    top = 0.0
-    for r in results:
-        curve = calibration_curve(r.y, r.probability)
-        ax.plot(curve["predicted"], curve["observed"], marker="o", label=r.candidate)
-        top = max(top, curve["predicted"].max(), curve["observed"].max())
-    ax.plot([0, top], [0, top], ls=":", c="grey", label="perfect")
-    ax.set(
-        xlabel="mean predicted probability",
-        ylabel="observed rate",
-        title="Calibration (10 equal-count bins)",
-    )
-    ax.legend()
-    _save(fig, out / "calibration.png")
+    calibration_plot(results, chosen, out / "calibration.png")
     paths.append(out / "calibration.png")
 
     by_area = capacity_by_area(chosen.y, chosen.probability, chosen.area, chosen.chosen, capacity)

@@ -50,7 +50,18 @@ from training.leadtime import LeadTimeResult, backtest, backtest_months
 from training.lists import COHORT_ONLY, fit_cohort_only, list_table
 from training.results import CandidateResult, TrainResult
 from training.splits import Fold, make_folds, yearly_as_of
-from training.tracking import git_commit, log_fold, log_model, write_review
+from training.tracking import (
+    NOTE_TAG,
+    describe_experiment,
+    git_commit,
+    headline_metrics,
+    log_fold,
+    log_model,
+    model_description,
+    run_note,
+    version_description,
+    write_review,
+)
 
 __all__ = [
     "CANDIDATES",
@@ -558,9 +569,10 @@ def train_outcome(
     say(f"building features for {len(dates)} as-of dates")
     table = build_snapshot(data, dates, labels=True).frame
     features = model_inputs()
-    configure_tracking(
+    experiment_id = configure_tracking(
         tracking_uri, experiment, artifact_dir, launched_experiment_id=launched_experiment_id
     )
+    describe_experiment(experiment_id)
     fingerprint = data.fingerprint
     commit = git_commit(project_dir)
     results: list[CandidateResult] = []
@@ -620,6 +632,7 @@ def train_outcome(
         lists = pd.concat(list_tables, ignore_index=True)
         for m, interval in chosen.metrics.items():
             mlflow.log_metric(m, interval.value)
+        mlflow.log_metrics(headline_metrics(chosen))
         mlflow.log_metrics(list_metrics(lists, folds[-1].name, chosen.candidate))
         mlflow.set_tag("early_list_ranked_by", chosen.candidate)
         leads = None
@@ -662,11 +675,21 @@ def train_outcome(
             inputs = test_rows[RiskModel(chosen.bundle).required_columns()]
             info = log_model(outcome, chosen, inputs, tmp)
         version = str(info.registered_model_version)
-        Registry(tracking_uri).register(
+        registry = Registry(tracking_uri)
+        registry.register(
             outcome,
             version,
             {"candidate_name": chosen.candidate, "data_fingerprint": fingerprint},
         )
+        registry.describe(
+            outcome,
+            version,
+            model=model_description(outcome),
+            version_text=version_description(
+                outcome, chosen, folds, fingerprint, end, parent.info.run_id
+            ),
+        )
+        mlflow.set_tag(NOTE_TAG, run_note(outcome, chosen, folds, fingerprint, end, version))
         mlflow.log_metric("training_seconds", time.perf_counter() - began)
     return TrainResult(
         outcome,

@@ -147,6 +147,24 @@ def train(
     out.print(
         f"review it: mlflow ui --backend-store-uri {settings.tracking_uri()}", highlight=False
     )
+    out.print(
+        f"then open {_review_address(settings.tracking_uri(), result.run_id)}", highlight=False
+    )
+
+
+def _review_address(tracking_uri: str, run_id: str) -> str:
+    """The run list of the run's experiment in the headline-metrics view, as classic ML
+    (MLflow 3's UI otherwise opens its GenAI overview)."""
+    from mlflow import MlflowClient
+
+    try:
+        experiment = MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+    except Exception:
+        return "http://127.0.0.1:5000 and choose 'Model training'"
+    return (
+        f"http://127.0.0.1:5000/#/experiments/{experiment}/runs"
+        "?viewStateShareKey=headline&workflowType=machine_learning"
+    )
 
 
 def _lists_view(result: Any) -> Table:
