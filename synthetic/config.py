@@ -7,7 +7,11 @@ Two groups of knobs live here:
   once; the true world (latent factors, true events, true probabilities) does not
   depend on any of them, so two datasets from one seed differ only in what the
   agencies recorded.
-* :class:`GeneratorSettings` — population size, period, seed and the bias block.
+* :class:`Scenario` — something that changes in the world from one month on (a
+  recording policy, a data feed, the true risk), so that monitoring can be tested
+  on a world whose answer is known. No scenario is the default world.
+* :class:`GeneratorSettings` — population size, period, seed, the bias block and
+  the scenario.
 
 The published rates the generated data must match live in
 :mod:`synthetic.targets`, not here: these are the *causes*, those are the
@@ -17,7 +21,7 @@ The published rates the generated data must match live in
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -152,6 +156,83 @@ class BiasSettings(BaseModel):
         return self == type(self).none()
 
 
+#: the scenarios a world can carry (see :class:`Scenario` and docs/synthetic.md "Scenarios")
+ScenarioName = Literal["exclusions-halved", "feed-stops", "risk-rises"]
+SCENARIO_NAMES: tuple[str, ...] = get_args(ScenarioName)
+#: the raw tables whose feed can stop (``feed-stops``)
+ScenarioSource = Literal["school_events", "agency_contacts", "incidents"]
+SCENARIO_SOURCES: tuple[str, ...] = get_args(ScenarioSource)
+DEFAULT_SCENARIO_START = dt.date(2025, 1, 1)
+#: where ``feed-stops`` and ``risk-rises`` happen unless told otherwise
+DEFAULT_SCENARIO_AREA = "Bristol"
+DEFAULT_SCENARIO_SOURCE: ScenarioSource = "agency_contacts"
+#: the scenarios that happen in one local authority (``exclusions-halved`` may cover all)
+_ONE_AREA_SCENARIOS = ("feed-stops", "risk-rises")
+
+
+class Scenario(BaseModel):
+    """Something that changes in the synthetic world from one month on.
+
+    Used to check that monitoring notices a change whose size and date are known:
+
+    * ``exclusions-halved`` — from ``start``, schools record only half of their
+      suspensions and permanent exclusions (in ``local_authority``, or everywhere
+      when it is ``None``). Behaviour and true risk do not change.
+    * ``feed-stops`` — from ``start``, the records of one raw table (``source``,
+      default ``agency_contacts``) stop arriving for young people living in
+      ``local_authority`` (default Bristol). What happened does not change.
+    * ``risk-rises`` — from ``start``, the true monthly probability of being a
+      victim of serious violence is 1.5 times as high in ``local_authority``
+      (default Bristol); police records follow from the true events as before.
+
+    ``start`` must fall inside the generated period, after its first month (checked
+    by :class:`GeneratorSettings`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ScenarioName = Field(description="which change happens")
+    start: dt.date = Field(
+        DEFAULT_SCENARIO_START, description="first month of the change (first day of a month)"
+    )
+    local_authority: str | None = Field(
+        None,
+        description="the one local authority where the change happens (None: every area, "
+        "exclusions-halved only; feed-stops and risk-rises default to Bristol)",
+    )
+    source: ScenarioSource | None = Field(
+        None, description="feed-stops only: the raw table that stops arriving"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        name = filled.get("name")
+        if name in _ONE_AREA_SCENARIOS and filled.get("local_authority") is None:
+            filled["local_authority"] = DEFAULT_SCENARIO_AREA
+        if name == "feed-stops" and filled.get("source") is None:
+            filled["source"] = DEFAULT_SCENARIO_SOURCE
+        return filled
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.start.day != 1:
+            raise ValueError(
+                f"scenario start {self.start.isoformat()} must be the first day of a month"
+            )
+        if self.local_authority is not None and self.local_authority not in LOCAL_AUTHORITIES:
+            raise ValueError(
+                f"scenario local_authority {self.local_authority!r} is not one of "
+                + ", ".join(LOCAL_AUTHORITIES)
+            )
+        if self.source is not None and self.name != "feed-stops":
+            raise ValueError(f"scenario source applies only to feed-stops, not {self.name}")
+        return self
+
+
 def parse_month(text: str) -> dt.date:
     """Parse ``YYYY-MM`` into the first day of that month.
 
@@ -187,6 +268,9 @@ class GeneratorSettings(BaseModel):
     migration_rate: float = Field(
         0.15, ge=0.0, lt=1.0, description="share of each birth cohort moving out (and in)"
     )
+    scenario: Scenario | None = Field(
+        None, description="a change from one month on, for monitoring tests (None: no change)"
+    )
 
     @model_validator(mode="after")
     def _check_period(self) -> Self:
@@ -196,9 +280,19 @@ class GeneratorSettings(BaseModel):
             raise ValueError(f"end {self.end:%Y-%m} is before start {self.start:%Y-%m}")
         if self.n_months < 24:
             raise ValueError("the period must cover at least 24 months")
+        scenario = self.scenario
+        if scenario is not None and not self.start < scenario.start <= self.end:
+            raise ValueError(
+                f"scenario start {scenario.start:%Y-%m} is outside the period: it must fall "
+                f"after {self.start:%Y-%m} and no later than {self.end:%Y-%m}"
+            )
         return self
 
     @property
     def n_months(self) -> int:
         """Number of simulated months, both ends included."""
         return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
+    def month_index(self, month: dt.date) -> int:
+        """Months from the first simulated month to ``month`` (0 for the first)."""
+        return (month.year - self.start.year) * 12 + month.month - self.start.month

@@ -9,7 +9,7 @@ Layout of an output folder::
     DIR/truth/latent.parquet          latent factors (evaluation only)
     DIR/truth/events.parquet          true events, recorded or not
     DIR/truth/person_months.parquet   true monthly probabilities and states
-    DIR/manifest.json                 settings, extract date and row counts
+    DIR/manifest.json                 settings, extract date, row counts and any scenario
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from synthetic.config import GeneratorSettings
 from synthetic.population import generate_population
+from synthetic.scenarios import scenario_manifest, withhold_records
 from synthetic.simulate import simulate
 from synthetic.tables import extract_date, person_ids, raw_tables, truth_tables
 
@@ -42,17 +43,30 @@ class SyntheticDataset:
     settings: GeneratorSettings
     raw: dict[str, pa.Table]
     truth: dict[str, pa.Table]
+    #: rows a scenario kept out of each raw table (empty without one)
+    withheld: dict[str, int] = field(default_factory=dict)
 
     def manifest(self) -> dict[str, object]:
-        """Settings, extract date and row counts (deterministic: no clock)."""
+        """Settings, extract date, row counts and any scenario (deterministic: no clock).
+
+        Without a scenario the manifest is exactly what it was before scenarios
+        existed (no ``scenario`` key anywhere).
+        """
+        scenario = self.settings.scenario
+        settings = self.settings.model_dump_json(exclude={"scenario"} if scenario is None else None)
         return {
             "generator": "vru-risk synthetic",
-            "settings": json.loads(self.settings.model_dump_json()),
+            "settings": json.loads(settings),
             "extract_date": extract_date(self.settings).isoformat(),
             "rows": {
                 **{f"raw/{k}": v.num_rows for k, v in self.raw.items()},
                 **{f"truth/{k}": v.num_rows for k, v in self.truth.items()},
             },
+            **(
+                {"scenario": scenario_manifest(scenario, self.withheld)}
+                if scenario is not None
+                else {}
+            ),
             "note": "Synthetic data. No real person is described. truth/ is for evaluation only.",
         }
 
@@ -72,7 +86,8 @@ def generate(
     Parameters
     ----------
     settings
-        What to generate; identical settings give identical tables.
+        What to generate; identical settings give identical tables. With a
+        scenario (:mod:`synthetic.scenarios`) the world changes from its start month.
     progress
         Called as ``progress(done_months, total_months)`` during simulation.
     """
@@ -80,10 +95,12 @@ def generate(
     pop = generate_population(settings, truth_rng)
     ids = person_ids(id_rng, pop.size)
     sim = simulate(pop, settings, truth_rng, record_rng, progress=progress)
+    raw, withheld = withhold_records(raw_tables(pop, ids, sim, settings, lag_rng), settings)
     return SyntheticDataset(
         settings=settings,
-        raw=raw_tables(pop, ids, sim, settings, lag_rng),
+        raw=raw,
         truth=truth_tables(pop, ids, sim, settings),
+        withheld=withheld,
     )
 
 

@@ -18,6 +18,11 @@ exploitation → police contact and serious violence; victimisation raises later
 perpetration and the reverse; every repeat process feeds on its own recent
 history, which is what concentrates violence in few people. Recorded events
 never feed back into the true world.
+
+A ``risk-rises`` scenario (:mod:`synthetic.scenarios`) is the only scenario that
+acts here: from its start month it multiplies the true monthly probability of
+serious-violence victimisation in one local authority. The random draws are the
+same ones, so every month before the start is identical to the world without it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from features.vocabulary import AGENCIES, CONTACT_TYPES, ETHNICITIES, OFFENCE_GR
 from synthetic.config import BiasSettings, GeneratorSettings
 from synthetic.dynamics import Dynamics
 from synthetic.population import Population
+from synthetic.scenarios import VictimisationRise, victimisation_rise
 
 TRUE_EVENT_KINDS = (
     "cin_start",
@@ -133,10 +139,19 @@ def _excite(recent: np.ndarray) -> np.ndarray:
 
 
 def _bernoulli(
-    rng: np.random.Generator, log_hazard: np.ndarray, ceiling: float = 3.0
+    rng: np.random.Generator,
+    log_hazard: np.ndarray,
+    ceiling: float = 3.0,
+    scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Monthly event probability from a log-hazard, and whether the event happened."""
+    """Monthly event probability from a log-hazard, and whether the event happened.
+
+    ``scale`` multiplies the probability itself (capped at 1); one uniform draw per
+    row either way, so a scale changes which events happen, not the random stream.
+    """
     p = -np.expm1(-np.exp(np.minimum(log_hazard, ceiling)))
+    if scale is not None:
+        p = np.minimum(p * scale, 1.0)
     return p, rng.random(p.shape[0]) < p
 
 
@@ -263,6 +278,8 @@ class _Run:
     state: _State
     log: _EventLog
     person_months: _PersonMonths
+    #: the ``risk-rises`` scenario, if any
+    vic_rise: VictimisationRise | None = None
 
 
 @dataclass(frozen=True)
@@ -572,7 +589,8 @@ def _draw_violence(run: _Run, m: _Month) -> _Violence:
     )
     p_perp, sv_perp = _bernoulli(rng, lp_perp)
     lp_vic = np.minimum(lp_vic, dyn.vic_ceiling)
-    p_vic, sv_vic = _bernoulli(rng, lp_vic)
+    rise = None if run.vic_rise is None else run.vic_rise.multiplier(m.t, act)
+    p_vic, sv_vic = _bernoulli(rng, lp_vic, scale=rise)
     # common assault shares part of the serious-violence risk beyond age
     _, ca_perp = _bernoulli(
         rng,
@@ -798,7 +816,7 @@ def simulate(
     pop
         People and latent factors from :func:`synthetic.population.generate_population`.
     settings
-        Generator settings (period and recording bias).
+        Generator settings (period, recording bias and scenario).
     truth_rng, record_rng
         Independent random streams for the true world and for recording.
     dyn
@@ -821,6 +839,7 @@ def simulate(
         state=_State.start(pop.size),
         log=_EventLog(truth_rng),
         person_months=_PersonMonths(int(np.sum(pop.last - pop.first))),
+        vic_rise=victimisation_rise(settings, pop.local_authority),
     )
     start_month0 = settings.start.month - 1
     for t in range(run.n_months):

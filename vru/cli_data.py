@@ -29,11 +29,84 @@ from vru.clikit import (
 from vru.clikit import settings as clikit_settings
 
 if TYPE_CHECKING:
-    from synthetic.config import GeneratorSettings
+    import datetime as dt
+
+    from synthetic.config import GeneratorSettings, Scenario
+
+
+def _scenario(
+    name: str | None,
+    scenario_from: str | None,
+    scenario_la: str | None,
+    scenario_source: str | None,
+    first: dt.date,
+    last: dt.date,
+) -> Scenario | None:
+    """The ``--scenario`` options as a :class:`Scenario`, or a one-line refusal naming one."""
+    from features.vocabulary import LOCAL_AUTHORITIES
+    from synthetic.config import (
+        DEFAULT_SCENARIO_START,
+        SCENARIO_NAMES,
+        SCENARIO_SOURCES,
+        Scenario,
+        parse_month,
+    )
+
+    if name is None:
+        given = [
+            option
+            for option, value in (
+                ("--scenario-from", scenario_from),
+                ("--scenario-la", scenario_la),
+                ("--scenario-source", scenario_source),
+            )
+            if value is not None
+        ]
+        if given:
+            fail(f"{', '.join(given)} needs --scenario (one of {', '.join(SCENARIO_NAMES)})")
+        return None
+    if name not in SCENARIO_NAMES:
+        fail(f"--scenario must be one of {', '.join(SCENARIO_NAMES)}, got {name!r}")
+    begins = DEFAULT_SCENARIO_START
+    if scenario_from is not None:
+        try:
+            begins = parse_month(scenario_from)
+        except ValueError as exc:
+            fail(f"{exc} (--scenario-from)")
+    if not first < begins <= last:
+        fail(
+            f"--scenario-from {begins:%Y-%m} is outside the period: it must fall after "
+            f"--start {first:%Y-%m} and no later than --end {last:%Y-%m}"
+        )
+    area = None
+    if scenario_la is not None:
+        wanted = scenario_la.strip().casefold()
+        matches = [la for la in LOCAL_AUTHORITIES if la.casefold() == wanted]
+        if not matches:
+            fail(
+                f"--scenario-la must be one of {', '.join(LOCAL_AUTHORITIES)}, got {scenario_la!r}"
+            )
+        area = matches[0]
+    if scenario_source is not None:
+        if name != "feed-stops":
+            fail(f"--scenario-source applies only to --scenario feed-stops, not {name}")
+        if scenario_source not in SCENARIO_SOURCES:
+            fail(
+                f"--scenario-source must be one of {', '.join(SCENARIO_SOURCES)}, "
+                f"got {scenario_source!r}"
+            )
+    return Scenario.model_validate(
+        {"name": name, "start": begins, "local_authority": area, "source": scenario_source}
+    )
 
 
 def _generator_settings(
-    people: int, seed: int, start: str, end: str, no_bias: bool
+    people: int,
+    seed: int,
+    start: str,
+    end: str,
+    no_bias: bool,
+    scenario: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
 ) -> GeneratorSettings:
     from synthetic.config import BiasSettings, GeneratorSettings, parse_month
 
@@ -54,6 +127,7 @@ def _generator_settings(
             start=first,
             end=last,
             bias=BiasSettings.none() if no_bias else BiasSettings(),
+            scenario=_scenario(*scenario, first=first, last=last),
         )
     except ValidationError as exc:
         first_error = exc.errors()[0]
@@ -89,19 +163,56 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a non-empty output folder.")
     ] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            help="Make one thing change from a given month, to test monitoring: "
+            "exclusions-halved (schools record half their suspensions and exclusions; true "
+            "risk unchanged), feed-stops (one source stops arriving for one area) or "
+            "risk-rises (true risk of being harmed by serious violence ×1.5 in one area). "
+            "Without it, the world is exactly as before.",
+        ),
+    ] = None,
+    scenario_from: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario-from", help="First month of the scenario, YYYY-MM (default 2025-01)."
+        ),
+    ] = None,
+    scenario_la: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario-la",
+            help="The local authority where the scenario happens (default: Bristol for "
+            "feed-stops and risk-rises, every area for exclusions-halved).",
+        ),
+    ] = None,
+    scenario_source: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario-source",
+            help="feed-stops only: the records that stop arriving — school_events, "
+            "agency_contacts (default) or incidents.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic linked multi-agency population (no real person is described).
 
     Writes DIR/raw/{people,school_events,agency_contacts,incidents}.parquet for the
     pipeline and DIR/truth/ (latent factors, true events, true monthly probabilities)
-    for evaluation only, then prints a per-area summary.
+    for evaluation only, then prints a per-area summary. With --scenario, something
+    changes from one month on and manifest.json says what, when and where.
     """
     from synthetic.generate import OutputError, check_writable, generate, write_dataset
+    from synthetic.scenarios import describe
     from synthetic.summary import area_summary
     from synthetic.tables import extract_date
 
     settings = clikit_settings()
-    gen = _generator_settings(people, seed, start, end, no_bias)
+    gen = _generator_settings(
+        people, seed, start, end, no_bias, (scenario, scenario_from, scenario_la, scenario_source)
+    )
     target = settings.resolve(out_dir)
     try:
         check_writable(target, overwrite=overwrite)
@@ -154,6 +265,8 @@ def synth(
         )
     fit_width()
     out.print(table)
+    if gen.scenario is not None:
+        out.print(f"scenario {gen.scenario.name}: {describe(gen.scenario)}", highlight=False)
     rows = data.manifest()["rows"]
     assert isinstance(rows, dict)
     out.print(
