@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from features.schemas import (
 )
 
 __all__ = [
+    "FRESHNESS_KEY",
     "MSG_AFTER_END",
     "MSG_BEFORE_START",
     "FeatureSnapshot",
@@ -40,6 +42,8 @@ __all__ = [
     "data_fingerprint",
     "data_start",
     "load_tables",
+    "read_freshness",
+    "with_freshness",
 ]
 
 MSG_NO_RAW = "no raw tables in {folder} (expected {raw}; make one with vru synth)"
@@ -156,10 +160,34 @@ def build_snapshot(
     table = build_feature_table(data.tables, dates, data.end, progress=progress)
     if not labels:
         table = table.drop_columns(list(LABELS))
+    freshness = source_freshness(data.tables, dates[-1])
+    table = with_freshness(table, freshness)
     return FeatureSnapshot(
-        frame=to_frame(table),
-        table=table,
-        data=data,
-        as_of=dates,
-        freshness=source_freshness(data.tables, dates[-1]),
+        frame=to_frame(table), table=table, data=data, as_of=dates, freshness=freshness
     )
+
+
+#: Parquet metadata key of each source's latest recorded date (JSON), so that the service
+#: reads the same "records to" dates as the panel packs
+FRESHNESS_KEY = b"vru.freshness"
+
+
+def with_freshness(table: pa.Table, freshness: Mapping[str, dt.date]) -> pa.Table:
+    """``table`` carrying each source's latest recorded date in its schema metadata."""
+    metadata = dict(table.schema.metadata or {})
+    metadata[FRESHNESS_KEY] = json.dumps(
+        {k: v.isoformat() for k, v in sorted(freshness.items())}
+    ).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def read_freshness(metadata: Mapping[bytes, bytes] | None) -> dict[str, dt.date] | None:
+    """The dates :func:`with_freshness` wrote, or ``None`` (a file written before them, or
+    unreadable metadata)."""
+    raw = (metadata or {}).get(FRESHNESS_KEY)
+    if raw is None:
+        return None
+    try:
+        return {str(k): dt.date.fromisoformat(str(v)) for k, v in json.loads(raw).items()}
+    except (ValueError, TypeError, AttributeError):
+        return None

@@ -6,12 +6,12 @@ response. Anything that would make answers wrong stops the start with a one-line
 :class:`CannotStartError`: no champion, a version whose fairness verdict does not
 allow release, a model that does not load, a snapshot missing the model's inputs.
 
-Data freshness: the snapshot holds features, not raw tables. For each source the
-service reports the latest record date implied by the snapshot's support columns
-(``as_of − min(days since the latest matching record)`` over everyone on it):
-the newest record of that source that reached anyone's features. It is a lower
-bound on the true extract date — a source whose newest rows are of a kind no
-feature counts would look older — and ``docs/serving.md`` says so.
+Data freshness: ``vru features`` writes each source's latest *recorded* date into
+the snapshot's Parquet metadata (:func:`features.snapshot.with_freshness`), the
+dates the panel packs print, so the service and the packs say the same. For a
+snapshot written before that, the service falls back to the latest record date
+implied by the support columns (``as_of − min(days since the latest matching
+record)``: the newest *event* that reached anyone's features, a lower bound).
 
 This month's panel lists (:class:`PanelLists`) are drawn here too, once per outcome:
 the snapshot scored by the champion (``RiskModel.predict``) and split into its two
@@ -114,7 +114,12 @@ class Snapshot:
     """The latest as-of of a feature table, indexed by person, with per-source freshness."""
 
     def __init__(
-        self, path: Path, frame: pd.DataFrame, as_of: dt.date, texts: Sequence[str] = ()
+        self,
+        path: Path,
+        frame: pd.DataFrame,
+        as_of: dt.date,
+        texts: Sequence[str] = (),
+        freshness: Mapping[str, dt.date] | None = None,
     ) -> None:
         from features.registry import support_columns
 
@@ -124,7 +129,7 @@ class Snapshot:
         self.person_ids = frame["person_id"].astype(str).to_numpy(dtype=object)
         self.positions = {p: i for i, p in enumerate(self.person_ids)}
         self.areas = frame["local_authority"].astype(str).to_numpy(dtype=object)
-        self.freshness = _freshness(frame, as_of)
+        self.freshness = dict(freshness) if freshness else _freshness(frame, as_of)
         # one float matrix of what explanations read (inputs and the dates behind them):
         # a one-row frame cut from it costs microseconds, not the milliseconds of slicing a
         # wide frame of nullable and Arrow-backed columns
@@ -181,7 +186,9 @@ class Snapshot:
             raise CannotStartError(
                 f"the snapshot {path} has more than one row per person on {as_of}"
             )
-        return cls(path, latest, as_of, texts)
+        from features.snapshot import read_freshness
+
+        return cls(path, latest, as_of, texts, freshness=read_freshness(schema.metadata))
 
     def frame(self) -> pd.DataFrame:
         """Every row of the snapshot as one float frame (what the lists are scored from),

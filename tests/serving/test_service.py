@@ -14,8 +14,10 @@ from pathlib import Path
 import bentoml
 import httpx
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from features.snapshot import read_freshness
 from features.vocabulary import COHORTS, INVOLVEMENT_FEATURES, LISTS
 from models.bands import BAND_ORDER
 from models.registry import RELEASABLE, Registry, model_name
@@ -73,6 +75,9 @@ def test_explain_happy_path_with_bentoml_client(
     assert answer["local_authority"] == "Bristol"
     assert answer["snapshot_as_of"] == "2025-01-01"
     assert set(answer["outcomes"]) == {"victim", "perpetrator"}
+    metadata = pq.read_schema(stack.snapshot).metadata
+    recorded = {k: v.isoformat() for k, v in (read_freshness(metadata) or {}).items()}
+    assert recorded, "vru features writes each source's latest recorded date"
     for outcome, item in answer["outcomes"].items():
         assert item["model_version"] == stack.versions[outcome]
         assert item["fairness_verdict"] == verdicts[outcome]
@@ -89,6 +94,8 @@ def test_explain_happy_path_with_bentoml_client(
         assert "likely between" in item["estimate"]
         assert set(item["data_as_of"]) == {"school_events", "agency_contacts", "incidents"}
         assert all(day < "2025-01-01" for day in item["data_as_of"].values())
+        # the dates the packs print: each source's latest recorded date, from the snapshot
+        assert item["data_as_of"] == recorded
         assert "not a decision" in item["caveat"]
     victim = answer["outcomes"]["victim"]
     # the most flagged young person in Bristol has recorded reasons, each a sentence
