@@ -12,6 +12,13 @@ loads it through :meth:`Registry.load`, which refuses a version whose tags disag
 the ledger, naming the difference: a verdict edited in the MLflow UI releases nothing.
 Each version's description ends with its release status in words
 (:func:`with_release_status`), rewritten at every decision; it informs, it never decides.
+
+After release a version can be **suspended** (:meth:`Registry.suspend`: switched off by a
+monitoring check or by its senior responsible owner) and **reinstated**
+(:meth:`Registry.reinstate`: a named person and a reason, like an override). Both are
+ledger entries like every other decision; a suspended version keeps its fairness verdict
+but is not releasable, and every check that releases a version refuses it with the
+sentence of :meth:`Suspension.words`.
 """
 
 from __future__ import annotations
@@ -31,17 +38,22 @@ __all__ = [
     "GATE_TAG",
     "RELEASABLE",
     "RELEASE_STATUS",
+    "STATUS_TAG",
+    "SUSPENDED",
     "TRUTH_GATE_TAG",
     "PromotionRefusedError",
     "Registry",
     "RegistryError",
     "Released",
+    "StatusRefusedError",
+    "Suspension",
     "configure_tracking",
     "is_release_tag",
     "model_name",
     "releasable",
     "release_status_text",
     "release_verdict",
+    "suspension_of",
     "with_release_status",
 ]
 
@@ -59,6 +71,23 @@ REASON_TAG = "fairness_override_reason"
 OVERRIDE_TAG = "fairness_override"
 OVERRIDE_AT_TAG = "fairness_override_at"
 PROMOTED_AT_TAG = "promoted_at"
+#: model-version tag saying whether a released version is switched off: "suspended" or
+#: "active" (absent: never suspended)
+STATUS_TAG = "release_status"
+SUSPENDED = "suspended"
+ACTIVE = "active"
+#: the latest suspension (kept after a reinstatement, as its history)
+SUSPENDED_CHECK_TAG = "suspended_check"
+SUSPENDED_FIGURES_TAG = "suspended_figures"
+SUSPENDED_AT_TAG = "suspended_at"
+SUSPENDED_BY_TAG = "suspended_by"
+SUSPENDED_REASON_TAG = "suspended_reason"
+#: the latest reinstatement
+REINSTATED_BY_TAG = "reinstated_by"
+REINSTATED_REASON_TAG = "reinstated_reason"
+REINSTATED_AT_TAG = "reinstated_at"
+#: the most a suspension's figures may say (a short text, e.g. "PSI 0.41 in Bristol")
+MAX_FIGURES = 200
 #: verdicts that allow a version to become champion and to score people
 RELEASABLE = ("pass", "override")
 #: known verdicts that release nothing without a recorded override
@@ -77,9 +106,77 @@ class PromotionRefusedError(RuntimeError):
     """The version may not become champion (one line saying why)."""
 
 
+class StatusRefusedError(RuntimeError):
+    """A suspension or reinstatement cannot be recorded (one line saying why)."""
+
+
 def is_release_tag(key: str) -> bool:
     """Is this model-version tag part of the release status (recorded in the ledger)?"""
-    return key.startswith("fairness_") or key == PROMOTED_AT_TAG
+    return key.startswith(("fairness_", "suspended_", "reinstated_")) or key in (
+        PROMOTED_AT_TAG,
+        STATUS_TAG,
+    )
+
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def _long_date(text: str) -> str:
+    """``2026-12-03T09:00:00+00:00`` as ``3 December 2026`` (the text itself if unreadable)."""
+    try:
+        day = dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return text or "an unrecorded date"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """Why and since when a released version is switched off (from its tags)."""
+
+    outcome: str
+    version: str
+    #: the monitoring check that found the problem ("inputs drift"), or the owner's own
+    check: str
+    #: the figures behind it in a short text ("PSI 0.41 in Bristol"); may be empty
+    figures: str
+    #: when (ISO date-time, UTC)
+    at: str
+    #: who or what switched it off ("vru monitor", or a person's name)
+    by: str
+    reason: str
+
+    def words(self) -> str:
+        """The suspension in a sentence for people: which model, since when, which check,
+        why, and what can be done."""
+        title = outcome_named(self.outcome).title
+        figures = f" ({self.figures})" if self.figures else ""
+        reason = self.reason.rstrip(". ")
+        return (
+            f"The estimate of the risk of {title} (model version {self.version}) was switched "
+            f"off on {_long_date(self.at)} by {self.by}, after the check '{self.check}'"
+            f"{figures}: {reason}. No estimates from it are given while it is switched off; "
+            "the senior responsible owner can reinstate it with vru reinstate once the "
+            "problem is understood."
+        )
+
+
+def suspension_of(outcome: str, version: str, tags: Mapping[str, str]) -> Suspension | None:
+    """The version's suspension when its tags say it is switched off, else ``None``."""
+    if tags.get(STATUS_TAG) != SUSPENDED:
+        return None
+    return Suspension(
+        outcome=outcome,
+        version=str(version),
+        check=tags.get(SUSPENDED_CHECK_TAG, "") or "not recorded",
+        figures=tags.get(SUSPENDED_FIGURES_TAG, ""),
+        at=tags.get(SUSPENDED_AT_TAG, ""),
+        by=tags.get(SUSPENDED_BY_TAG, "") or "an unrecorded person",
+        reason=tags.get(SUSPENDED_REASON_TAG, "") or "no reason recorded",
+    )
 
 
 def model_name(outcome: str) -> str:
@@ -107,8 +204,9 @@ def release_verdict(tags: Mapping[str, str]) -> str:
 
 
 def releasable(tags: Mapping[str, str]) -> bool:
-    """May this version's output reach practitioners and panels?"""
-    return release_verdict(tags) in RELEASABLE
+    """May this version's output reach practitioners and panels? (A releasable verdict, and
+    not switched off.)"""
+    return release_verdict(tags) in RELEASABLE and tags.get(STATUS_TAG) != SUSPENDED
 
 
 def release_status_text(tags: Mapping[str, str]) -> str:
@@ -138,6 +236,22 @@ def release_status_text(tags: Mapping[str, str]) -> str:
             text += ": not released; the fairness report on the training run says why."
     if tags.get(PROMOTED_AT_TAG):
         text += f" Promoted to champion on {tags[PROMOTED_AT_TAG][:10]}."
+    if tags.get(STATUS_TAG) == SUSPENDED:
+        figures = f" ({tags[SUSPENDED_FIGURES_TAG]})" if tags.get(SUSPENDED_FIGURES_TAG) else ""
+        text += (
+            f" **Suspended** on {tags.get(SUSPENDED_AT_TAG, '')[:10] or 'an unrecorded date'} "
+            f"by {tags.get(SUSPENDED_BY_TAG, 'an unrecorded person')} after the check "
+            f"'{tags.get(SUSPENDED_CHECK_TAG, '')}'{figures}: "
+            f'"{tags.get(SUSPENDED_REASON_TAG, "")}". Nothing is served or listed from it '
+            "until it is reinstated (vru reinstate)."
+        )
+    elif tags.get(STATUS_TAG) == ACTIVE and tags.get(REINSTATED_BY_TAG):
+        text += (
+            f" Reinstated on {tags.get(REINSTATED_AT_TAG, '')[:10] or 'an unrecorded date'} "
+            f'by {tags[REINSTATED_BY_TAG]}: "{tags.get(REINSTATED_REASON_TAG, "")}" '
+            f"(it had been suspended on {tags.get(SUSPENDED_AT_TAG, '')[:10]} after the check "
+            f"'{tags.get(SUSPENDED_CHECK_TAG, '')}')."
+        )
     return text
 
 
@@ -209,6 +323,8 @@ class Released:
     tags: Mapping[str, str]
     #: the training run's model card (Markdown), when loaded with it
     card: str = ""
+    #: why and since when it is switched off (``None``: it is not)
+    suspension: Suspension | None = None
 
     @property
     def features(self) -> list[str]:
@@ -226,8 +342,14 @@ class Released:
         return f"{self.name}/{self.version}"
 
     @property
+    def suspended(self) -> bool:
+        """Is this version switched off (:meth:`Registry.suspend`)?"""
+        return self.suspension is not None
+
+    @property
     def releasable(self) -> bool:
-        return self.verdict in RELEASABLE
+        """A releasable fairness verdict, and not switched off."""
+        return self.verdict in RELEASABLE and self.suspension is None
 
 
 class Registry:
@@ -328,6 +450,7 @@ class Registry:
             model=model,
             run_id=mv.run_id,
             tags=tags,
+            suspension=suspension_of(outcome, str(mv.version), tags),
         )
 
     def _load_pyfunc(self, name: str, version: str) -> Any:
@@ -425,7 +548,11 @@ class Registry:
             unaudited version.
         """
         name = model_name(outcome)
-        verdict = self.verdict(outcome, version)
+        tags = self.tags(outcome, version)
+        verdict = release_verdict(tags)
+        suspension = suspension_of(outcome, version, tags)
+        if suspension is not None:
+            raise PromotionRefusedError(f"{name} version {version}: {suspension.words()}")
         if approver is not None or reason is not None:
             if not (approver and approver.strip()) or not (reason and reason.strip()):
                 raise PromotionRefusedError("an override needs both --approver and --reason")
@@ -465,6 +592,105 @@ class Registry:
         )
         self.client.set_registered_model_alias(name, CHAMPION, version)
         return verdict
+
+    def suspend(
+        self,
+        outcome: str,
+        version: str,
+        *,
+        check: str,
+        figures: str,
+        by: str,
+        reason: str,
+    ) -> Suspension:
+        """Switch a version off: the service stops answering with it and the batch writes no
+        list from it until :meth:`reinstate`. Its fairness verdict is kept.
+
+        ``check`` names the monitoring check (or the owner's own), ``figures`` the numbers
+        behind it in a short text (may be empty), ``by`` who or what decided, ``reason`` why.
+
+        Raises
+        ------
+        StatusRefusedError
+            A blank check, ``by`` or reason, figures too long, or a version already
+            suspended.
+        RegistryError
+            The version is missing or its tags disagree with the ledger.
+        """
+        name = model_name(outcome)
+        fields = {"check": check, "by": by, "reason": reason}
+        blank = [k for k, v in fields.items() if not (v and v.strip())]
+        if blank:
+            raise StatusRefusedError(
+                f"a suspension needs a non-blank {' and '.join(blank)}: say which check, who "
+                "or what decided, and why"
+            )
+        if len(figures.strip()) > MAX_FIGURES:
+            raise StatusRefusedError(
+                f"the figures of a suspension are a short text (at most {MAX_FIGURES} "
+                f"characters), got {len(figures.strip())}"
+            )
+        version = str(version)
+        current = suspension_of(outcome, version, self.tags(outcome, version))
+        if current is not None:
+            raise StatusRefusedError(
+                f"{name} version {version} is already suspended (since "
+                f"{_long_date(current.at)}, check '{current.check}')"
+            )
+        self.set_tags(
+            outcome,
+            version,
+            {
+                STATUS_TAG: SUSPENDED,
+                SUSPENDED_CHECK_TAG: check.strip(),
+                SUSPENDED_FIGURES_TAG: figures.strip(),
+                SUSPENDED_AT_TAG: _now(),
+                SUSPENDED_BY_TAG: by.strip(),
+                SUSPENDED_REASON_TAG: reason.strip(),
+            },
+            kind="suspension",
+            actor=by.strip(),
+        )
+        suspension = suspension_of(outcome, version, self.tags(outcome, version))
+        assert suspension is not None  # just recorded
+        return suspension
+
+    def reinstate(self, outcome: str, version: str, *, approver: str, reason: str) -> Suspension:
+        """Switch a suspended version back on; like an override, it needs who and why.
+
+        Returns the suspension it ended. The suspension's tags stay as its history;
+        ``release_status`` becomes ``active`` and the ``reinstated_*`` tags say who, why
+        and when.
+
+        Raises
+        ------
+        StatusRefusedError
+            A blank approver or reason, or a version that is not suspended.
+        RegistryError
+            The version is missing or its tags disagree with the ledger.
+        """
+        name = model_name(outcome)
+        if not (approver and approver.strip()) or not (reason and reason.strip()):
+            raise StatusRefusedError("a reinstatement needs both --approver and --reason")
+        version = str(version)
+        current = suspension_of(outcome, version, self.tags(outcome, version))
+        if current is None:
+            raise StatusRefusedError(
+                f"{name} version {version} is not suspended: there is nothing to reinstate"
+            )
+        self.set_tags(
+            outcome,
+            version,
+            {
+                STATUS_TAG: ACTIVE,
+                REINSTATED_BY_TAG: approver.strip(),
+                REINSTATED_REASON_TAG: reason.strip(),
+                REINSTATED_AT_TAG: _now(),
+            },
+            kind="reinstatement",
+            actor=approver.strip(),
+        )
+        return current
 
 
 def _now() -> str:

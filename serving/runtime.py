@@ -5,11 +5,21 @@ the pinned champions, the snapshot, this month's panel lists drawn from it and, 
 set, an earlier snapshot to say what changed since), the token store and the access
 log, and answers explain, score, feedback and model-card requests by its rules. The
 HTTP layer (:mod:`serving.service`) and the web page both call it.
+
+The versions are pinned, but their release status is not: a version can be suspended
+after release (:meth:`models.registry.Registry.suspend`). :meth:`Practice.refuse_if_suspended`
+re-reads the status of the pinned versions when its last reading is older than
+``settings.status_recheck_seconds`` (at most a minute; one reader at a time, never on
+every request), and while one is suspended explain, score and feedback are refused with
+:class:`SuspendedError` (503, the suspension's sentence).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +47,7 @@ __all__ = [
     "Practice",
     "RefusalError",
     "Snapshot",
+    "SuspendedError",
     "calibrated_by",
     "list_next_step",
     "list_sentence",
@@ -112,6 +123,20 @@ class RefusalError(Exception):
         if self.fields:
             body["fields"] = self.fields
         return body
+
+
+logger = logging.getLogger("vru.serving")
+#: how often the release status is re-read when the settings do not say (seconds)
+STATUS_RECHECK_SECONDS = 60.0
+
+
+class SuspendedError(RefusalError):
+    """A loaded model version is switched off: answered 503 with its sentence, and a
+    ``Retry-After`` of the recheck interval (a reinstatement is obeyed within it)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(503, message)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 #: the most rows one /score call may carry
@@ -209,6 +234,16 @@ class Practice:
         #: what a /score row holds besides the features: the calibration attributes (sex)
         self.texts = calibrated_by(self.champions)
         self.versions = ",".join(c.label for c in self.champions.values())
+        #: the pinned versions that are switched off, by outcome (re-read by
+        #: :meth:`refresh_status`); none at start (:func:`load_champions` refuses them)
+        self.suspensions: dict[str, Any] = {
+            o: c.suspension for o, c in self.champions.items() if c.suspension is not None
+        }
+        self.recheck_seconds = float(
+            getattr(settings, "status_recheck_seconds", None) or STATUS_RECHECK_SECONDS
+        )
+        self._status_lock = threading.Lock()
+        self._status_read_at = time.monotonic()
 
     @classmethod
     def start(cls, settings: Any) -> Practice:
@@ -248,6 +283,59 @@ class Practice:
         return cls(
             champions, snapshot, TokenStore(tokens_path), log, lists, previous, settings=settings
         )
+
+    # -- release status ----------------------------------------------------------------
+    def refresh_status(self, *, force: bool = False) -> None:
+        """Re-read the release status of the pinned versions if the last reading is older
+        than :attr:`recheck_seconds` (or ``force``).
+
+        One thread reads while the others go on with the last reading; a reading that
+        fails (the registry unreachable, its tags disagreeing with the release ledger)
+        keeps the last one and is logged, and is tried again on the next request.
+        """
+        if self.settings is None:  # no tracking store to read (a Practice built by hand)
+            return
+        if not force and time.monotonic() - self._status_read_at < self.recheck_seconds:
+            return
+        if not self._status_lock.acquire(blocking=False):
+            return  # another request is reading it now
+        try:
+            if not force and time.monotonic() - self._status_read_at < self.recheck_seconds:
+                return
+            self.suspensions = self._read_suspensions()
+            self._status_read_at = time.monotonic()
+        except Exception as exc:  # keep serving by the last reading; say so in the log
+            logger.warning("could not re-read the release status: %s", first_line(exc))
+        finally:
+            self._status_lock.release()
+
+    def _read_suspensions(self) -> dict[str, Any]:
+        from models.registry import Registry, suspension_of
+
+        registry = Registry(self.settings.tracking_uri())
+        found = {}
+        for outcome, champion in self.champions.items():
+            tags = registry.tags(outcome, champion.version)  # checked against the ledger
+            suspension = suspension_of(outcome, champion.version, tags)
+            if suspension is not None:
+                found[outcome] = suspension
+        for outcome in set(found) - set(self.suspensions):
+            logger.warning("%s is switched off: answers are refused", self.champions[outcome].label)
+        for outcome in set(self.suspensions) - set(found):
+            logger.warning("%s is reinstated: answering again", self.champions[outcome].label)
+        return found
+
+    def suspension_words(self) -> list[str]:
+        """The sentence of each switched-off version (status re-read when due): what the
+        page's banner says; empty while every version is in use."""
+        self.refresh_status()
+        return [s.words() for s in dict(self.suspensions).values()]
+
+    def refuse_if_suspended(self) -> None:
+        """Raise :class:`SuspendedError` while a pinned version is switched off."""
+        words = self.suspension_words()
+        if words:
+            raise SuspendedError(" ".join(words), self.recheck_seconds)
 
     # -- rules and logging -------------------------------------------------------------
     def _entry(self, principal: Any, action: str, decision: str, **fields: Any) -> Any:
@@ -294,6 +382,7 @@ class Practice:
         from models.reasons import CAVEAT
         from serving.schemas import CohortOut, ExplainResponse, OutcomeExplanation
 
+        self.refuse_if_suspended()  # nothing is looked up with a switched-off model
         fields = {"purpose": purpose, "outcome": ",".join(self.champions)}
         self._locate(principal, "explain", person_id, model_version=self.versions, **fields)
         row = self.snapshot.row(person_id)
@@ -375,6 +464,7 @@ class Practice:
                 f"a {principal.role} may not score feature rows (roles allowed: "
                 f"{', '.join(sorted(SCORE_ROLES))}); this refusal has been recorded",
             )
+        self.refuse_if_suspended()
         frame, problems = rows_frame(rows, self.features, self.texts)
         if frame is None:
             raise RefusalError(
@@ -418,6 +508,7 @@ class Practice:
         """Store a practitioner's agreement or disagreement with one outcome's explanation."""
         from serving.schemas import FeedbackReceipt
 
+        self.refuse_if_suspended()
         champion = self.champions[outcome]
         fields = {
             "purpose": "feedback",

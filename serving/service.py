@@ -8,7 +8,10 @@ pinned, fairness verdict checked) and the latest feature snapshot, and draws thi
 month's panel lists from them (``settings.panel_capacity``), or refuses with one
 line. Every endpoint but health needs a bearer token
 (:class:`serving.auth.Gatekeeper`); every explain, score, feedback and refusal is
-written to the hash-chained access log. HTTP plumbing (one error shape, the
+written to the hash-chained access log. While a loaded version is switched off after
+release (suspended), explain, score and feedback answer 503 with a ``Retry-After`` and the
+suspension's sentence, and ``/readyz`` answers 503 (the status is re-read at least once a
+minute, :meth:`serving.runtime.Practice.refresh_status`). HTTP plumbing (one error shape, the
 OpenAPI document, the body limit, and :class:`serving.http.KnownPaths` around the
 whole application so that metrics and logs never carry a made-up path) is
 :mod:`serving.http`; the practitioner web page and
@@ -28,7 +31,13 @@ from pydantic import Field, StrictBool
 from serving.access_log import LogBusyError
 from serving.auth import SCORE_ROLES, Gatekeeper, bearer_token
 from serving.http import BodyLimit, HonestErrors, KnownPaths
-from serving.runtime import MAX_SCORE_ROWS, CannotStartError, Practice, RefusalError
+from serving.runtime import (
+    MAX_SCORE_ROWS,
+    CannotStartError,
+    Practice,
+    RefusalError,
+    SuspendedError,
+)
 from serving.schemas import (
     ExplainResponse,
     FeatureRecord,
@@ -125,6 +134,16 @@ class VruRisk:
             if principal is None:  # the Gatekeeper already refused; never reached in practice
                 raise RefusalError(401, "a valid bearer token is required")
             return work(principal)
+        except SuspendedError as suspended:  # a switched-off model: retry after the recheck
+            ctx.response.status_code = 503
+            return cast(
+                T,
+                JSONResponse(
+                    suspended.body(),
+                    status_code=503,
+                    headers={"Retry-After": str(suspended.retry_after)},
+                ),
+            )
         except RefusalError as refusal:
             ctx.response.status_code = refusal.status
             return cast(T, JSONResponse(refusal.body(), status_code=refusal.status))
@@ -136,6 +155,10 @@ class VruRisk:
                     {"error": LOG_BUSY}, status_code=503, headers={"Retry-After": RETRY_SECONDS}
                 ),
             )
+
+    def __is_ready__(self) -> bool:
+        """Ready while no loaded model version is switched off (BentoML's ``/readyz``)."""
+        return not self.practice.suspension_words()
 
     @bentoml.api
     def explain(

@@ -4,7 +4,9 @@ Loaded once and pinned: the registry may move on (a new champion), the running
 service keeps answering with the versions it loaded and reports them in every
 response. Anything that would make answers wrong stops the start with a one-line
 :class:`CannotStartError`: no champion, a version whose fairness verdict does not
-allow release, a model that does not load, a snapshot missing the model's inputs.
+allow release, a version switched off after release (suspended: its sentence says which
+check, since when and what to do), a model that does not load, a snapshot missing the
+model's inputs.
 
 Data freshness: ``vru features`` writes each source's latest *recorded* date into
 the snapshot's Parquet metadata (:func:`features.snapshot.with_freshness`), the
@@ -68,7 +70,14 @@ def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Cham
     The fairness verdict is checked before the model is loaded: only a pass or a
     recorded override is served.
     """
-    from models.registry import CHAMPION, Registry, RegistryError, model_name, release_verdict
+    from models.registry import (
+        CHAMPION,
+        Registry,
+        RegistryError,
+        model_name,
+        release_verdict,
+        suspension_of,
+    )
 
     registry = Registry(tracking_uri)
     champions = {}
@@ -91,6 +100,13 @@ def load_champions(tracking_uri: str, outcomes: Sequence[str]) -> dict[str, Cham
             released = registry.load(outcome, version=str(version.version))
         except RegistryError as exc:
             raise CannotStartError(str(exc)) from None
+        # after the ledger check: the suspension read is the recorded one
+        suspension = suspension_of(outcome, released.version, released.tags)
+        if suspension is not None:
+            raise CannotStartError(
+                f"{name} version {released.version} is champion but is switched off: "
+                f"{suspension.words()}"
+            )
         champions[outcome] = registry.with_card(released)
     return champions
 

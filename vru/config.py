@@ -102,6 +102,15 @@ class Settings(BaseSettings):
         description="mark the web page's session cookie Secure (sent over HTTPS only): set it "
         "when the service is reached through HTTPS; off for plain loopback",
     )
+    # monitoring after release (issue 15): a suspended model version stops being served
+    status_recheck_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=60,
+        description="the running service re-reads the release status of the model versions "
+        "it loaded when its last reading is older than this many seconds (on a request; at "
+        "most a minute, so a suspension or reinstatement is obeyed within a minute)",
+    )
     auth_failure_limit: int = Field(
         30,
         ge=1,

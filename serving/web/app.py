@@ -15,6 +15,11 @@ disagreeing as the API requires (:func:`serving.schemas.reason_fits`), and every
 the page shows is written out ("1 January 2025"), the snapshot's as-of date being the
 one "records as of" date, as in the panel pack.
 
+While a model version the service loaded is switched off after release (suspended), every
+signed-in page shows a banner at the top with the suspension's sentence — which model,
+since when, which check, what can be done — answered 503, and shows no explanation and
+no look-up form (:meth:`serving.runtime.Practice.suspension_words`).
+
 Signing in opens a server-side session (:mod:`serving.web.sessions`): the HttpOnly,
 SameSite=Strict cookie scoped to ``/ui`` holds its random id, never the token
 (``Secure`` too when ``session_cookie_secure`` is set). Failed sign-ins are throttled
@@ -25,6 +30,7 @@ the security headers and cross-site posts are refused (:mod:`serving.web.securit
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import threading
 import weakref
@@ -229,6 +235,19 @@ def _page_html(name: str, **context: Any) -> str:
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_page_html(name, **context), status_code=status)
+
+
+def _suspended_page(practice: Any, principal: Any) -> HTMLResponse | None:
+    """The page with the suspension banner (503, retry after the recheck interval) while a
+    loaded model version is switched off; ``None`` while every version is in use."""
+    words = practice.suspension_words()
+    if not words:
+        return None
+    response = _page(
+        "explain.html", 503, user=principal, snapshot=practice.snapshot.as_of, suspended=words
+    )
+    response.headers["Retry-After"] = str(max(1, math.ceil(practice.recheck_seconds)))
+    return response
 
 
 def _refusal_page(message: str) -> bytes:
@@ -437,11 +456,15 @@ def signout(request: Request) -> Response:
 
 
 @web.get("/ui/explain", include_in_schema=False)
-def explain_page(request: Request) -> Response:
+async def explain_page(request: Request) -> Response:
     principal = _signed_in(request)
     if principal is None:
         return _to_signin()
-    return _page("explain.html", user=principal, snapshot=_practice().snapshot.as_of)
+    practice = _practice()
+    suspended = await anyio.to_thread.run_sync(_suspended_page, practice, principal)
+    if suspended is not None:
+        return suspended
+    return _page("explain.html", user=principal, snapshot=practice.snapshot.as_of)
 
 
 def _unreadable(fields: list[str]) -> str:
@@ -456,12 +479,15 @@ async def explain(
     person_id: Annotated[str, Form()] = "",
     purpose: Annotated[str, Form()] = "",
 ) -> Response:
-    from serving.runtime import RefusalError
+    from serving.runtime import RefusalError, SuspendedError
 
     principal = _signed_in(request)
     if principal is None:
         return _to_signin()
     practice = _practice()
+    suspended = await anyio.to_thread.run_sync(_suspended_page, practice, principal)
+    if suspended is not None:
+        return suspended
     fields = (("young person's ID", person_id.strip()), ("purpose", purpose.strip()))
     context: dict[str, Any] = {
         "user": principal,
@@ -481,6 +507,10 @@ async def explain(
     try:
         result = await anyio.to_thread.run_sync(
             practice.explain, principal, wanted, purpose.strip()
+        )
+    except SuspendedError:  # switched off since the check above
+        return await anyio.to_thread.run_sync(_suspended_page, practice, principal) or _page(
+            "explain.html", 503, **context
         )
     except RefusalError as refusal:
         words = _refusal_words(refusal, principal, wanted, practice.snapshot.as_of)
@@ -507,12 +537,15 @@ async def feedback(
 
     A refused form is shown again as it was filled in, with what to do next beside it.
     """
-    from serving.runtime import RefusalError
+    from serving.runtime import RefusalError, SuspendedError
 
     principal = _signed_in(request)
     if principal is None:
         return _to_signin()
     practice = _practice()
+    suspended = await anyio.to_thread.run_sync(_suspended_page, practice, principal)
+    if suspended is not None:  # nothing recorded, and no explanation shown again
+        return suspended
     readable_id = bool(person_id.strip()) and bool(re.fullmatch(LINE_PATTERN, person_id.strip()))
     wanted = normalise_person_id(person_id) if readable_id else ""
     last = _state().sessions.recall(request.cookies.get(COOKIE))
@@ -559,6 +592,10 @@ async def feedback(
                 reason_code=reason_code,
                 text=text.strip(),
             )
+        )
+    except SuspendedError:  # switched off since the check above
+        return await anyio.to_thread.run_sync(_suspended_page, practice, principal) or _page(
+            "explain.html", 503, user=principal, snapshot=practice.snapshot.as_of
         )
     except RefusalError as refusal:
         words = _refusal_words(refusal, principal, wanted, practice.snapshot.as_of)
