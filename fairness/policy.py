@@ -10,8 +10,9 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.validated import parse_validated
 
 __all__ = [
     "ATTRIBUTES",
@@ -189,27 +190,9 @@ class Policy(BaseModel):
         return self.all_attributes() if rule.attributes == "all" else list(rule.attributes)
 
 
-def _location(error: object) -> str:
-    loc = error["loc"] if isinstance(error, dict) else ()
-    return ".".join(str(part) for part in loc) or "policy"
-
-
 def parse_policy(text: str, source: str = "policy") -> Policy:
     """Validate policy YAML text (raises :class:`PolicyError` with one clear line)."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}: not valid YAML{where}") from exc
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{source}: expected a mapping of policy fields at the top level")
-    try:
-        return Policy.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise PolicyError(f"{source}: {_location(first)}: {message}") from exc
+    return parse_validated(text, Policy, PolicyError, source, fields="policy fields")
 
 
 def load_policy(path: Path | None = None) -> tuple[Policy, str]:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.vocabulary import OUTCOMES
+from models.validated import parse_validated
 
 __all__ = [
     "BAND_ORDER",
@@ -124,21 +124,7 @@ class BandPolicy(BaseModel):
 
 def parse_bands(text: str, source: str = "band policy") -> BandPolicy:
     """Validate band-policy YAML text (raises :class:`BandPolicyError` with one line)."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise BandPolicyError(f"{source}: not valid YAML{where}") from exc
-    if not isinstance(raw, dict):
-        raise BandPolicyError(f"{source}: expected a mapping of fields at the top level")
-    try:
-        return BandPolicy.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise BandPolicyError(f"{source}: {where + ': ' if where else ''}{message}") from exc
+    return parse_validated(text, BandPolicy, BandPolicyError, source)
 
 
 def load_bands(path: Path | None = None) -> tuple[BandPolicy, str]:
