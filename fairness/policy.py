@@ -6,13 +6,12 @@ problem (:class:`PolicyError`); nothing downstream runs on a policy it could not
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from models.validated import parse_validated
+from models.validated import parse_validated, read_validated
 
 __all__ = [
     "ATTRIBUTES",
@@ -197,9 +196,6 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
 
 def load_policy(path: Path | None = None) -> tuple[Policy, str]:
     """The policy and the SHA-256 of the exact bytes read."""
-    path = path or DEFAULT_POLICY
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy {path}: {exc.strerror}") from exc
-    return parse_policy(data.decode("utf-8"), str(path)), hashlib.sha256(data).hexdigest()
+    return read_validated(
+        path or DEFAULT_POLICY, Policy, PolicyError, "policy", fields="policy fields"
+    )

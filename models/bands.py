@@ -16,7 +16,6 @@ problem (:class:`BandPolicyError`).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.vocabulary import OUTCOMES
-from models.validated import parse_validated
+from models.validated import parse_validated, read_validated
 
 __all__ = [
     "BAND_ORDER",
@@ -129,12 +128,7 @@ def parse_bands(text: str, source: str = "band policy") -> BandPolicy:
 
 def load_bands(path: Path | None = None) -> tuple[BandPolicy, str]:
     """The band policy and the SHA-256 of the exact bytes read."""
-    path = path or DEFAULT_BANDS
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BandPolicyError(f"cannot read band policy {path}: {exc.strerror}") from exc
-    return parse_bands(data.decode("utf-8"), str(path)), hashlib.sha256(data).hexdigest()
+    return read_validated(path or DEFAULT_BANDS, BandPolicy, BandPolicyError, "band policy")
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ problem, and nothing downstream runs on it.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["parse_validated"]
+__all__ = ["parse_validated", "read_validated"]
 
 
 def parse_validated[Model: BaseModel](
@@ -38,3 +41,20 @@ def parse_validated[Model: BaseModel](
         where = ".".join(str(part) for part in first["loc"])
         message = str(first["msg"]).removeprefix("Value error, ")
         raise error(f"{source}: {where + ': ' if where else ''}{message}") from exc
+
+
+def read_validated[Model: BaseModel](
+    path: Path,
+    schema: type[Model],
+    error: type[Exception],
+    what: str,
+    fields: str = "fields",
+) -> tuple[Model, str]:
+    """The file at ``path`` validated as ``schema`` (:func:`parse_validated`), and the
+    SHA-256 of the exact bytes read; ``error`` naming ``what`` when it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
+    model = parse_validated(data.decode("utf-8"), schema, error, str(path), fields)
+    return model, hashlib.sha256(data).hexdigest()
