@@ -41,6 +41,7 @@ __all__ = [
     "STATUS_TAG",
     "SUSPENDED",
     "TRUTH_GATE_TAG",
+    "MonitoringNote",
     "PromotionRefusedError",
     "Registry",
     "RegistryError",
@@ -50,6 +51,7 @@ __all__ = [
     "configure_tracking",
     "is_release_tag",
     "model_name",
+    "monitoring_of",
     "releasable",
     "release_status_text",
     "release_verdict",
@@ -86,6 +88,16 @@ SUSPENDED_REASON_TAG = "suspended_reason"
 REINSTATED_BY_TAG = "reinstated_by"
 REINSTATED_REASON_TAG = "reinstated_reason"
 REINSTATED_AT_TAG = "reinstated_at"
+#: the latest monthly monitoring (vru monitor): not release status, not in the ledger —
+#: what every pack and the practitioners' page show beside the estimates
+MONITORING_STATUS_TAG = "monitoring_status"
+MONITORING_AS_OF_TAG = "monitoring_as_of"
+MONITORING_SUMMARY_TAG = "monitoring_summary"
+MONITORING_PLAN_TAG = "monitoring_plan"
+#: statuses a monitoring note may carry
+MONITORING_STATUSES = ("green", "amber", "red")
+#: the most a monitoring note's summary may say
+MAX_SUMMARY = 1000
 #: the most a suspension's figures may say (a short text, e.g. "PSI 0.41 in Bristol")
 MAX_FIGURES = 200
 #: verdicts that allow a version to become champion and to score people
@@ -162,6 +174,57 @@ class Suspension:
             "the senior responsible owner can reinstate it with vru reinstate once the "
             "problem is understood."
         )
+
+
+@dataclass(frozen=True)
+class MonitoringNote:
+    """The latest month's monitoring of a released version (from its tags)."""
+
+    outcome: str
+    version: str
+    #: ``green``, ``amber`` or ``red``
+    status: str
+    #: the month's as-of date (ISO)
+    as_of: str
+    #: the checks that are amber or red, in words (empty when all are green)
+    summary: str
+    #: the monitoring plan's version
+    plan: str
+
+    @property
+    def amber(self) -> bool:
+        """Is something amber or red (shown on every pack and page)?"""
+        return self.status in ("amber", "red")
+
+    def words(self) -> str:
+        """The note in a sentence or two for a pack or the page."""
+        title = outcome_named(self.outcome).title
+        when = _long_date(self.as_of)
+        if not self.amber:
+            return (
+                f"Monitoring of the estimate of the risk of {title} (model version "
+                f"{self.version}) found nothing out of the ordinary in the month to {when}."
+            )
+        return (
+            f"Monitoring of the estimate of the risk of {title} (model version {self.version}) "
+            f"is {self.status} for the month to {when}: {self.summary.rstrip('. ')}. Read its "
+            "estimates with this in mind; the monitoring report says more."
+        )
+
+
+def monitoring_of(outcome: str, version: str, tags: Mapping[str, str]) -> MonitoringNote | None:
+    """The version's latest monitoring note, or ``None`` when it was never monitored."""
+    status = tags.get(MONITORING_STATUS_TAG)
+    if status not in MONITORING_STATUSES:
+        return None
+    return MonitoringNote(
+        outcome=outcome,
+        version=str(version),
+        status=str(status),
+        as_of=tags.get(MONITORING_AS_OF_TAG, ""),
+        summary=tags.get(MONITORING_SUMMARY_TAG, ""),
+        plan=tags.get(MONITORING_PLAN_TAG, ""),
+    )
 
 
 def suspension_of(outcome: str, version: str, tags: Mapping[str, str]) -> Suspension | None:
@@ -325,6 +388,8 @@ class Released:
     card: str = ""
     #: why and since when it is switched off (``None``: it is not)
     suspension: Suspension | None = None
+    #: the latest month's monitoring (``None``: never monitored)
+    monitoring: MonitoringNote | None = None
 
     @property
     def features(self) -> list[str]:
@@ -451,6 +516,7 @@ class Registry:
             run_id=mv.run_id,
             tags=tags,
             suspension=suspension_of(outcome, str(mv.version), tags),
+            monitoring=monitoring_of(outcome, str(mv.version), tags),
         )
 
     def _load_pyfunc(self, name: str, version: str) -> Any:
@@ -654,6 +720,37 @@ class Registry:
         suspension = suspension_of(outcome, version, self.tags(outcome, version))
         assert suspension is not None  # just recorded
         return suspension
+
+    def note_monitoring(
+        self, outcome: str, version: str, *, status: str, as_of: str, summary: str, plan: str
+    ) -> MonitoringNote:
+        """Record the latest month's monitoring on a version (tags, not release status).
+
+        Raises
+        ------
+        StatusRefusedError
+            An unknown status or a summary too long for a tag.
+        """
+        if status not in MONITORING_STATUSES:
+            raise StatusRefusedError(
+                f"a monitoring status is one of {', '.join(MONITORING_STATUSES)}, got {status!r}"
+            )
+        summary = summary.strip()
+        if len(summary) > MAX_SUMMARY:
+            summary = summary[: MAX_SUMMARY - 1].rstrip() + "…"
+        self.set_tags(
+            outcome,
+            str(version),
+            {
+                MONITORING_STATUS_TAG: status,
+                MONITORING_AS_OF_TAG: as_of,
+                MONITORING_SUMMARY_TAG: summary,
+                MONITORING_PLAN_TAG: plan,
+            },
+        )
+        note = monitoring_of(outcome, str(version), self.tags(outcome, str(version)))
+        assert note is not None  # just recorded
+        return note
 
     def reinstate(self, outcome: str, version: str, *, approver: str, reason: str) -> Suspension:
         """Switch a suspended version back on; like an override, it needs who and why.

@@ -14,6 +14,7 @@ Layout of an output folder::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthetic.config import GeneratorSettings
@@ -166,3 +168,40 @@ def read_dataset(folder: Path, *, truth: bool = False) -> dict[str, pa.Table]:
     if truth:
         names += [f"truth/{t}" for t in TRUTH_TABLES]
     return {name: pq.read_table(folder / f"{name}.parquet") for name in names}
+
+
+def as_extracted(data: SyntheticDataset, end: dt.date) -> SyntheticDataset:
+    """The same world as its records stood at the end of month ``end`` (a first day).
+
+    What a model trained then could have seen: event rows recorded after the extract
+    date are dropped, people who had not yet moved in are not known, and a move out
+    after it has not happened yet. ``truth/`` keeps only what had happened by then. A
+    monitoring test trains on this and monitors the whole world's later months.
+    """
+    settings = data.settings.model_copy(update={"end": end})
+    extract = pa.scalar(extract_date(settings), pa.date32())
+
+    def until(table: pa.Table, column: str) -> pa.Table:
+        dates = pc.cast(table[column], pa.date32())
+        return table.filter(pc.less_equal(dates, extract))
+
+    raw = {}
+    for name, table in data.raw.items():
+        if name == "people":
+            moved_in = pc.cast(table["moved_in"], pa.date32())
+            known = table.filter(pc.fill_null(pc.less_equal(moved_in, extract), True))
+            moved_out = pc.cast(known["moved_out"], pa.date32())
+            later = pc.fill_null(pc.greater(moved_out, extract), False)
+            out = pc.if_else(later, pa.scalar(None, known["moved_out"].type), known["moved_out"])
+            raw[name] = known.set_column(
+                known.schema.get_field_index("moved_out"), "moved_out", out
+            )
+        else:
+            raw[name] = until(table, "recorded_date")
+    truth = {
+        name: until(table, {"events": "event_date", "person_months": "month"}[name])
+        if name in ("events", "person_months")
+        else table
+        for name, table in data.truth.items()
+    }
+    return SyntheticDataset(settings=settings, raw=raw, truth=truth, withheld=data.withheld)

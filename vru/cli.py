@@ -3,14 +3,22 @@
 Every command loads :class:`vru.config.Settings` once, validates its arguments
 before doing any work, and on bad input prints one line beginning ``error:`` and
 exits with code 2 without writing anything. The commands live in ``vru/cli_*.py``
-(data, model, fairness, release, score, serve); this module makes the app and registers them.
+(data, model, fairness, release, score, monitor, serve); this module makes the app and registers them.
 """
 
 from __future__ import annotations
 
 import typer
 
-from vru import cli_data, cli_fairness, cli_model, cli_release, cli_score, cli_serve
+from vru import (
+    cli_data,
+    cli_fairness,
+    cli_model,
+    cli_monitor,
+    cli_release,
+    cli_score,
+    cli_serve,
+)
 
 app = typer.Typer(
     name="vru",
@@ -22,5 +30,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _commands in (cli_data, cli_model, cli_fairness, cli_release, cli_score, cli_serve):
+for _commands in (
+    cli_data,
+    cli_model,
+    cli_fairness,
+    cli_release,
+    cli_score,
+    cli_monitor,
+    cli_serve,
+):
     _commands.register(app)

@@ -9,6 +9,7 @@ gate's own tags and report, and an override names its approver and reason.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -74,8 +75,16 @@ def release_population(
     lead_months: int = 0,
     candidates: Sequence[str] | None = None,
     compare_unconstrained: bool = True,
+    end: dt.date | None = None,
+    trained_until: dt.date | None = None,
 ) -> tuple[Path, str, dict[str, str]]:
     """Generate a population under ``root``, train both outcomes and release them.
+
+    ``end`` is the world's last month (the generator's default without it). With
+    ``trained_until`` (a first day of a month), the models are trained and gated on the
+    records as they stood at the end of that month (``root/pop``,
+    :func:`synthetic.generate.as_extracted`) and the whole world is written to
+    ``root/world``: the months after it are what monitoring sees arrive.
 
     Returns the data folder, the tracking URI (SQLite under ``root``) and the
     released version of each outcome. The lead-time backtest is skipped unless
@@ -84,12 +93,17 @@ def release_population(
     by default).
     """
     from synthetic.config import GeneratorSettings
-    from synthetic.generate import generate, write_dataset
+    from synthetic.generate import as_extracted, generate, write_dataset
     from training.train import CANDIDATES, train_outcome
 
     capacity = dict(capacity or dict.fromkeys(LOCAL_AUTHORITIES, 25))
     root.mkdir(parents=True, exist_ok=True)
-    data_dir = write_dataset(generate(GeneratorSettings(people=people, seed=seed)), root / "pop")
+    settings = GeneratorSettings(people=people, seed=seed, **({"end": end} if end else {}))
+    world = generate(settings)
+    if trained_until is not None:
+        write_dataset(world, root / "world")
+        world = as_extracted(world, trained_until)
+    data_dir = write_dataset(world, root / "pop")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     versions = {}
     for outcome in OUTCOMES:
