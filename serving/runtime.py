@@ -12,6 +12,11 @@ re-reads the status of the pinned versions when its last reading is older than
 ``settings.status_recheck_seconds`` (at most a minute; one reader at a time, never on
 every request), and while one is suspended explain, score and feedback are refused with
 :class:`SuspendedError` (503, the suspension's sentence).
+
+The same reading keeps each pinned version's latest monitoring note
+(:meth:`models.registry.Registry.note_monitoring`): while one is amber or red the service
+still answers, and the page and each explanation carry the note
+(:meth:`Practice.monitoring_words`).
 """
 
 from __future__ import annotations
@@ -239,6 +244,11 @@ class Practice:
         self.suspensions: dict[str, Any] = {
             o: c.suspension for o, c in self.champions.items() if c.suspension is not None
         }
+        #: each pinned version's latest monitoring note (any status), by outcome (re-read
+        #: with the suspensions); none for a version never monitored
+        self.monitoring: dict[str, Any] = {
+            o: c.monitoring for o, c in self.champions.items() if c.monitoring is not None
+        }
         self.recheck_seconds = float(
             getattr(settings, "status_recheck_seconds", None) or STATUS_RECHECK_SECONDS
         )
@@ -286,8 +296,8 @@ class Practice:
 
     # -- release status ----------------------------------------------------------------
     def refresh_status(self, *, force: bool = False) -> None:
-        """Re-read the release status of the pinned versions if the last reading is older
-        than :attr:`recheck_seconds` (or ``force``).
+        """Re-read the release status and monitoring notes of the pinned versions if the last
+        reading is older than :attr:`recheck_seconds` (or ``force``).
 
         One thread reads while the others go on with the last reading; a reading that
         fails (the registry unreachable, its tags disagreeing with the release ledger)
@@ -302,34 +312,49 @@ class Practice:
         try:
             if not force and time.monotonic() - self._status_read_at < self.recheck_seconds:
                 return
-            self.suspensions = self._read_suspensions()
+            self.suspensions, self.monitoring = self._read_suspensions()
             self._status_read_at = time.monotonic()
         except Exception as exc:  # keep serving by the last reading; say so in the log
             logger.warning("could not re-read the release status: %s", first_line(exc))
         finally:
             self._status_lock.release()
 
-    def _read_suspensions(self) -> dict[str, Any]:
-        from models.registry import Registry, suspension_of
+    def _read_suspensions(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The pinned versions' suspensions and monitoring notes, by outcome, from their
+        tags (checked against the release ledger)."""
+        from models.registry import Registry, monitoring_of, suspension_of
 
         registry = Registry(self.settings.tracking_uri())
-        found = {}
+        found, notes = {}, {}
         for outcome, champion in self.champions.items():
             tags = registry.tags(outcome, champion.version)  # checked against the ledger
             suspension = suspension_of(outcome, champion.version, tags)
             if suspension is not None:
                 found[outcome] = suspension
+            note = monitoring_of(outcome, champion.version, tags)
+            if note is not None:
+                notes[outcome] = note
         for outcome in set(found) - set(self.suspensions):
             logger.warning("%s is switched off: answers are refused", self.champions[outcome].label)
         for outcome in set(self.suspensions) - set(found):
             logger.warning("%s is reinstated: answering again", self.champions[outcome].label)
-        return found
+        return found, notes
 
     def suspension_words(self) -> list[str]:
         """The sentence of each switched-off version (status re-read when due): what the
         page's banner says; empty while every version is in use."""
         self.refresh_status()
         return [s.words() for s in dict(self.suspensions).values()]
+
+    def monitoring_words(self, *, refresh: bool = True) -> list[str]:
+        """The note of each version in use whose latest monitoring is amber or red (status
+        re-read when due, unless ``refresh`` is false): what the page's amber notice
+        says; empty when every note is green or there is none. A switched-off version's
+        note is left to its suspension banner."""
+        if refresh:
+            self.refresh_status()
+        notes, suspended = dict(self.monitoring), dict(self.suspensions)
+        return [n.words() for o, n in notes.items() if n.amber and o not in suspended]
 
     def refuse_if_suspended(self) -> None:
         """Raise :class:`SuspendedError` while a pinned version is switched off."""
@@ -380,7 +405,7 @@ class Practice:
         """Both outcomes' explanations for one young person (an ``ExplainResponse``)."""
         from models.changes import attach_changes, changes_since
         from models.reasons import CAVEAT
-        from serving.schemas import CohortOut, ExplainResponse, OutcomeExplanation
+        from serving.schemas import CohortOut, ExplainResponse, MonitoringOut, OutcomeExplanation
 
         self.refuse_if_suspended()  # nothing is looked up with a switched-off model
         fields = {"purpose": purpose, "outcome": ",".join(self.champions)}
@@ -390,6 +415,7 @@ class Practice:
         cohort = COHORTS[str(self.lists.cohort(person_id))]
         as_of = self.snapshot.as_of.isoformat()
         before = None if self.previous is None else self.previous.row(person_id)
+        notes = dict(self.monitoring)  # as read with the status check above
         outcomes = {}
         for outcome, champion in self.champions.items():
             (explanation,) = champion.model.explain(row, data_as_of=self.snapshot.freshness)
@@ -408,6 +434,11 @@ class Practice:
                 snapshot_as_of=as_of,
                 panel_list=self._place(outcome, person_id),
                 estimate=explanation.estimate_sentence(),
+                monitoring=(
+                    MonitoringOut(status=note.status, as_of=note.as_of, words=note.words())
+                    if (note := notes.get(outcome)) is not None and note.amber
+                    else None
+                ),
                 **data,
             )
         self.log.record(

@@ -26,6 +26,7 @@ __all__ = [
     "FeedbackReceipt",
     "InputDomain",
     "ModelCardResponse",
+    "MonitoringOut",
     "OutcomeCard",
     "OutcomeExplanation",
     "OutcomeScore",
@@ -406,6 +407,14 @@ class PanelListPlace(BaseModel):
     next_step: str = Field(description="what it means for them, in plain words")
 
 
+class MonitoringOut(BaseModel):
+    """The model version's latest monitoring, while it is amber or red."""
+
+    status: Literal["amber", "red"] = Field(description="the month's worst check")
+    as_of: str = Field(description="the monitored month's as-of date")
+    words: str = Field(description="the note in plain words, to show beside the estimate")
+
+
 class OutcomeExplanation(BaseModel):
     outcome: str
     model: str = Field(description="registered model name")
@@ -444,6 +453,11 @@ class OutcomeExplanation(BaseModel):
         "is served, or the young person was not on it)",
     )
     coverage: CoverageOut = Field(description="what the estimate draws on and cannot see")
+    monitoring: MonitoringOut | None = Field(
+        None,
+        description="the version's latest monitoring when it is amber or red: read the "
+        "estimate with it in mind (null: green, or not monitored yet)",
+    )
 
 
 class ExplainResponse(BaseModel):

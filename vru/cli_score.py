@@ -104,6 +104,10 @@ def score(
 
     Scores everyone aged 10–24 resident on the as-of date with the champion model of
     each outcome (refused unless its fairness verdict is pass or a recorded override).
+    An outcome whose model is switched off after release (vru suspend) gets no list:
+    the other outcome is listed as usual and each pack says why; when every outcome
+    asked for is switched off, nothing is written. A model whose latest monitoring is
+    amber or red is used, and every pack says so.
     Each panel gets two lists per outcome: young people already known to services for
     serious violence ('known') and those with no such record yet ('early', early help),
     each cut at its capacity (VRU_PANEL_CAPACITY, e.g. '{"Bristol": {"known": 50,
@@ -116,6 +120,7 @@ def score(
     from features.snapshot import SnapshotError
     from models.registry import Registry
     from serving.batch import BatchError, Tracking, check_out_dir, check_releasable, score_panels
+    from serving.batch.checks import MSG_NOT_LISTED
     from vru.clikit import settings as clikit_settings
 
     settings = clikit_settings()
@@ -130,7 +135,7 @@ def score(
         quiet_mlflow()
         registry = Registry(settings.tracking_uri())
         models = {o: _load(registry, o, pinned[o]) for o in outcomes}
-        check_releasable(models)
+        check_releasable(models)  # a switched-off one is left out; refused if all are
     except BatchError as exc:
         fail(str(exc))
     tracking = Tracking(
@@ -168,6 +173,13 @@ def score(
     except OSError as exc:
         fail(f"could not write {target}: {exc.strerror or exc}")
     for o in outcomes:
+        if o in manifest.suspended:
+            out.print(
+                MSG_NOT_LISTED.format(outcome=o, words=manifest.suspended[o]),
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
         named = {key: sum(c[o][key]["named"] for c in manifest.counts.values()) for key in LISTS}
         m = manifest.models[o]
         out.print(
@@ -176,6 +188,9 @@ def score(
             f"(fairness verdict {m['fairness_verdict']})",
             highlight=False,
         )
+    for o, note in manifest.monitoring.items():
+        if note["shown"] and o not in manifest.suspended:
+            out.print(f"{o}: on every pack — {note['words']}", highlight=False, soft_wrap=True)
     for la, path in manifest.packs.items():
         out.print(f"panel pack {la}: {path}", highlight=False, soft_wrap=True)
     err.print(

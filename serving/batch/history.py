@@ -142,6 +142,15 @@ class Baseline:
     #: per local authority, how many on that run's agenda are not on the repeated run's
     #: (from the manifest; only when ``partial``)
     agenda_left: Mapping[str, int] = field(default_factory=dict)
+    #: the outcomes whose lists ``rows`` hold (``None``: every outcome, as in a manifest
+    #: from before a model could be switched off). An outcome that run did not list (its
+    #: model switched off, or not asked for) has nothing to compare with: its list now
+    #: counts everyone as new, as a first run does, and the pack says why.
+    outcomes: frozenset[str] | None = None
+
+    def holds(self, outcome: str) -> bool:
+        """Did the earlier run list ``outcome`` (so its list now can be compared)?"""
+        return self.as_of is not None and (self.outcomes is None or outcome in self.outcomes)
 
 
 def _no_baseline() -> Baseline:
@@ -164,11 +173,21 @@ def _counted(manifest: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GONE_COLUMNS)
 
 
+def _outcomes(listed: object) -> frozenset[str] | None:
+    """A manifest's list of outcomes as a set (``None`` when it has none)."""
+    if not isinstance(listed, list):
+        return None
+    return frozenset(str(o) for o in listed)
+
+
 def find_baseline(out_dir: Path, as_of: dt.date) -> Baseline:
     """The latest earlier run in ``out_dir`` (or the one it compared with).
 
     Re-running the same as-of date compares with the same earlier run as before,
-    so a repeated command writes identical lists.
+    so a repeated command writes identical lists. The baseline's ``outcomes`` are the
+    ones that run listed (the manifest's ``outcomes``), or, for the run it compared
+    with, the ones it could compare (its ``compared``): a month whose model of an
+    outcome was switched off leaves that outcome nothing to compare with next month.
     """
     manifest_path = out_dir / MANIFEST
     if not manifest_path.is_file():
@@ -180,7 +199,17 @@ def find_baseline(out_dir: Path, as_of: dt.date) -> Baseline:
     candidates: list[tuple[str, Callable[[], Baseline]]] = []
     if manifest.get("as_of"):
         when = str(manifest["as_of"])
-        candidates.append((when, lambda: Baseline(when, _read_lists(out_dir), _no_baseline().gone)))
+        candidates.append(
+            (
+                when,
+                lambda: Baseline(
+                    when,
+                    _read_lists(out_dir),
+                    _no_baseline().gone,
+                    outcomes=_outcomes(manifest.get("outcomes")),
+                ),
+            )
+        )
     if manifest.get("baseline_as_of") and (out_dir / BASELINE).is_file():
         then = str(manifest["baseline_as_of"])
         candidates.append(
@@ -195,6 +224,7 @@ def find_baseline(out_dir: Path, as_of: dt.date) -> Baseline:
                         str(la): int(entry.get("left", 0))
                         for la, entry in (manifest.get("agenda") or {}).items()
                     },
+                    outcomes=_outcomes(manifest.get("compared", manifest.get("outcomes"))),
                 ),
             )
         )

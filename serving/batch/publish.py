@@ -33,6 +33,9 @@ class Manifest:
     list (``known``, ``early``), its capacity, cohort size, how many are named, how
     many are beyond capacity (in all and by band), new, still listed, moved in from
     the other list and no longer named (in all and by reason).
+
+    ``outcomes`` are the outcomes listed; an outcome asked for whose model version was
+    switched off after release is in ``suspended`` instead, with the sentence saying why.
     """
 
     as_of: str
@@ -59,6 +62,16 @@ class Manifest:
     #: per local authority, its agenda (everyone named, counted once) against the
     #: previous run's: ``people``, ``new``, ``again``, ``left``
     agenda: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: per outcome asked for whose model version is switched off (suspended), the sentence
+    #: saying so (:meth:`models.registry.Suspension.words`): no list was written for it
+    suspended: dict[str, str] = field(default_factory=dict)
+    #: per outcome asked for, its version's latest monitoring (``version``, ``status``,
+    #: ``as_of``, ``summary``, ``plan``, ``shown``: amber or red, so every pack shows
+    #: ``words``); no entry when the version was never monitored
+    monitoring: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: the outcomes listed that the previous run listed too, so their lists are compared
+    #: with its lists; any other listed outcome counts everyone on it as new
+    compared: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -105,6 +118,8 @@ def _log_run(staged: Path, manifest: Manifest) -> None:
             "data_fingerprint": manifest.data_fingerprint,
             **{f"model.{o}": f"{m['name']}/{m['version']}" for o, m in manifest.models.items()},
             "note": manifest.note,
+            **{f"suspended.{o}": words for o, words in manifest.suspended.items()},
+            **{f"monitoring.{o}": str(m["status"]) for o, m in manifest.monitoring.items()},
             **(
                 {
                     "access_log_rows": str(manifest.access_log_anchor["rows"]),

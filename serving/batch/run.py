@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from features.vocabulary import cohort_of
 from models.changes import attach_changes, changes_since, month_before
 from models.panels import PanelCapacity, PanelError, as_capacity, select_lists
 from models.reasons import Explanation
-from models.registry import Released
+from models.registry import MonitoringNote, Released, Suspension
 from serving.batch.atomic import MANIFEST, check_out_dir, recover, staging
 from serving.batch.checks import BatchError, check_releasable
 from serving.batch.history import (
@@ -243,8 +243,12 @@ def _write_packs(
     statement: Coverage | None = None,
     before: pd.DataFrame | None = None,
     agenda: Mapping[str, Mapping[str, int]] | None = None,
+    suspended: Mapping[str, Suspension] | None = None,
+    compared: Sequence[str] | None = None,
 ) -> _Written:
-    """Each local authority's list (CSV, Parquet) and HTML pack, in the staged folder."""
+    """Each local authority's list (CSV, Parquet) and HTML pack, in the staged folder
+    (``models`` are the outcomes listed; ``suspended`` the ones switched off, which the
+    pack names without a list)."""
     from serving.panel import render_pack
 
     authorities = capacity.authorities
@@ -285,6 +289,8 @@ def _write_packs(
                 else set(before.loc[before["local_authority"] == la, "person_id"].astype(str))
             ),
             agenda_counts=(agenda or {}).get(la),
+            suspended=suspended,
+            compared=compared,
         )
         (staged / f"{stem}.html").write_text(html, encoding="utf-8")
         written.files.append(f"{stem}.html")
@@ -303,6 +309,26 @@ def _model_entries(models: Mapping[str, Released]) -> dict[str, dict[str, object
             "candidate": m.model.bundle.candidate_name,
         }
         for o, m in models.items()
+    }
+
+
+def _monitoring_entries(models: Mapping[str, Released]) -> dict[str, dict[str, object]]:
+    """The latest monitoring note of each outcome's version (every status; none when it was
+    never monitored), as the manifest keeps it."""
+    notes: dict[str, MonitoringNote] = {
+        o: m.monitoring for o, m in models.items() if m.monitoring is not None
+    }
+    return {
+        o: {
+            "version": n.version,
+            "status": n.status,
+            "as_of": n.as_of,
+            "summary": n.summary,
+            "plan": n.plan,
+            "shown": n.amber,
+            "words": n.words(),
+        }
+        for o, n in notes.items()
     }
 
 
@@ -340,6 +366,11 @@ def score_panels(
     (:data:`features.vocabulary.LISTS`); only the young people within each list's
     capacity are named, everyone beyond it is counted by band.
 
+    A version switched off after release (suspended) gets no list: its outcome is left
+    out (nobody scored, named or explained with it), each pack says why in a box near
+    the top, and the manifest's ``suspended`` keeps the sentence. A version whose latest
+    monitoring is amber or red is used as usual, and each pack shows the note.
+
     Parameters
     ----------
     data_dir
@@ -349,7 +380,8 @@ def score_panels(
     out_dir
         Output folder (replaced as a whole; must be new, empty or a previous run).
     models
-        Released model per outcome (``victim``, ``perpetrator``), in pack order.
+        Released model per outcome (``victim``, ``perpetrator``), in pack order,
+        switched-off ones included (:func:`~serving.batch.checks.check_releasable`).
     capacity
         Young people each local authority's panel reviews on each list
         (:class:`models.panels.PanelCapacity`; a plain ``{la: n}`` sets the known list).
@@ -368,31 +400,35 @@ def score_panels(
     Raises
     ------
     BatchError, features.schemas.ContractError
-        Bad input (one-line message; the snapshot's date checks raise
+        Bad input, a version whose fairness verdict does not allow release, or every
+        version switched off (one-line message; the snapshot's date checks raise
         :class:`features.snapshot.SnapshotError`); nothing is written.
     """
     capacity = capacity_of(capacity)
     check_out_dir(out_dir)
-    check_releasable(models)
-    outcomes = list(models)
+    suspended = check_releasable(models)
+    listed = {o: m for o, m in models.items() if o not in suspended}
+    outcomes = list(listed)
     stages = _Stages(progress or _silent)
 
     snapshot, frame = _features(data_dir, as_of, stages)
     freshness = freshness_text(snapshot.freshness)
-    scores = _score(frame, models, capacity, stages)
+    scores = _score(frame, listed, capacity, stages)
     recover(out_dir)  # first, so that a folder set aside by a dead run is the baseline
     baseline = find_baseline(out_dir, as_of)
     baseline_as_of = baseline.as_of
+    # the outcomes the earlier run listed too; any other has nothing to compare with
+    compared = [o for o in outcomes if baseline.holds(o)]
     previous = _previous_rows(snapshot, scores, previous_as_of(baseline_as_of, as_of))
     current, explained = _explain(
-        frame, models, scores, snapshot, freshness, stages, previous=previous
+        frame, listed, scores, snapshot, freshness, stages, previous=previous
     )
-    before = baseline.rows[baseline.rows["outcome"].isin(outcomes)]
+    before = baseline.rows[baseline.rows["outcome"].isin(compared)]
     history, gone = add_history(current, before, scores.drawn, snapshot.data.people, as_of)
     if baseline.partial:  # a repeated run: whoever left any list was counted the first time
         gone = gone.iloc[:0]
     gone = pd.concat(
-        [baseline.gone[baseline.gone["outcome"].isin(outcomes)], gone], ignore_index=True
+        [baseline.gone[baseline.gone["outcome"].isin(compared)], gone], ignore_index=True
     )
     lists = sort_lists(history, outcomes)
     agenda = agenda_changes(before, lists, baseline, capacity.authorities)
@@ -406,7 +442,7 @@ def score_panels(
             lists=lists,
             gone=gone,
             scores=scores,
-            models=models,
+            models=listed,
             explained=explained,
             capacity=capacity,
             freshness=freshness,
@@ -415,6 +451,8 @@ def score_panels(
             statement=coverage(snapshot.freshness),
             before=before,
             agenda=agenda,
+            suspended=suspended,
+            compared=compared,
         )
         if baseline_as_of is not None:
             # only the people named again: nobody this run does not name is kept
@@ -427,7 +465,7 @@ def score_panels(
             data_fingerprint=snapshot.fingerprint,
             data_end=snapshot.data_end.isoformat(),
             outcomes=outcomes,
-            models=_model_entries(models),
+            models=_model_entries(listed),
             capacity=capacity.as_dict(),
             people_scored=len(frame),
             counts=written.counts,
@@ -438,6 +476,9 @@ def score_panels(
             packs=written.packs,
             access_log_anchor=_anchor(access_log, as_of),
             agenda=agenda,
+            suspended={o: s.words() for o, s in suspended.items()},
+            monitoring=_monitoring_entries(models),
+            compared=compared,
         )
         publish(staged, out_dir, manifest, tracking=tracking, before_swap=before_swap)
     return manifest

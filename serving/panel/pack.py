@@ -2,7 +2,10 @@
 
 A pack is made for a one-hour monthly meeting and prints on A4 with the protective
 marking and page numbers on every page. It opens with what the lists are and are not
-(a prompt for professional review) and what the records cannot see
+(a prompt for professional review), a box for each outcome whose model is switched off
+this month (no list for it, and why: :meth:`models.registry.Suspension.words`) and an
+amber box for each outcome whose latest monitoring is amber or red
+(:meth:`models.registry.MonitoringNote.words`), and what the records cannot see
 (:mod:`features.coverage`), then:
 
 1. **the agenda**: one row per young person to discuss, whichever lists they are on
@@ -43,7 +46,7 @@ from models.reasons import CAVEAT, NO_CHANGE, NO_FACTORS, percent
 from models.registry import APPROVER_TAG, OVERRIDE_AT_TAG, REASON_TAG
 
 if TYPE_CHECKING:
-    from models.registry import Released
+    from models.registry import Released, Suspension
 
 __all__ = ["MARKING", "base_rate", "estimates_chart", "render_pack"]
 
@@ -422,6 +425,7 @@ def _section(
     released: Released,
     capacity: Mapping[str, int],
     counts: Mapping[str, Any],
+    compared: bool = True,
 ) -> dict[str, object]:
     mine = lists[lists["outcome"] == outcome]
     residents = drawn[drawn["outcome"].to_numpy() == outcome]
@@ -461,6 +465,7 @@ def _section(
         "base_rate": percent(base_rate(bands)),
         "mean_estimate": percent(float(residents["probability"].mean())) if len(residents) else "—",
         "counts": dict(counts),
+        "compared": compared,
         "bands": band_rows,
         "lists": sections,
         "chart": estimates_chart(named, bands, outcome),
@@ -482,6 +487,8 @@ def render_pack(
     coverage: Coverage | None = None,
     previous_agenda: Collection[str] | None = None,
     agenda_counts: Mapping[str, int] | None = None,
+    suspended: Mapping[str, Suspension] | None = None,
+    compared: Collection[str] | None = None,
 ) -> str:
     """The panel pack of one local authority as an HTML page.
 
@@ -494,7 +501,8 @@ def render_pack(
         probability, band`` (for the band table, the other outcome on a card and the
         charts; nobody in it who is not named is named in the pack).
     models
-        :class:`models.registry.Released` per outcome, in section order.
+        :class:`models.registry.Released` per outcome listed, in section order; a
+        version whose latest monitoring is amber or red gets an amber box near the top.
     explanations
         Explanation per ``(outcome, person_id)`` of everyone named for that outcome.
     capacity
@@ -509,8 +517,29 @@ def render_pack(
         when there was no previous run.
     agenda_counts
         :func:`serving.batch.history.agenda_changes` of this authority.
+    suspended
+        :class:`models.registry.Suspension` per outcome asked for whose version is
+        switched off: it has no list, no section and no column; a box near the top says
+        why and what the panel can still do.
+    compared
+        The outcomes whose lists are compared with the previous run's (``None``: all);
+        the others say the previous run made no list for them.
     """
     outcomes = list(models)
+    switched_off = [
+        {"outcome": o, "title": OUTCOMES[o].title, "words": s.words()}
+        for o, s in (suspended or {}).items()
+    ]
+    watch = [
+        {
+            "outcome": o,
+            "title": OUTCOMES[o].title,
+            "status": note.status,
+            "words": note.words(),
+        }
+        for o, released in models.items()
+        if (note := released.monitoring) is not None and note.amber
+    ]
     sections = [
         _section(
             outcome,
@@ -520,6 +549,7 @@ def render_pack(
             released=models[outcome],
             capacity=capacity,
             counts=counts[outcome],
+            compared=compared is None or outcome in compared,
         )
         for outcome in outcomes
     ]
@@ -558,4 +588,6 @@ def render_pack(
         no_change=NO_CHANGE,
         coverage=coverage,
         new_to_agenda=STATUS_NEW_TO_AGENDA,
+        switched_off=switched_off,
+        watch=watch,
     )

@@ -18,7 +18,10 @@ one "records as of" date, as in the panel pack.
 While a model version the service loaded is switched off after release (suspended), every
 signed-in page shows a banner at the top with the suspension's sentence — which model,
 since when, which check, what can be done — answered 503, and shows no explanation and
-no look-up form (:meth:`serving.runtime.Practice.suspension_words`).
+no look-up form (:meth:`serving.runtime.Practice.suspension_words`). While the latest
+monitoring of a version in use is amber or red, every signed-in page shows an amber notice
+with its note above the look-up form and the explanation; the page still answers
+(:meth:`serving.runtime.Practice.monitoring_words`, re-read with the suspensions).
 
 Signing in opens a server-side session (:mod:`serving.web.sessions`): the HttpOnly,
 SameSite=Strict cookie scoped to ``/ui`` holds its random id, never the token
@@ -234,6 +237,10 @@ def _page_html(name: str, **context: Any) -> str:
 
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page; a signed-in one carries the amber monitoring notice while a version in use
+    is amber or red (from the status reading the page's suspension check just made)."""
+    if context.get("user") is not None and "monitoring" not in context:
+        context["monitoring"] = _practice().monitoring_words(refresh=False)
     return HTMLResponse(_page_html(name, **context), status_code=status)
 
 

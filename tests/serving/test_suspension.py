@@ -1,7 +1,8 @@
 """A switched-off model version is obeyed by the service (vru-risk issue 15): the running
 service answers 503 with the reason within its recheck interval, its page shows a banner
 and no explanation, a reinstatement is picked up the same way, and the service refuses to
-start on a suspended champion.
+start on a suspended champion. An amber or red monitoring note is shown on the page (the
+service still answers) and carried by each explanation, and goes when it turns green.
 
 The server here runs on a copy of the stack's tracking store and release ledger (and an
 access log of its own), so suspending a version never reaches the session's shared server
@@ -193,6 +194,63 @@ def test_the_running_service_obeys_a_suspension_and_a_reinstatement(
     assert 'id="suspended"' not in page.text
     assert "Look up a young person" in page.text
     assert copy.registry.ledger.verify().ok
+
+
+def _until_text(ask: Callable[[], httpx.Response], seen: Callable[[str], bool]) -> httpx.Response:
+    """Ask until the answer's text passes ``seen`` (or :data:`WITHIN` seconds pass)."""
+    began = time.monotonic()
+    while True:
+        answer = ask()
+        if seen(answer.text) or time.monotonic() - began > WITHIN:
+            return answer
+        time.sleep(0.2)
+
+
+def test_an_amber_monitoring_note_is_on_the_page_until_it_is_green(
+    copy: Copy, stack: ServingStack, people: People
+) -> None:
+    version = stack.versions["perpetrator"]
+    explain = {"person_id": people.flagged_bristol, "purpose": "Safeguarding concern raised"}
+    pat = stack.tokens["pat"]
+    note = copy.registry.note_monitoring(
+        "perpetrator", version, status="amber", as_of="2026-12-01",
+        summary="school records for Bristol arrived three weeks late", plan="1",
+    )  # fmt: skip
+    try:
+        page = _until_text(lambda: _page(copy, pat), lambda text: 'id="monitoring"' in text)
+        html = page.text
+        assert page.status_code == 200  # a note, not a refusal: the service still answers
+        assert 'id="monitoring"' in html, html
+        assert note.words() in html
+        assert "is amber for the month to 1 December 2026" in html
+        assert 'id="suspended"' not in html
+        assert html.index('id="monitoring"') < html.index("Look up a young person")
+        # the explanation: answered, with the note above it and in the JSON answer
+        answer = _post(copy, "/explain", explain, pat)
+        assert answer.status_code == 200, answer.text
+        outcomes = answer.json()["outcomes"]
+        assert outcomes["perpetrator"]["monitoring"] == {
+            "status": "amber",
+            "as_of": "2026-12-01",
+            "words": note.words(),
+        }
+        assert outcomes["victim"]["monitoring"] is None  # its version was never monitored
+        with httpx.Client(base_url=copy.server.url, timeout=30) as http:
+            http.post("/ui/signin", data={"token": pat})
+            looked = http.post("/ui/explain", data=explain)
+        assert looked.status_code == 200
+        assert people.flagged_bristol in looked.text
+        assert looked.text.index('id="monitoring"') < looked.text.index('class="lists"')
+    finally:
+        copy.registry.note_monitoring(
+            "perpetrator", version, status="green", as_of="2026-12-01", summary="", plan="1"
+        )
+    page = _until_text(lambda: _page(copy, pat), lambda text: 'id="monitoring"' not in text)
+    assert page.status_code == 200
+    assert 'id="monitoring"' not in page.text
+    assert "Monitoring of the estimate" not in page.text
+    answer = _post(copy, "/explain", explain, pat)
+    assert answer.json()["outcomes"]["perpetrator"]["monitoring"] is None
 
 
 def test_the_service_refuses_to_start_on_a_suspended_champion(
