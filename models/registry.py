@@ -171,8 +171,8 @@ class Suspension:
             f"The estimate of the risk of {title} (model version {self.version}) was switched "
             f"off on {_long_date(self.at)} by {self.by}, after the check '{self.check}'"
             f"{figures}: {reason}. No estimates from it are given while it is switched off; "
-            "the senior responsible owner can reinstate it with vru reinstate once the "
-            "problem is understood."
+            "the senior responsible owner can switch it back on once the problem is "
+            "understood."
         )
 
 

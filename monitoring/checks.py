@@ -184,6 +184,11 @@ def row(
     }
 
 
+def _first_up(text: str) -> str:
+    """``text`` with its first letter a capital (and the rest as it is: place names)."""
+    return text[:1].upper() + text[1:]
+
+
 def _pct(x: float) -> str:
     if math.isnan(x):
         return "–"
@@ -281,7 +286,7 @@ def data_rows(
                 value, lo, hi = ratio_of_counts(count, sum(earlier), NORM_YEARS, plan.confidence)
                 j = judge("data_volume", value, lo, hi, volume)
                 words = (
-                    f"{title.capitalize()} for {who}: {count:,} arrived in "
+                    f"{_first_up(title)} for {who}: {count:,} arrived in "
                     f"{month_words(last)}, against about {norm:,.0f} in {month} of the two "
                     f"years before ({_pct(j.value)} of usual)."
                 )
@@ -327,7 +332,7 @@ def data_rows(
                         n=count,
                         status="too few",
                         plan=plan,
-                        words=f"{title.capitalize()} for {who}: too few in {month} usually "
+                        words=f"{_first_up(title)} for {who}: too few in {month} usually "
                         f"(about {norm:.0f}) to judge whether they still arrive.",
                     )
                 )
@@ -350,7 +355,7 @@ def data_rows(
                         n=count,
                         status=j.status,
                         plan=plan,
-                        words=f"{title.capitalize()} for {who}: {latest_words} {long_date(as_of)}.",
+                        words=f"{_first_up(title)} for {who}: {latest_words} {long_date(as_of)}.",
                     )
                 )
             else:
@@ -366,7 +371,7 @@ def data_rows(
                         n=count,
                         status="too few",
                         plan=plan,
-                        words=f"{title.capitalize()} for {who}: too few in {month} usually "
+                        words=f"{_first_up(title)} for {who}: too few in {month} usually "
                         "to judge how fresh they are.",
                     )
                 )
@@ -658,7 +663,20 @@ def composition_rows(
                 status="info",
                 words=f"{_pct(new)} of the young people named in {la} were not named the "
                 "month before.",
-            )
+            ),
+            row(
+                as_of,
+                la,
+                outcome,
+                version,
+                "list_composition",
+                "still listed",
+                value=1 - new,
+                n=len(named),
+                status="info",
+                words=f"{_pct(1 - new)} of the young people named in {la} were named the "
+                "month before too.",
+            ),
         ]
     high = lists_now[lists_now["band"].astype(str).isin(("high", "very high"))]
     if len(high):
@@ -816,7 +834,7 @@ def _calibration_row(
             n=n,
             status="too few",
             plan=plan,
-            words=f"{who.capitalize()}: too few outcomes expected ({expected:.1f}) to "
+            words=f"{_first_up(who)}: too few outcomes expected ({expected:.1f}) to "
             "judge the estimates.",
         )
     lo, hi = poisson_interval(observed, plan.confidence)
@@ -831,7 +849,7 @@ def _calibration_row(
     else:
         tail = " The estimates overstated what happened here."
     words = (
-        f"{who.capitalize()}: {observed:.0f} were recorded as {outcome_words(outcome)} in the "
+        f"{_first_up(who)}: {observed:.0f} were recorded as {outcome_words(outcome)} in the "
         f"12 months to {long_date(as_of)}, where the estimates made then expected about "
         f"{expected:.0f} ({_times(j.value)}{_interval(j)}).{tail}"
     )

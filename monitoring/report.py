@@ -55,7 +55,7 @@ STATUS_WORDS = {
 #: what each check's figure means, in plain words (the plan's ``measure`` says it tersely)
 PLAIN_MEASURES = {
     "data_volume": (
-        "records that arrived last month, as a multiple of an average month in the year "
+        "records that arrived last month, as a multiple of the same month in the two years "
         "before (1 means as many as usual; a feed that stops reads 0)"
     ),
     "data_freshness": "days since the latest record arrived from the source",
@@ -79,13 +79,14 @@ PLAIN_MEASURES = {
     ),
     "group_calibration": (
         "the same for one group of young people (by sex, ethnicity, special educational "
-        "needs …), relative to the group it is compared with (1 means the estimates were "
-        "as right for this group as for the other)"
+        "needs …), relative to everyone else (1 means the estimates were as right for this "
+        "group as for everyone else)"
     ),
     "disagreement": "the share of practitioners' feedback that disagrees with the estimate",
     LIST_COMPOSITION: (
-        "the make-up of each list: the share of young people new to it this month, still on "
-        "it from last month, or already known to services for serious violence"
+        "the make-up of the lists: the share of young people named who are new since last "
+        "month, and of those in the high band or above, the share already known to services "
+        "for serious violence"
     ),
 }
 #: how each status is drawn: colour, marker shape (shape carries it in black and white)

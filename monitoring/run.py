@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.snapshot import SnapshotError, Tables, build_snapshot
+from features.snapshot import Tables, build_snapshot
 from features.vocabulary import OUTCOMES, cohort_of
 from models.panels import PanelCapacity, select_lists
 from models.registry import Registry, Released, Suspension
@@ -36,6 +36,7 @@ __all__ = [
     "first_red",
     "monitor_months",
     "reference_date",
+    "snapshot_dates",
     "status_summary",
 ]
 
@@ -98,6 +99,50 @@ def _seed(*parts: object) -> int:
     return zlib.crc32("|".join(str(p) for p in parts).encode())
 
 
+def snapshot_dates(
+    data: Tables, months: Sequence[dt.date], references: Mapping[str, dt.date]
+) -> set[dt.date]:
+    """The snapshots ``months`` need: each month, the month before it, 12 months before it
+    (when on or after the model's reference) and each reference.
+
+    Raises
+    ------
+    MonitorError
+        A month outside the data (named as asked), or a reference before the data begin.
+    """
+    months = sorted(set(months))
+    bad = [m for m in months if m.day != 1]
+    if bad:
+        raise MonitorError(
+            f"--as-of {bad[0].isoformat()} is not the first day of a month: monitoring "
+            "judges whole months"
+        )
+    if months[-1] > data.end:
+        raise MonitorError(
+            f"--as-of {months[-1]} is after the data end ({data.end}): its month has not "
+            "been recorded yet"
+        )
+    if months[0] <= month_add(data.start, 1):
+        raise MonitorError(
+            f"--as-of {months[0]} leaves no month of records before it (the data begin "
+            f"{data.start})"
+        )
+    dates: set[dt.date] = set(references.values())
+    if min(dates) <= data.start:
+        raise MonitorError(
+            f"the model's reference snapshot {min(dates)} is not after the data begin "
+            f"({data.start}): monitor with the data it was trained on"
+        )
+    for m in months:
+        dates.add(m)
+        if month_add(m, -1) > data.start:
+            dates.add(month_add(m, -1))
+        matured = month_add(m, -12)
+        if matured >= min(references.values()) and matured > data.start:
+            dates.add(matured)
+    return dates
+
+
 def monitor_months(
     data: Tables,
     months: Sequence[dt.date],
@@ -143,29 +188,8 @@ def monitor_months(
     months = sorted(set(months))
     if not months:
         raise MonitorError("at least one month is needed")
-    bad = [m for m in months if m.day != 1]
-    if bad:
-        raise MonitorError(
-            f"--as-of {bad[0].isoformat()} is not the first day of a month: monitoring "
-            "judges whole months"
-        )
     references = {o: reference_date(m) for o, m in models.items()}
-    earliest = month_add(data.start, 1)
-    dates: set[dt.date] = set(references.values())
-    for m in months:
-        dates.add(m)
-        if month_add(m, -1) > data.start:
-            dates.add(month_add(m, -1))
-        matured = month_add(m, -12)
-        if matured >= min(references.values()) and matured > data.start:
-            dates.add(matured)
-    if min(dates) <= data.start:
-        raise SnapshotError(
-            f"the model's reference snapshot {min(dates)} is not after the data begin "
-            f"({data.start}); monitor with the data it was trained on"
-        )
-    if months[0] < earliest:
-        raise MonitorError(f"--as-of {months[0]} leaves no month of records before it")
+    dates = snapshot_dates(data, months, references)
     say("building features", 0, 1)
     snapshot = build_snapshot(data, sorted(dates))
     frame = snapshot.frame
@@ -426,12 +450,12 @@ def _status_row(
 
 
 def _figures(r: Mapping[str, object]) -> str:
-    value, low, high = (float(r[k]) for k in ("value", "low", "high"))  # type: ignore[arg-type]
-    interval = "" if math.isnan(low) or low == high else f" (range {low:.2f}–{high:.2f})"
-    return (
-        f"{r['check']} {value:.2f}{interval} in {r['local_authority']}"
-        f"{', ' + str(r['subject']) if r['subject'] else ''}; red limit {float(r['red']):g}"  # type: ignore[arg-type]
-    )[:200]
+    """The figures of a red row in a short plain text (at most 200 characters)."""
+    value, low, high, red = (float(r[k]) for k in ("value", "low", "high", "red"))  # type: ignore[arg-type]
+    spec = CHECKS[str(r["check"])]
+    interval = "" if math.isnan(low) or low == high else f" (range {low:.2f} to {high:.2f})"
+    side = {"below": "below", "above": "above", "both": "beyond"}[spec.direction]
+    return f"{spec.measure}: {value:.2f}{interval}; red {side} {red:g}"[:200]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,15 @@ def population_pair() -> tuple[SyntheticDataset, SyntheticDataset]:
     return biased, unbiased
 
 
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Both outcomes' champions on the batch population (``tests.batch.conftest``), shared
+    by the batch and monitoring tests (``xdist_group("batch")``): trained once per worker."""
+    from tests.batch.conftest import make_released
+
+    return make_released(tmp_path_factory)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Make ``--dist loadgroup`` keep each ``xdist_group`` on one worker under pytest 9.

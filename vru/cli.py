@@ -3,7 +3,8 @@
 Every command loads :class:`vru.config.Settings` once, validates its arguments
 before doing any work, and on bad input prints one line beginning ``error:`` and
 exits with code 2 without writing anything. The commands live in ``vru/cli_*.py``
-(data, model, fairness, release, score, monitor, serve); this module makes the app and registers them.
+(data, model, fairness, release, score, monitor, serve); this module makes the app and
+registers them.
 """
 
 from __future__ import annotations

@@ -102,7 +102,14 @@ def monitor(
     from monitoring.history import HistoryError
     from monitoring.plan import PlanError, load_plan
     from monitoring.record import Tracking, read_feedback, record_months
-    from monitoring.run import MonitorError, count_flags, enforce_month, monitor_months
+    from monitoring.run import (
+        MonitorError,
+        count_flags,
+        enforce_month,
+        monitor_months,
+        reference_date,
+        snapshot_dates,
+    )
     from vru.clikit import settings as clikit_settings
 
     settings = clikit_settings()
@@ -139,6 +146,7 @@ def monitor(
     began = time.perf_counter()
     try:
         tables = load_tables(folder)
+        snapshot_dates(tables, months, {o: reference_date(m) for o, m in models.items()})
         feedback = read_feedback(settings.access_log_files()[0])
         with progress() as bar:
             tasks: dict[str, object] = {}

@@ -6,6 +6,7 @@ fixtures is ``slow`` and in ``xdist_group("batch")`` so one worker does the work
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ AUTHORITIES = LOCAL_AUTHORITIES
 CAPACITY = {la: 10 + 2 * i for i, la in enumerate(AUTHORITIES)}
 #: each list's capacity as the runs read it from ``VRU_PANEL_CAPACITY``
 PANEL_CAPACITY = as_capacity(CAPACITY)
+#: the world runs two years past what the models were trained on (root/world): the
+#: monitoring tests watch those two years arrive (tests/monitoring); the panel runs use the
+#: records as they stood at the end of 2025 (root/pop)
+WORLD_END = dt.date(2027, 12, 1)
+TRAINED_UNTIL = dt.date(2025, 12, 1)
 FIRST_AS_OF = "2024-12-01"
 SECOND_AS_OF = "2025-01-01"
 EXPERIMENT = "batch-test"
@@ -50,8 +56,9 @@ class Released:
         }
 
 
-@pytest.fixture(scope="session")
-def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
+def make_released(tmp_path_factory: pytest.TempPathFactory) -> Released:
+    """The ``released`` fixture's population (the fixture is in ``tests/conftest.py`` so
+    that the batch and monitoring tests share one instance per worker)."""
     root = tmp_path_factory.mktemp("batch")
     data_dir, uri, _ = release_population(
         root,
@@ -59,6 +66,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
         first_year=2020,
         candidates=CANDIDATES,
         compare_unconstrained=False,
+        end=WORLD_END,
+        trained_until=TRAINED_UNTIL,
     )
     return Released(root, data_dir, uri)
 
