@@ -104,6 +104,7 @@ def record_months(
     models: Mapping[str, Released],
     data_fingerprint: str,
     tracking: Tracking | None = None,
+    enforced: bool = True,
 ) -> Recorded:
     """Log each month's figures to MLflow, merge the months into the history (replacing
     any earlier run of the same months) and rewrite the report."""
@@ -138,6 +139,7 @@ def record_months(
         as_of=latest,
         models={o: f"{m.name} version {m.version}" for o, m in models.items()},
         mlflow_run_id=runs.get(latest.isoformat()),
+        enforced=enforced,
     )
     report = write_report(out_dir, html)
     return Recorded(path, report, runs)

@@ -873,8 +873,12 @@ def render_report(
     as_of: dt.date,
     models: Mapping[str, str],
     mlflow_run_id: str | None = None,
+    enforced: bool = True,
 ) -> str:
     """The monitoring report for the month ``as_of`` as one self-contained HTML string.
+
+    ``enforced``: whether the run applied the switch-off rule (``vru monitor
+    --no-enforce`` records and reports only, and the report says so).
 
     Parameters
     ----------
@@ -932,6 +936,7 @@ def render_report(
             judged=judged,
             unjudged=unjudged,
             status_words=STATUS_WORDS,
+            enforced=enforced,
         )
     )
 

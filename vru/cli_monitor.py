@@ -184,6 +184,7 @@ def monitor(
                 settings.resolve(Path("mlartifacts")),
                 launched_experiment_id=settings.launched_experiment_id(),
             ),
+            enforced=enforce,
         )
     except (SnapshotError, MonitorError, HistoryError) as exc:
         fail(str(exc))

@@ -530,3 +530,15 @@ def test_many_lines_on_one_chart_keep_the_flagged_ones_in_colour(plan: Plan) -> 
     assert subjects[:1] == ["everyone"]  # in the order of the rows, not of the ranking
     assert {"ethnicity: amber group", "ethnicity: low group", groups[-1]} <= set(subjects)
     assert groups[0] not in subjects  # nearest 1: drawn in grey
+
+
+def test_a_run_told_not_to_enforce_says_the_model_was_not_switched_off(
+    history: pd.DataFrame, plan: Plan
+) -> None:
+    html = render_report(
+        history, plan=plan, as_of=max(history["as_of"]), models=MODELS, enforced=False
+    )
+    victim = _block(html, "victim")
+    assert f"Would be switched off. Red on “{CHECKS['input_drift'].title}”" in victim
+    assert "the model was not switched off by it" in victim
+    assert "Switched off." not in victim
