@@ -150,7 +150,8 @@ def _invoke(store: Store, released: ReleasedPopulation, *args: str) -> tuple[int
 
     env = released.env(MLFLOW_TRACKING_URI=store.tracking_uri)
     result = CliRunner().invoke(app, list(args), env=env)
-    return result.exit_code, result.output
+    crashed = result.exit_code not in (0, 2) and result.exception is not None
+    return result.exit_code, result.output + (f"\n{result.exception!r}" if crashed else "")
 
 
 def test_vru_monitor_suspends_records_and_reports_and_the_batch_obeys(

@@ -152,7 +152,7 @@ def test_the_running_service_obeys_a_suspension_and_a_reinstatement(
             "'inputs drift'",
             "PSI 0.41 in Bristol",
             REASON,
-            "vru reinstate",
+            "switch it back on",
             OUTCOMES["victim"].title,
         ):
             assert words in message, (words, message)  # fmt: skip
@@ -268,7 +268,7 @@ def test_the_service_refuses_to_start_on_a_suspended_champion(
         assert "\n" not in message
         assert f"vru-perpetrator version {version} is champion but is switched off" in message
         assert "'calibration in the large'" in message
-        assert "vru reinstate" in message
+        assert "can switch it back on" in message
     finally:
         copy.registry.reinstate(
             "perpetrator", version, approver="S. Owner", reason="bands recalibrated"

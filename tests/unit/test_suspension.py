@@ -77,7 +77,7 @@ def test_suspend_then_reinstate_records_who_why_and_when(
     assert "switched off on" in words
     assert "'inputs drift'" in words
     assert "(PSI 0.41 in Bristol)" in words
-    assert "vru reinstate" in words
+    assert "the senior responsible owner can switch it back on" in words
     assert "offender" not in words.lower()
     assert "suspect" not in words.lower()
     # the ledger has the entry, and its status agrees with the tags
