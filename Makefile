@@ -15,7 +15,7 @@ help:
 	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs → monitoring; prints how to serve"
 	@echo "make test    run the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy + import-linter (the layers of DESIGN.md)"
-	@echo "make bench   generator, features, training, explanations, serving, scoring; writes BENCHMARKS.md"
+	@echo "make bench   generator, features, training, explanations, serving, scoring, monitoring; writes BENCHMARKS.md"
 	@echo "make calibrate  check the synthetic data against every published target"
 
 install: $(STAMP)

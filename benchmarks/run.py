@@ -30,7 +30,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--only",
-        choices=("generator", "features", "training", "explanations", "serving", "scoring"),
+        choices=(
+            "generator",
+            "features",
+            "training",
+            "explanations",
+            "serving",
+            "scoring",
+            "monitoring",
+        ),
         default=None,
     )
     args = parser.parse_args()
@@ -58,6 +66,8 @@ def main() -> None:
         body += _section("serving")(args.repeats)
     if args.only in (None, "scoring"):
         body += _section("scoring")(args.repeats)
+    if args.only in (None, "monitoring"):
+        body += _section("monitoring")(args.repeats)
     if args.only and args.output.exists():
         body = _merge(args.output.read_text(), body)
     args.output.write_text("\n".join(header + body).rstrip("\n") + "\n")
