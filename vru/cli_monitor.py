@@ -17,7 +17,17 @@ from typing import Annotated
 
 import typer
 
-from vru.clikit import DEFAULT_DATA, DataOption, err, fail, out, progress, quiet_mlflow, require_raw
+from vru.clikit import (
+    DEFAULT_DATA,
+    DataOption,
+    err,
+    fail,
+    out,
+    progress,
+    quiet_mlflow,
+    require_raw,
+    stage_reporter,
+)
 
 BOTH = "both"
 #: colour of each status on the terminal (the word is always printed too)
@@ -149,13 +159,7 @@ def monitor(
         snapshot_dates(tables, months, {o: reference_date(m) for o, m in models.items()})
         feedback = read_feedback(settings.access_log_files()[0])
         with progress() as bar:
-            tasks: dict[str, object] = {}
-
-            def report(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
-
+            report = stage_reporter(bar)
             rows = monitor_months(
                 tables,
                 months,

@@ -24,6 +24,7 @@ from vru.clikit import (
     progress,
     quiet_mlflow,
     require_raw,
+    stage_reporter,
 )
 
 if TYPE_CHECKING:
@@ -147,13 +148,7 @@ def score(
     began = time.perf_counter()
     try:
         with progress() as bar:
-            tasks: dict[str, object] = {}
-
-            def report(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
-
+            report = stage_reporter(bar)
             manifest = score_panels(
                 folder,
                 when,

@@ -8,7 +8,7 @@ look the same everywhere (one line beginning ``error:``, exit 2, nothing written
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -61,6 +61,19 @@ def progress() -> Progress:
         console=err,
         transient=True,
     )
+
+
+def stage_reporter(bar: Progress) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback that shows each stage as a task of ``bar``
+    (what ``vru score`` and ``vru monitor`` pass to the work they run)."""
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return report
 
 
 def require_raw(folder: Path) -> None:
