@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthetic.config import GeneratorSettings
+from synthetic.dynamics import Dynamics
 from synthetic.population import generate_population
 from synthetic.scenarios import scenario_manifest, withhold_records
 from synthetic.simulate import simulate
@@ -82,6 +83,8 @@ def _streams(seed: int) -> tuple[np.random.Generator, ...]:
 def generate(
     settings: GeneratorSettings,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    dynamics: Dynamics | None = None,
 ) -> SyntheticDataset:
     """Generate a population in memory.
 
@@ -92,11 +95,14 @@ def generate(
         scenario (:mod:`synthetic.scenarios`) the world changes from its start month.
     progress
         Called as ``progress(done_months, total_months)`` during simulation.
+    dynamics
+        The true world's coefficients (default :class:`synthetic.dynamics.Dynamics`):
+        a known-answer test changes one to build in, or take out, an effect.
     """
     truth_rng, record_rng, id_rng, lag_rng = _streams(settings.seed)
     pop = generate_population(settings, truth_rng)
     ids = person_ids(id_rng, pop.size)
-    sim = simulate(pop, settings, truth_rng, record_rng, progress=progress)
+    sim = simulate(pop, settings, truth_rng, record_rng, dyn=dynamics, progress=progress)
     raw, withheld = withhold_records(raw_tables(pop, ids, sim, settings, lag_rng), settings)
     return SyntheticDataset(
         settings=settings,

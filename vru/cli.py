@@ -3,7 +3,7 @@
 Every command loads :class:`vru.config.Settings` once, validates its arguments
 before doing any work, and on bad input prints one line beginning ``error:`` and
 exits with code 2 without writing anything. The commands live in ``vru/cli_*.py``
-(data, model, fairness, release, score, monitor, serve); this module makes the app and
+(data, model, fairness, release, score, monitor, drivers, serve); this module makes the app and
 registers them.
 """
 
@@ -13,6 +13,7 @@ import typer
 
 from vru import (
     cli_data,
+    cli_drivers,
     cli_fairness,
     cli_model,
     cli_monitor,
@@ -38,6 +39,7 @@ for _commands in (
     cli_release,
     cli_score,
     cli_monitor,
+    cli_drivers,
     cli_serve,
 ):
     _commands.register(app)

@@ -1,0 +1,151 @@
+"""Disclosure control as in official statistics, applied to every table before it is written.
+
+1. **Primary suppression**: a row built from fewer than :data:`THRESHOLD` young people
+   (any of its counts below 10, zero included) is suppressed.
+2. **Secondary suppression**: a table's rows add up (an authority's row is the sum of
+   its age bands, the force area the sum of the authorities). A suppressed row that is
+   the sum or difference of published rows could be worked out, so more rows are
+   withheld until no suppressed row lies in the linear span of the published ones
+   (checked exactly, by matrix rank, over the table's finest cells). Among the rows
+   that would protect it, the smallest is withheld, so totals survive where they can.
+3. **Rounding**: every published count is rounded to the nearest :data:`ROUND_TO`.
+
+A suppressed row shows :data:`SUPPRESSED` in place of its counts and of every figure
+derived from them (rates, shares, intervals). Both kinds of suppression show the same
+mark: telling them apart would tell a reader which withheld cells are under 10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ROUND_TO", "SUPPRESSED", "SUPPRESSED_NOTE", "THRESHOLD", "protect", "round_count"]
+
+THRESHOLD = 10
+ROUND_TO = 5
+#: what a suppressed cell reads, in the CSV tables and in the report
+SUPPRESSED = "fewer than 10*"
+SUPPRESSED_NOTE = (
+    "* fewer than 10 young people, or withheld so that a figure built from fewer than 10 "
+    "cannot be worked out from the others. Counts are rounded to the nearest 5; rates and "
+    "shares are worked out before rounding."
+)
+#: the column every protected table carries: "" (published) or :data:`SUPPRESSED`
+STATUS = "suppressed"
+
+
+def round_count(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Nearest multiple of :data:`ROUND_TO` (halves up)."""
+    return np.floor(np.asarray(values, dtype=float) / ROUND_TO + 0.5) * ROUND_TO
+
+
+def _vectors(group: pd.DataFrame, dims: Sequence[str], margins: Mapping[str, str]) -> np.ndarray:
+    """Each row as a 0/1 vector over the group's finest cells (every dimension at a value
+    other than its margin)."""
+    matrix = np.ones((len(group), 1))
+    for d in dims:
+        values = group[d].astype(str).to_numpy()
+        levels = np.array(sorted({v for v in values if v != margins[d]}), dtype=object)
+        member = (values[:, None] == levels[None, :]) | (values == margins[d])[:, None]
+        matrix = (matrix[:, :, None] * member[:, None, :]).reshape(len(group), -1)
+    return matrix
+
+
+def _null_space(basis: np.ndarray, size: int) -> np.ndarray:
+    """Vectors orthogonal to every row of ``basis`` (rows of the result)."""
+    if basis.shape[0] == 0:
+        return np.eye(size)
+    _, singular, vt = np.linalg.svd(basis, full_matrices=True)
+    rank = int((singular > 1e-9 * max(1.0, singular[0])).sum())
+    return vt[rank:]
+
+
+def _recoverable(vectors: np.ndarray, published: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` are combinations of the published rows (in their span: no part
+    of them lies outside it)."""
+    null = _null_space(vectors[published], vectors.shape[1])
+    if null.shape[0] == 0:
+        return np.ones(rows.size, dtype=bool)
+    return np.all(np.abs(vectors[rows] @ null.T) < 1e-8, axis=1)
+
+
+#: how many of the smallest touching rows are tried before withholding the smallest
+CANDIDATES = 12
+
+
+def _secondary(vectors: np.ndarray, sizes: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
+    """Withhold published rows until no suppressed row is a combination of published ones."""
+    out = suppressed.copy()
+    while True:
+        hidden = np.flatnonzero(out)
+        published = np.flatnonzero(~out)
+        exposed = hidden[_recoverable(vectors, published, hidden)]
+        if exposed.size == 0:
+            return out
+        s = exposed[0]
+        # rows touching the exposed one, smallest first: the first whose removal protects
+        # it; else the smallest (and look again)
+        touching = [r for r in published if vectors[r] @ vectors[s] > 0] or list(published)
+        touching.sort(key=lambda r: (sizes[r], vectors[r].sum()))
+        chosen = touching[0]
+        for r in touching[:CANDIDATES]:
+            rest = published[published != r]
+            if not _recoverable(vectors, rest, np.array([s]))[0]:
+                chosen = r
+                break
+        out[chosen] = True
+
+
+def protect(
+    frame: pd.DataFrame,
+    *,
+    counts: Sequence[str],
+    derived: Sequence[str],
+    dims: Sequence[str],
+    margins: Mapping[str, str],
+    group_by: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The table as it may be published.
+
+    Parameters
+    ----------
+    frame
+        One row per cell, unrounded counts.
+    counts
+        Columns counting young people: any below 10 suppresses the row; published ones
+        are rounded to 5. The first decides which row is withheld first (the smallest).
+    derived
+        Columns worked out from the counts (rates, shares, intervals): blanked with them.
+    dims
+        Columns whose margin value (``margins[dim]``) marks a total over that column.
+    group_by
+        Columns that split the table into independent parts (a measure, a period).
+
+    Returns
+    -------
+    The table with counts rounded, suppressed rows' counts and derived figures empty,
+    and a ``suppressed`` column (``""`` or :data:`SUPPRESSED`).
+    """
+    out = frame.reset_index(drop=True).copy()
+    status = np.zeros(len(out), dtype=bool)
+    groups = (
+        out.groupby(list(group_by), sort=False).indices if group_by else {(): np.arange(len(out))}
+    )
+    for rows in groups.values():
+        rows = np.asarray(rows)
+        group = out.iloc[rows]
+        primary = (group[list(counts)].to_numpy(dtype=float) < THRESHOLD).any(axis=1)
+        if not primary.any():
+            continue
+        vectors = _vectors(group, dims, margins)
+        sizes = group[counts[0]].to_numpy(dtype=float)
+        status[rows] = _secondary(vectors, sizes, primary)
+    for column in counts:
+        out[column] = np.where(status, np.nan, round_count(out[column].to_numpy(dtype=float)))
+    for column in derived:
+        out.loc[status, column] = np.nan
+    out[STATUS] = np.where(status, SUPPRESSED, "")
+    return out
