@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
-from numpy.typing import ArrayLike
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from features.snapshot import Tables
 from features.vocabulary import ETHNICITIES, LOCAL_AUTHORITIES, SEXES

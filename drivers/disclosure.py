@@ -8,7 +8,9 @@
    withheld until no suppressed row lies in the linear span of the published ones
    (checked exactly, by matrix rank, over the table's finest cells). Among the rows
    that would protect it, the smallest is withheld, so totals survive where they can.
-3. **Rounding**: every published count is rounded to the nearest :data:`ROUND_TO`.
+3. **Rounding**: every published count is rounded to the nearest :data:`ROUND_TO`, and
+   rates, shares and intervals are worked out again from the rounded counts (``derive``):
+   from the exact counts they would give them back.
 
 A suppressed row shows :data:`SUPPRESSED` in place of its counts and of every figure
 derived from them (rates, shares, intervals). Both kinds of suppression show the same
@@ -17,7 +19,8 @@ mark: telling them apart would tell a reader which withheld cells are under 10.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -30,8 +33,8 @@ ROUND_TO = 5
 SUPPRESSED = "fewer than 10*"
 SUPPRESSED_NOTE = (
     "* fewer than 10 young people, or withheld so that a figure built from fewer than 10 "
-    "cannot be worked out from the others. Counts are rounded to the nearest 5; rates and "
-    "shares are worked out before rounding."
+    "cannot be worked out from the others. Counts are rounded to the nearest 5, and rates "
+    "and shares are worked out from the rounded counts."
 )
 #: the column every protected table carries: "" (published) or :data:`SUPPRESSED`
 STATUS = "suppressed"
@@ -42,21 +45,50 @@ def round_count(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(values, dtype=float) / ROUND_TO + 0.5) * ROUND_TO
 
 
+def _membership(
+    values: np.ndarray, dims: Sequence[str], margins: Mapping[str, str], levels: list[np.ndarray]
+) -> np.ndarray:
+    """Rows of ``values`` (one column per dimension) as 0/1 vectors over the finest cells."""
+    matrix = np.ones((len(values), 1))
+    for i, d in enumerate(dims):
+        total = values[:, i] == margins[d]
+        member = (values[:, i][:, None] == levels[i][None, :]) | total[:, None]
+        matrix = (matrix[:, :, None] * member[:, None, :]).reshape(len(values), -1)
+    return matrix
+
+
 def _vectors(group: pd.DataFrame, dims: Sequence[str], margins: Mapping[str, str]) -> np.ndarray:
     """Each row as a 0/1 vector over the group's finest cells (every dimension at a value
-    other than its margin)."""
-    matrix = np.ones((len(group), 1))
-    for d in dims:
-        values = group[d].astype(str).to_numpy()
-        levels = np.array(sorted({v for v in values if v != margins[d]}), dtype=object)
-        member = (values[:, None] == levels[None, :]) | (values == margins[d])[:, None]
-        matrix = (matrix[:, :, None] * member[:, None, :]).reshape(len(group), -1)
-    return matrix
+    other than its margin).
+
+    Tables leave out rows nobody is in (population 0): a reader knows such a row is 0,
+    so the finest cells under it are no unknowns and are dropped. Which rows are left
+    out is read per kind of row the table publishes (which dimensions are totals).
+    """
+    values = group[list(dims)].astype(str).to_numpy(dtype=object)
+    levels = [
+        np.array(sorted({v for v in values[:, i] if v != margins[d]}), dtype=object)
+        for i, d in enumerate(dims)
+    ]
+    matrix = _membership(values, dims, margins, levels)
+    totals = np.array([[v == margins[d] for v, d in zip(row, dims, strict=True)] for row in values])
+    present = {tuple(row) for row in values}
+    absent = []
+    for shape in {tuple(t) for t in totals}:
+        choices = [
+            [margins[d]] if t else list(levels[i])
+            for i, (d, t) in enumerate(zip(dims, shape, strict=True))
+        ]
+        absent += [c for c in product(*choices) if c not in present]
+    if not absent:
+        return matrix
+    empty = _membership(np.array(absent, dtype=object), dims, margins, levels).sum(axis=0) > 0
+    return matrix[:, ~empty]
 
 
 def _null_space(basis: np.ndarray, size: int) -> np.ndarray:
     """Vectors orthogonal to every row of ``basis`` (rows of the result)."""
-    if basis.shape[0] == 0:
+    if basis.shape[0] == 0 or size == 0:
         return np.eye(size)
     _, singular, vt = np.linalg.svd(basis, full_matrices=True)
     rank = int((singular > 1e-9 * max(1.0, singular[0])).sum())
@@ -72,13 +104,16 @@ def _recoverable(vectors: np.ndarray, published: np.ndarray, rows: np.ndarray) -
     return np.all(np.abs(vectors[rows] @ null.T) < 1e-8, axis=1)
 
 
-#: how many of the smallest touching rows are tried before withholding the smallest
-CANDIDATES = 12
-
-
 def _secondary(vectors: np.ndarray, sizes: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
-    """Withhold published rows until no suppressed row is a combination of published ones."""
+    """Withhold published rows until no suppressed row is a combination of published ones.
+
+    For each exposed row, the smallest published row whose loss alone protects it is
+    withheld (so totals survive where a smaller row will do); failing that, the smallest
+    row used in a combination that gives it away, and the search goes on.
+    """
     out = suppressed.copy()
+    if vectors.shape[1] == 0:  # every cell is known to be empty: nothing left to hide
+        return out
     while True:
         hidden = np.flatnonzero(out)
         published = np.flatnonzero(~out)
@@ -86,14 +121,13 @@ def _secondary(vectors: np.ndarray, sizes: np.ndarray, suppressed: np.ndarray) -
         if exposed.size == 0:
             return out
         s = exposed[0]
-        # rows touching the exposed one, smallest first: the first whose removal protects
-        # it; else the smallest (and look again)
-        touching = [r for r in published if vectors[r] @ vectors[s] > 0] or list(published)
-        touching.sort(key=lambda r: (sizes[r], vectors[r].sum()))
-        chosen = touching[0]
-        for r in touching[:CANDIDATES]:
-            rest = published[published != r]
-            if not _recoverable(vectors, rest, np.array([s]))[0]:
+        # the rows of a combination giving it away (least-squares coefficients)
+        coef, *_ = np.linalg.lstsq(vectors[published].T, vectors[s], rcond=None)
+        used = published[np.abs(coef) > 1e-9]
+        candidates = sorted(used if used.size else published, key=lambda r: (sizes[r], r))
+        chosen = candidates[0]
+        for r in candidates:
+            if not _recoverable(vectors, published[published != r], np.array([s]))[0]:
                 chosen = r
                 break
         out[chosen] = True
@@ -107,6 +141,7 @@ def protect(
     dims: Sequence[str],
     margins: Mapping[str, str],
     group_by: Sequence[str] = (),
+    derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The table as it may be published.
 
@@ -123,6 +158,9 @@ def protect(
         Columns whose margin value (``margins[dim]``) marks a total over that column.
     group_by
         Columns that split the table into independent parts (a measure, a period).
+    derive
+        Works the derived columns out again from the *rounded* counts: a rate from exact
+        counts would give them back exactly and undo the rounding.
 
     Returns
     -------
@@ -145,6 +183,8 @@ def protect(
         status[rows] = _secondary(vectors, sizes, primary)
     for column in counts:
         out[column] = np.where(status, np.nan, round_count(out[column].to_numpy(dtype=float)))
+    if derive is not None:
+        out = derive(out)
     for column in derived:
         out.loc[status, column] = np.nan
     out[STATUS] = np.where(status, SUPPRESSED, "")

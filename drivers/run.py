@@ -29,9 +29,10 @@ from drivers.base import (
     month_index,
     month_start,
     periods,
+    wilson,
 )
 from drivers.disclosure import STATUS, SUPPRESSED, THRESHOLD, protect
-from drivers.pathways import first_involvement, pathway_table
+from drivers.pathways import WORKING, cohort_estimates, first_involvement, pathway_table
 from drivers.recording import (
     ALL_GROUPS,
     ALL_QUINTILES,
@@ -167,6 +168,32 @@ def _share_suppression(members: Sequence[_Member], keys: Sequence[str]) -> None:
         m.protected.loc[mine, STATUS] = SUPPRESSED
 
 
+_PER = {m.key: m.per for m in MEASURES}
+
+
+def _rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each row's rate and interval per its measure's unit, from its counts as they stand."""
+    out = frame.copy()
+    per = out["measure"].map(_PER).to_numpy(dtype=float)
+    share, low, high = wilson(out["young_people"], out["population"])
+    out["rate"], out["rate_low"], out["rate_high"] = share * per, low * per, high * per
+    return out
+
+
+def _truth_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in ("recorded", "true"):
+        share, low, high = wilson(out[name], out["population"])
+        out[f"{name}_rate"], out[f"{name}_low"], out[f"{name}_high"] = (
+            share * 1000,
+            low * 1000,
+            high * 1000,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["recorded_share"] = out["recorded"] / out["true"]
+    return out
+
+
 def _silent(stage: str, done: int, total: int) -> None:
     """Report nothing."""
 
@@ -237,13 +264,28 @@ def build_drivers(
     group_dims: dict[str, Any] = {"dims": list(_GROUP_MARGINS), "margins": _GROUP_MARGINS}
     shown = {
         "quarterly": protect(
-            quarterly, counts=counts, derived=rate, group_by=["measure", "period"], **trend_dims
+            quarterly,
+            counts=counts,
+            derived=rate,
+            group_by=["measure", "period"],
+            derive=_rates,
+            **trend_dims,
         ),
         "yearly": protect(
-            yearly, counts=counts, derived=rate, group_by=["measure", "period"], **trend_dims
+            yearly,
+            counts=counts,
+            derived=rate,
+            group_by=["measure", "period"],
+            derive=_rates,
+            **trend_dims,
         ),
         "recording": protect(
-            recording, counts=counts, derived=rate, group_by=["measure"], **group_dims
+            recording,
+            counts=counts,
+            derived=rate,
+            group_by=["measure"],
+            derive=_rates,
+            **group_dims,
         ),
     }
     truth_counts = ("recorded", "true", "population")
@@ -255,7 +297,13 @@ def build_drivers(
     shown_truth = (
         None
         if truth is None
-        else protect(truth, counts=list(truth_counts), derived=list(truth_derived), **group_dims)
+        else protect(
+            truth,
+            counts=list(truth_counts),
+            derived=list(truth_derived),
+            derive=_truth_rates,
+            **group_dims,
+        )
     )
     # tables that publish the same populations: one suppression pattern where any is small
     for name, raw in (("quarterly", quarterly), ("yearly", yearly)):
@@ -315,7 +363,8 @@ def build_drivers(
             dims=["local_authority"],
             margins=_AREA,
             group_by=["pathway", "window_months"],
-        ),
+            derive=cohort_estimates,
+        ).drop(columns=WORKING),
         contributions=protect(
             contributions,
             counts=["young_people", "explained"],
