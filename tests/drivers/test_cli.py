@@ -21,6 +21,7 @@ def _drivers(data: Path, out: Path, *args: str, env: dict[str, str] | None = Non
     )
 
 
+@pytest.mark.xdist_group("drivers")
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -53,6 +54,7 @@ def test_bad_input_is_refused_in_one_line_and_nothing_is_written(
     assert not list(tmp_path.glob(".drivers.*"))
 
 
+@pytest.mark.xdist_group("drivers")
 def test_a_folder_of_something_else_is_not_replaced(
     small_world: SmallWorld, tmp_path: Path
 ) -> None:
@@ -122,13 +124,24 @@ def test_a_whole_run_with_the_released_models(released: object, tmp_path: Path) 
     contributions = pd.read_csv(out / "force_area" / "contributions.csv")
     assert set(contributions["outcome"]) == {"victim", "perpetrator"}
     assert FORCE_AREA in set(contributions["local_authority"])
-    # run again: the folder is replaced whole, a second MLflow run is logged
-    again = _drivers(released.data_dir, out, "--as-of", "2026-01-01", env=released.env())
-    assert again.exit_code == 0, again.stderr
-    assert json.loads((out / "manifest.json").read_text())["areas"] == [
-        "Bath and North East Somerset",
-        "Bristol",
-        "North Somerset",
+    # run again: the folder is replaced whole (nothing of the first run is left)
+    again = _drivers(
+        released.data_dir,
+        out,
+        "--as-of",
+        "2026-01-01",
+        "--years",
+        "2",
+        "--authority",
         "Somerset",
-        "South Gloucestershire",
-    ]
+        "--no-models",
+        env=released.env(),
+    )
+    assert again.exit_code == 0, again.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["years"] == 2
+    assert manifest["areas"] == ["Somerset"]
+    assert manifest["models"] == {}
+    assert (out / "somerset" / "report.html").is_file()
+    assert not (out / "bristol").exists()
+    assert pd.read_csv(out / "force_area" / "contributions.csv").empty

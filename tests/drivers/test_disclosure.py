@@ -61,6 +61,9 @@ from drivers.trends import MEASURES, measure_events, trend_table
 from features.snapshot import Tables
 from tests.drivers.conftest import AS_OF, YEARS, SmallWorld
 
+#: one worker builds the small world for all the drivers tests
+pytestmark = pytest.mark.xdist_group("drivers")
+
 #: an integer rounded to the nearest 5 lies within this of the published figure
 SLACK = 2
 #: the attacker's numerical tolerance (HiGHS solves to about 1e-7)

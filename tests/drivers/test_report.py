@@ -24,6 +24,9 @@ from drivers.report import FORCE_AREA_SLUG, REPORT, _Trends, render_report, slug
 from drivers.run import DriversTables
 from tests.drivers.conftest import SmallWorld
 
+#: one worker builds the small world for all the drivers tests
+pytestmark = pytest.mark.xdist_group("drivers")
+
 AREA = "Bristol"
 SECTIONS = (
     ("trends", "Trends: serious violence and the signals around it"),
