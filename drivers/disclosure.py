@@ -86,22 +86,36 @@ def _vectors(group: pd.DataFrame, dims: Sequence[str], margins: Mapping[str, str
     return matrix[:, ~empty]
 
 
-def _null_space(basis: np.ndarray, size: int) -> np.ndarray:
-    """Vectors orthogonal to every row of ``basis`` (rows of the result)."""
-    if basis.shape[0] == 0 or size == 0:
-        return np.eye(size)
-    _, singular, vt = np.linalg.svd(basis, full_matrices=True)
-    rank = int((singular > 1e-9 * max(1.0, singular[0])).sum())
-    return vt[rank:]
+def _exposed(
+    vectors: np.ndarray, published: np.ndarray, hidden: np.ndarray
+) -> tuple[np.ndarray, Callable[[int], tuple[np.ndarray, np.ndarray]]]:
+    """Which hidden rows are combinations of the published ones, and for a hidden row,
+    the published rows of such a combination and which of those alone protect it.
 
-
-def _recoverable(vectors: np.ndarray, published: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Which of ``rows`` are combinations of the published rows (in their span: no part
-    of them lies outside it)."""
-    null = _null_space(vectors[published], vectors.shape[1])
+    One SVD of the published rows ``P``: a hidden row ``s`` is exposed when it has no part
+    outside their span. A published row ``r`` whose loss alone protects ``s`` is one that
+    no other published row can stand in for (leverage 1: every combination gives it the
+    same coefficient) and whose coefficient in ``s`` is not 0.
+    """
+    basis = vectors[published]
+    if basis.shape[0] == 0:
+        return np.zeros(hidden.size, dtype=bool), lambda s: (published, published)
+    u, singular, vt = np.linalg.svd(basis, full_matrices=True)
+    rank = int((singular > 1e-9 * max(1.0, singular[0] if singular.size else 0.0)).sum())
+    null = vt[rank:]
     if null.shape[0] == 0:
-        return np.ones(rows.size, dtype=bool)
-    return np.all(np.abs(vectors[rows] @ null.T) < 1e-8, axis=1)
+        exposed = np.ones(hidden.size, dtype=bool)
+    else:
+        exposed = np.all(np.abs(vectors[hidden] @ null.T) < 1e-8, axis=1)
+    u_k, v_k, s_k = u[:, :rank], vt[:rank].T, singular[:rank]
+    essential = (u_k**2).sum(axis=1) > 1 - 1e-9
+
+    def protecting(row: int) -> tuple[np.ndarray, np.ndarray]:
+        coef = u_k @ ((v_k.T @ vectors[row]) / s_k)
+        used = np.abs(coef) > 1e-9
+        return published[used], published[used & essential]
+
+    return exposed, protecting
 
 
 def _secondary(vectors: np.ndarray, sizes: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
@@ -117,20 +131,12 @@ def _secondary(vectors: np.ndarray, sizes: np.ndarray, suppressed: np.ndarray) -
     while True:
         hidden = np.flatnonzero(out)
         published = np.flatnonzero(~out)
-        exposed = hidden[_recoverable(vectors, published, hidden)]
-        if exposed.size == 0:
+        exposed, protecting = _exposed(vectors, published, hidden)
+        if not exposed.any():
             return out
-        s = exposed[0]
-        # the rows of a combination giving it away (least-squares coefficients)
-        coef, *_ = np.linalg.lstsq(vectors[published].T, vectors[s], rcond=None)
-        used = published[np.abs(coef) > 1e-9]
-        candidates = sorted(used if used.size else published, key=lambda r: (sizes[r], r))
-        chosen = candidates[0]
-        for r in candidates:
-            if not _recoverable(vectors, published[published != r], np.array([s]))[0]:
-                chosen = r
-                break
-        out[chosen] = True
+        used, alone = protecting(int(hidden[exposed][0]))
+        pool = alone if alone.size else (used if used.size else published)
+        out[min(pool, key=lambda r: (sizes[r], r))] = True
 
 
 def protect(
