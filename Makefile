@@ -12,10 +12,10 @@ DEMO_PEOPLE ?= 30000
 .PHONY: install demo test test-fast lint format bench calibrate clean help
 
 help:
-	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs → monitoring; prints how to serve"
+	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs → monitoring → drivers report; prints how to serve"
 	@echo "make test    run the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy + import-linter (the layers of DESIGN.md)"
-	@echo "make bench   generator, features, training, explanations, serving, scoring, monitoring; writes BENCHMARKS.md"
+	@echo "make bench   generator, features, training, explanations, serving, scoring, monitoring, drivers; writes BENCHMARKS.md"
 	@echo "make calibrate  check the synthetic data against every published target"
 
 install: $(STAMP)
@@ -50,6 +50,8 @@ demo: install
 	@# after release: each month of 2025 as it would have been checked, the last with the
 	@# outcomes of January's lists (red on an enforced check would switch a model off)
 	$(BIN)/vru monitor --data $(DEMO_DIR) --as-of 2025-02-01 --until 2026-01-01
+	@# the partnership's view: what drives serious violence in each area over five years
+	$(BIN)/vru drivers --data $(DEMO_DIR) --as-of 2026-01-01 --years 5 --out reports/drivers
 	@$(BIN)/vru tokens revoke demo >/dev/null 2>&1 || true
 	@# the demo token: readable by its owner alone (0600), whatever the umask
 	@(umask 077; $(BIN)/vru tokens add demo --role practitioner --la Bristol > $(DEMO_DIR)/demo-token.txt)
@@ -57,13 +59,14 @@ demo: install
 	@echo "Fairness reports: reports/fairness/victim-v*-truth/report.html, reports/fairness/perpetrator-v*-truth/report.html"
 	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"
 	@echo "Monitoring report: reports/monitoring/report.html (history: reports/monitoring/history.parquet)"
+	@echo "Drivers reports: reports/drivers/force_area/report.html and one folder per local authority (report.html and its tables)"
 	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then the address 'vru train' printed, or http://127.0.0.1:5000 and choose 'Model training', then Views → Headline metrics)"
 	@$(BIN)/python -c "import pandas as pd; f = pd.read_csv('$(DEMO_DIR)/panels/panel_bristol.csv'); print('Top of the Bristol panel lists, to look up:', f.loc[0, 'person_id'], '(' + f.loc[0, 'outcome'] + ', ' + f.loc[0, 'list'] + ' list)')"
 	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet --previous-snapshot $(DEMO_DIR)/features-2024-12-01.parquet"
 	@echo "Then open http://127.0.0.1:3000/ui/ and sign in with the demo token (practitioner, Bristol): $$(cat $(DEMO_DIR)/demo-token.txt)"
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -n 2

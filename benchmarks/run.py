@@ -38,6 +38,7 @@ def main() -> None:
             "serving",
             "scoring",
             "monitoring",
+            "drivers",
         ),
         default=None,
     )
@@ -68,6 +69,8 @@ def main() -> None:
         body += _section("scoring")(args.repeats)
     if args.only in (None, "monitoring"):
         body += _section("monitoring")(args.repeats)
+    if args.only in (None, "drivers"):
+        body += _section("drivers")(args.repeats)
     if args.only and args.output.exists():
         body = _merge(args.output.read_text(), body)
     args.output.write_text("\n".join(header + body).rstrip("\n") + "\n")
