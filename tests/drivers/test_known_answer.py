@@ -48,7 +48,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("drivers_known_answer")]
 
 AS_OF = dt.date(2026, 1, 1)
 YEARS = 5
-START = dt.date(2017, 1, 1)
+START = dt.date(2018, 1, 1)
 #: large enough that both pathways' force-area figures are published (10+ involved)
 PEOPLE = 100_000
 BUILT_IN = "missing_episode"
