@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from drivers.base import FORCE_AREA, People, Z, first_month, wilson
-from features.vocabulary import LOCAL_AUTHORITIES
+from features.vocabulary import LOCAL_AUTHORITIES, OUTCOMES
 
 __all__ = [
     "PATHWAYS",
@@ -39,6 +39,7 @@ __all__ = [
     "pathway_design",
     "pathway_table",
     "recorded_outcome",
+    "serious_violence",
     "signal_months",
 ]
 
@@ -283,11 +284,17 @@ def pathway_design(
     return design(people, first_signal, first_sv, signal_months(as_of_month, years, window), window)
 
 
+def serious_violence(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Serious-violence incidents with a young person as victim or suspect: the labels'
+    definition (each outcome's role, :data:`features.vocabulary.OUTCOMES`)."""
+    roles = [o.role for o in OUTCOMES.values()]
+    return incidents[incidents["serious_violence"] & incidents["role"].isin(roles)]
+
+
 def first_involvement(incidents: pd.DataFrame, people: People, as_of: object) -> np.ndarray:
     """Each person's first month with a recorded serious-violence incident as victim or
     suspect (``NEVER`` for none), from records made before ``as_of``."""
     from drivers.base import event_months
 
-    sv = incidents[incidents["serious_violence"] & incidents["role"].isin(["victim", "suspect"])]
-    rows, months = event_months(sv, people, as_of)  # type: ignore[arg-type]
+    rows, months = event_months(serious_violence(incidents), people, as_of)  # type: ignore[arg-type]
     return first_month(rows, months, people.size)

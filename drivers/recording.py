@@ -27,7 +27,8 @@ from drivers.base import (
     tabulate,
     wilson,
 )
-from drivers.trends import MEASURES, Measure
+from drivers.pathways import serious_violence
+from drivers.trends import MEASURES, Measure, with_rates
 from features.vocabulary import ETHNICITIES, LOCAL_AUTHORITIES, OUTCOMES
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "read_true_involvement",
     "recording_table",
     "truth_table",
+    "with_truth_rates",
 ]
 
 ALL_GROUPS = "all ethnic groups"
@@ -109,15 +111,9 @@ def recording_table(
         rows, months = events[measure.key]
         population = _in_ages(people, period, measure.ages)
         table = _both_splits(people, population, _had(rows, months, period, people.size))
-        share, low, high = wilson(table["young_people"], table["population"])
-        table["rate"], table["rate_low"], table["rate_high"] = (
-            share * measure.per,
-            low * measure.per,
-            high * measure.per,
-        )
         table["measure"], table["title"], table["unit"] = measure.key, measure.title, measure.unit
         frames.append(table)
-    return pd.concat(frames, ignore_index=True)[COLUMNS]
+    return with_rates(pd.concat(frames, ignore_index=True))[COLUMNS]
 
 
 def read_true_involvement(folder: Path, people: People) -> tuple[np.ndarray, np.ndarray] | None:
@@ -158,6 +154,13 @@ def truth_table(
     out = rec.rename(columns={"young_people": "recorded"}).merge(
         tru.rename(columns={"young_people": "true"}), on=keys
     )
+    return with_truth_rates(out)[TRUTH_COLUMNS]
+
+
+def with_truth_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Recorded and true rates per 1,000 with intervals, and the share of true involvement
+    recorded, from the counts as they stand."""
+    out = frame.copy()
     for name in ("recorded", "true"):
         share, low, high = wilson(out[name], out["population"])
         out[f"{name}_rate"], out[f"{name}_low"], out[f"{name}_high"] = (
@@ -167,12 +170,11 @@ def truth_table(
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         out["recorded_share"] = out["recorded"] / out["true"]
-    return out[TRUTH_COLUMNS]
+    return out
 
 
 def recorded_involvement(
     incidents: pd.DataFrame, people: People, as_of: object
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows and months of recorded serious-violence incidents (victim or suspect)."""
-    sv = incidents[incidents["serious_violence"] & incidents["role"].isin(["victim", "suspect"])]
-    return event_months(sv, people, as_of)  # type: ignore[arg-type]
+    return event_months(serious_violence(incidents), people, as_of)  # type: ignore[arg-type]

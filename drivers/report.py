@@ -996,6 +996,39 @@ def _key(split: str, group: str) -> tuple[str, str, str]:
     return split, ALL_GROUPS, group
 
 
+_SPLITS = (
+    ("all", "All young people"),
+    ("ethnicity", "By ethnic group"),
+    ("deprivation quintile", "By deprivation quintile"),
+)
+
+
+def _group_rows(
+    frame: pd.DataFrame, areas: Sequence[str], cell: Callable[[pd.Series | None], dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The by-group table of a recording frame: one block per split (everyone, ethnic
+    group, deprivation quintile), one line per group, one ``cell(row)`` per area (``None``
+    when the frame has no such row)."""
+    index = {
+        (str(r["split"]), str(r["local_authority"]), str(r["ethnicity"]),
+         str(r["deprivation_quintile"])): r
+        for _, r in frame.iterrows()
+    }  # fmt: skip
+    body = []
+    for split, heading in _SPLITS:
+        lines = []
+        for group in [""] if split == "all" else _groups(frame, split):
+            key = ("all", ALL_GROUPS, ALL_QUINTILES) if split == "all" else _key(split, group)
+            if split == "all":
+                label = "all"
+            else:
+                label = group if split == "ethnicity" else f"quintile {group}"
+            cells = [cell(index.get((key[0], shown, key[1], key[2]))) for shown in areas]
+            lines.append({"group": label, "cells": cells})
+        body.append({"heading": heading, "rows": lines})
+    return body
+
+
 def _bars(
     ax: Any,
     labels: Sequence[str],
@@ -1128,43 +1161,16 @@ def _recording_views(tables: DriversTables, area: str) -> list[dict[str, Any]]:
     ]:
         rows = frame[frame["measure"] == measure]
         digits = _digits_for(rows["rate"])
-        index = {
-            (str(r["split"]), str(r["local_authority"]), str(r["ethnicity"]),
-             str(r["deprivation_quintile"])): r
-            for _, r in rows.iterrows()
-        }  # fmt: skip
-        body = []
-        for split, heading in (
-            ("all", "All young people"),
-            ("ethnicity", "By ethnic group"),
-            ("deprivation quintile", "By deprivation quintile"),
-        ):
-            groups = [""] if split == "all" else _groups(rows, split)
-            lines = []
-            for group in groups:
-                if split == "all":
-                    key = ("all", ALL_GROUPS, ALL_QUINTILES)
-                    label = "all"
-                else:
-                    key = _key(split, group)
-                    label = group if split == "ethnicity" else f"quintile {group}"
-                cells = []
-                for shown in areas:
-                    row = index.get((key[0], shown, key[1], key[2]))
-                    if row is None or str(row["suppressed"]) != "":
-                        cells.append({"rate": SUPPRESSED, "count": ""})
-                    else:
-                        cells.append(
-                            {
-                                "rate": _rate(
-                                    row["rate"], row["rate_low"], row["rate_high"], digits
-                                ),
-                                "count": f"{_count(row['young_people'])} of "
-                                f"{_count(row['population'])}",
-                            }
-                        )
-                lines.append({"group": label, "cells": cells})
-            body.append({"heading": heading, "rows": lines})
+
+        def cell(row: pd.Series | None, digits: int = digits) -> dict[str, str]:
+            if row is None or str(row["suppressed"]) != "":
+                return {"rate": SUPPRESSED, "count": ""}
+            return {
+                "rate": _rate(row["rate"], row["rate_low"], row["rate_high"], digits),
+                "count": f"{_count(row['young_people'])} of {_count(row['population'])}",
+            }
+
+        body = _group_rows(rows, areas, cell)
         views.append(
             {
                 "title": _first_upper(str(rows["title"].iloc[0])),
@@ -1254,51 +1260,25 @@ def _truth_view(
     areas = _shown_areas(tables, area)
     # six areas side by side leave no room for intervals (the charts and tables have them)
     intervals = len(areas) <= 2
-    index = {
-        (str(r["split"]), str(r["local_authority"]), str(r["ethnicity"]),
-         str(r["deprivation_quintile"])): r
-        for _, r in truth.iterrows()
-    }  # fmt: skip
-    body = []
-    for split, heading in (
-        ("all", "All young people"),
-        ("ethnicity", "By ethnic group"),
-        ("deprivation quintile", "By deprivation quintile"),
-    ):
-        groups = [""] if split == "all" else _groups(truth, split)
-        lines = []
-        for group in groups:
-            key = ("all", ALL_GROUPS, ALL_QUINTILES) if split == "all" else _key(split, group)
-            label = (
-                "all"
-                if split == "all"
-                else (group if split == "ethnicity" else f"quintile {group}")
-            )
-            cells = []
-            for shown in areas:
-                row = index.get((key[0], shown, key[1], key[2]))
-                if row is None or str(row["suppressed"]) != "":
-                    cells.append({"recorded": SUPPRESSED, "true": "", "share": ""})
-                elif intervals:
-                    cells.append(
-                        {
-                            "recorded": _rate(
-                                row["recorded_rate"], row["recorded_low"], row["recorded_high"], 1
-                            ),
-                            "true": _rate(row["true_rate"], row["true_low"], row["true_high"], 1),
-                            "share": _percent(row["recorded_share"]),
-                        }
-                    )
-                else:
-                    cells.append(
-                        {
-                            "recorded": _rate(row["recorded_rate"], digits=1),
-                            "true": _rate(row["true_rate"], digits=1),
-                            "share": _percent(row["recorded_share"]),
-                        }
-                    )
-            lines.append({"group": label, "cells": cells})
-        body.append({"heading": heading, "rows": lines})
+
+    def cell(row: pd.Series | None) -> dict[str, str]:
+        if row is None or str(row["suppressed"]) != "":
+            return {"recorded": SUPPRESSED, "true": "", "share": ""}
+        if intervals:
+            return {
+                "recorded": _rate(
+                    row["recorded_rate"], row["recorded_low"], row["recorded_high"], 1
+                ),
+                "true": _rate(row["true_rate"], row["true_low"], row["true_high"], 1),
+                "share": _percent(row["recorded_share"]),
+            }
+        return {
+            "recorded": _rate(row["recorded_rate"], digits=1),
+            "true": _rate(row["true_rate"], digits=1),
+            "share": _percent(row["recorded_share"]),
+        }
+
+    body = _group_rows(truth, areas, cell)
     charts = []
     for shown in [area] if area == FORCE_AREA else areas:
         if ("truth", shown) not in cache:

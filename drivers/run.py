@@ -29,7 +29,6 @@ from drivers.base import (
     month_index,
     month_start,
     periods,
-    wilson,
 )
 from drivers.disclosure import STATUS, SUPPRESSED, THRESHOLD, protect
 from drivers.pathways import WORKING, cohort_estimates, first_involvement, pathway_table
@@ -40,8 +39,9 @@ from drivers.recording import (
     recorded_involvement,
     recording_table,
     truth_table,
+    with_truth_rates,
 )
-from drivers.trends import MEASURES, measure_events, trend_table
+from drivers.trends import MEASURES, measure_events, trend_table, with_rates
 from features.snapshot import Tables
 from features.vocabulary import LOCAL_AUTHORITIES
 from models.panels import PanelCapacity
@@ -168,32 +168,6 @@ def _share_suppression(members: Sequence[_Member], keys: Sequence[str]) -> None:
         m.protected.loc[mine, STATUS] = SUPPRESSED
 
 
-_PER = {m.key: m.per for m in MEASURES}
-
-
-def _rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each row's rate and interval per its measure's unit, from its counts as they stand."""
-    out = frame.copy()
-    per = out["measure"].map(_PER).to_numpy(dtype=float)
-    share, low, high = wilson(out["young_people"], out["population"])
-    out["rate"], out["rate_low"], out["rate_high"] = share * per, low * per, high * per
-    return out
-
-
-def _truth_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for name in ("recorded", "true"):
-        share, low, high = wilson(out[name], out["population"])
-        out[f"{name}_rate"], out[f"{name}_low"], out[f"{name}_high"] = (
-            share * 1000,
-            low * 1000,
-            high * 1000,
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["recorded_share"] = out["recorded"] / out["true"]
-    return out
-
-
 def _silent(stage: str, done: int, total: int) -> None:
     """Report nothing."""
 
@@ -268,7 +242,7 @@ def build_drivers(
             counts=counts,
             derived=rate,
             group_by=["measure", "period"],
-            derive=_rates,
+            derive=with_rates,
             **trend_dims,
         ),
         "yearly": protect(
@@ -276,7 +250,7 @@ def build_drivers(
             counts=counts,
             derived=rate,
             group_by=["measure", "period"],
-            derive=_rates,
+            derive=with_rates,
             **trend_dims,
         ),
         "recording": protect(
@@ -284,7 +258,7 @@ def build_drivers(
             counts=counts,
             derived=rate,
             group_by=["measure"],
-            derive=_rates,
+            derive=with_rates,
             **group_dims,
         ),
     }
@@ -301,7 +275,7 @@ def build_drivers(
             truth,
             counts=list(truth_counts),
             derived=list(truth_derived),
-            derive=_truth_rates,
+            derive=with_truth_rates,
             **group_dims,
         )
     )

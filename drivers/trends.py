@@ -30,7 +30,7 @@ from drivers.base import (
 )
 from features.vocabulary import LOCAL_AUTHORITIES, SEXES
 
-__all__ = ["MEASURES", "Measure", "measure_events", "trend_table"]
+__all__ = ["MEASURES", "PER", "Measure", "measure_events", "trend_table", "with_rates"]
 
 Select = Callable[[pd.DataFrame], pd.Series]
 
@@ -154,8 +154,18 @@ def trend_table(
             ):
                 table.insert(0, key, value)
             frames.append(table)
-    out = pd.concat(frames, ignore_index=True)
-    share, low_, high_ = wilson(out["young_people"], out["population"])
-    per = out["measure"].map({m.key: m.per for m in measures}).to_numpy(dtype=float)
-    out["rate"], out["rate_low"], out["rate_high"] = share * per, low_ * per, high_ * per
-    return out[COLUMNS]
+    return with_rates(pd.concat(frames, ignore_index=True))[COLUMNS]
+
+
+#: each measure's rate unit (per 1,000 or per 100)
+PER = {m.key: m.per for m in MEASURES}
+
+
+def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each row's rate and 95% interval per its measure's unit, from its counts as they
+    stand (the rounded ones once disclosure control has run)."""
+    out = frame.copy()
+    per = out["measure"].map(PER).to_numpy(dtype=float)
+    share, low, high = wilson(out["young_people"], out["population"])
+    out["rate"], out["rate_low"], out["rate_high"] = share * per, low * per, high * per
+    return out
