@@ -1,5 +1,10 @@
 """Contracts of the raw tables and of the feature table (pandera).
 
+The two panel tables (``panel_lists``, ``interventions``: what referral panels
+discussed and the help it led to) have contracts here too, but are read only by
+:func:`load_panel_tables` for evaluation: no feature builder reads them, so a young
+person never looks riskier because they were helped.
+
 :func:`load_raw` reads a data folder and either returns the four validated raw
 tables or raises :class:`ContractError` with one message that names the table,
 the column, the rule and a few offending rows. Nothing is written on refusal:
@@ -23,11 +28,15 @@ from features import vocabulary as codes
 
 RAW_TABLES = ("people", "school_events", "agency_contacts", "incidents")
 EVENT_TABLES = ("school_events", "agency_contacts", "incidents")
+#: what panels did: evaluated (``vru evaluate``), never a risk input
+PANEL_TABLES = ("panel_lists", "interventions")
 DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "people": ("birth_month", "moved_in", "moved_out"),
     "school_events": ("event_date", "recorded_date"),
     "agency_contacts": ("event_date", "recorded_date"),
     "incidents": ("event_date", "recorded_date"),
+    "panel_lists": ("list_month",),
+    "interventions": ("list_month", "start_date", "end_date", "recorded_date"),
 }
 #: keys that identify one row; a repeated key is refused
 KEYS: dict[str, tuple[str, ...]] = {
@@ -35,6 +44,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "school_events": ("person_id", "event_date", "event_type"),
     "agency_contacts": ("person_id", "event_date", "agency", "contact_type"),
     "incidents": ("incident_id", "person_id", "role"),
+    "panel_lists": ("list", "list_month", "local_authority", "rank"),
+    "interventions": ("list", "list_month", "person_id"),
 }
 EARLIEST_DATE = pd.Timestamp("1980-01-01")
 LATEST_DATE = pd.Timestamp("2100-01-01")
@@ -131,6 +142,52 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 }
 
 
+def _first_of_month() -> pa.Check:
+    return pa.Check(lambda s: s.dt.day == 1, error="first day of a month")
+
+
+def _ends_after_start(df: pd.DataFrame) -> pd.Series:
+    return df["end_date"].isna() | (df["end_date"] >= df["start_date"])
+
+
+def _recorded_after_start(df: pd.DataFrame) -> pd.Series:
+    return df["recorded_date"] >= df["start_date"]
+
+
+SCHEMAS["panel_lists"] = pa.DataFrameSchema(
+    {
+        "list_month": pa.Column("datetime64[ns]", [*_dates_in_range(), _first_of_month()]),
+        "local_authority": pa.Column(str, pa.Check.isin(codes.LOCAL_AUTHORITIES)),
+        "list": pa.Column(str, pa.Check.isin(codes.PANEL_LIST_NAMES)),
+        "person_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+        "rank": pa.Column("int64", pa.Check.ge(1), coerce=True),
+        "capacity": pa.Column("int64", pa.Check.ge(0), coerce=True),
+    },
+    name="panel_lists",
+)
+SCHEMAS["interventions"] = pa.DataFrameSchema(
+    {
+        "person_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+        "programme": pa.Column(str, pa.Check.isin(list(codes.PROGRAMMES))),
+        "list": pa.Column(str, pa.Check.isin(codes.PANEL_LIST_NAMES)),
+        "list_month": pa.Column("datetime64[ns]", [*_dates_in_range(), _first_of_month()]),
+        "rank": pa.Column("int64", pa.Check.ge(1), coerce=True),
+        "start_date": pa.Column("datetime64[ns]", _dates_in_range(), nullable=False),
+        "end_date": pa.Column("datetime64[ns]", _dates_in_range(), nullable=True),
+        "recorded_date": pa.Column("datetime64[ns]", _dates_in_range(), nullable=False),
+    },
+    checks=[
+        pa.Check(_ends_after_start, error="end_date on or after start_date", name="ends_after"),
+        pa.Check(
+            _recorded_after_start,
+            error="recorded_date on or after start_date",
+            name="recorded_after_start",
+        ),
+    ],
+    name="interventions",
+)
+
+
 def _examples(rows: pd.DataFrame, columns: list[str]) -> str:
     shown = []
     for index, row in rows.head(EXAMPLES).iterrows():
@@ -194,7 +251,10 @@ def validate_table(table: str, df: pd.DataFrame) -> pd.DataFrame:
         failing = cases[(cases["column"] == first["column"]) & (cases["check"] == first["check"])]
         index = pd.to_numeric(failing["index"], errors="coerce").dropna().astype(int).unique()
         rows = df.loc[df.index.intersection(index)]
-        if "recorded_date on or after" in rule or "recorded_after_event" in rule:
+        if table == "interventions" and ("start_date" in rule or "_after" in rule):
+            column = "end_date" if ("end_date" in rule or "ends_after" in rule) else "recorded_date"
+            show = ["person_id", "start_date", column]
+        elif "recorded_date on or after" in rule or "recorded_after_event" in rule:
             column = "recorded_date"
             show = ["person_id", "event_date", "recorded_date"]
         else:
@@ -261,6 +321,86 @@ def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
 def load_raw(folder: Path) -> dict[str, pd.DataFrame]:
     """Read and validate the raw tables of ``folder`` (``folder/raw/*.parquet``)."""
     return validate_raw(read_raw(folder))
+
+
+MSG_NO_PANEL_TABLE = (
+    "{table}: file {path} is missing (an evaluation needs the panels' ranked lists, "
+    "panel_lists, and the help they led to, interventions)"
+)
+
+
+def load_panel_tables(folder: Path, people: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Read and validate ``panel_lists`` and ``interventions`` against each other and
+    ``people`` (evaluation only; :class:`ContractError` naming the rows on refusal).
+
+    Beyond each table's contract:
+
+    - every young person in either table is in ``people``;
+    - a young person appears once on one list in one month;
+    - no programme starts before the month the young person was listed;
+    - every intervention names the listing that led to it: the same list, month and
+      rank on ``panel_lists``, within that month's capacity (discussed).
+    """
+    frames = {}
+    for table in PANEL_TABLES:
+        path = folder / "raw" / f"{table}.parquet"
+        if not path.exists():
+            raise ContractError(MSG_NO_PANEL_TABLE.format(table=table, path=path))
+        try:
+            frame = pq.read_table(path).to_pandas(date_as_object=False)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise ContractError(
+                MSG_UNREADABLE.format(table=table, path=path, error=str(exc).splitlines()[0])
+            ) from None
+        frames[table] = validate_table(table, frame)
+    lists, helped = frames["panel_lists"], frames["interventions"]
+    known = set(people["person_id"])
+    for table, frame in frames.items():
+        unknown = ~frame["person_id"].isin(known)
+        if unknown.any():
+            _refuse(
+                table,
+                "person_id",
+                "person_id present in people",
+                frame[unknown],
+                ["person_id", "list_month"],
+            )
+    twice = lists.duplicated(["list", "list_month", "person_id"], keep=False)
+    if twice.any():
+        _refuse(
+            "panel_lists",
+            "list+list_month+person_id",
+            "a young person once on a list a month",
+            lists[twice],
+            ["list", "list_month", "person_id"],
+        )
+    early = helped["start_date"] < helped["list_month"]
+    if early.any():
+        _refuse(
+            "interventions",
+            "start_date",
+            "on or after the month the young person was listed",
+            helped[early],
+            ["person_id", "list_month", "start_date"],
+        )
+    keys = ["list", "list_month", "person_id"]
+    listed = helped[[*keys, "rank"]].merge(
+        lists[[*keys, "rank", "capacity"]], on=keys, how="left", suffixes=("", "_listed")
+    )
+    unmatched = (
+        listed["rank_listed"].isna()
+        | (listed["rank_listed"] != listed["rank"])
+        | (listed["rank"] > listed["capacity"])
+    ).to_numpy()
+    if unmatched.any():
+        _refuse(
+            "interventions",
+            "list+list_month+rank",
+            "the listing that led to it: on panel_lists with that rank, within capacity",
+            helped[unmatched],
+            ["person_id", "list", "list_month", "rank"],
+        )
+    return frames
 
 
 def extract_date_of(folder: Path) -> dt.date:

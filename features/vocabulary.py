@@ -28,6 +28,8 @@ __all__ = [
     "NOT_YET_INVOLVED",
     "OFFENCE_GROUPS",
     "OUTCOMES",
+    "PANEL_LIST_NAMES",
+    "PROGRAMMES",
     "ROLES",
     "SCHOOL_EVENT_TYPES",
     "SCHOOL_REASONS",
@@ -121,6 +123,25 @@ SOURCE_TITLES: dict[str, str] = {
     "agency_contacts": "multi-agency records",
     "incidents": "police records",
 }
+
+# ------------------------------------------------------------------ panels and their help
+
+#: what a referral panel can offer a young person it discusses (``interventions.programme``)
+PROGRAMMES: dict[str, str] = {
+    "mentoring": "a mentor",
+    "family_support": "support for the family",
+    "hospital_navigator": "a hospital youth navigator",
+    "youth_work": "a detached youth worker",
+}
+#: the ranked lists a panel discussed (``panel_lists.list``): ``hand_rules`` is the points
+#: list panels used before this tool; ``<outcome>_<known|early>`` are this tool's lists
+PANEL_LIST_NAMES: tuple[str, ...] = (
+    "hand_rules",
+    "victim_known",
+    "victim_early",
+    "perpetrator_known",
+    "perpetrator_early",
+)
 
 # ------------------------------------------------------------------ outcomes
 

@@ -248,6 +248,50 @@ def parse_month(text: str) -> dt.date:
     return parsed.date()
 
 
+#: programmes a historic panel could offer (features.vocabulary.PROGRAMMES holds the codes)
+class PanelHistory(BaseModel):
+    """The referral panels that met before this tool, and what their help did.
+
+    From ``start``, each month, each local authority's panel ranks its young people by
+    the hand rules (:data:`synthetic.panels.HAND_RULES`, the rules baseline's points) on
+    their records of the last 12 months, discusses the top ``capacity`` (the list is kept
+    to ``depth`` times that, as a reserve list), and offers help; a young person takes it
+    up with probability ``take_up``. While help lasts (``effect_months``) it multiplies the
+    young person's true monthly probability of serious violence, as victim and as
+    perpetrator, by ``1 − intervention_effect``. ``intervention_effect = 0`` is a world
+    where help does nothing; everything else about that world is the same.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: dt.date = Field(
+        dt.date(2019, 1, 1),
+        description="first month panels met (not before the world's 13th month)",
+    )
+    intervention_effect: float = Field(
+        0.2, ge=0.0, lt=1.0, description="reduction of the serious-violence hazards while helped"
+    )
+    effect_months: int = Field(12, ge=1, le=60, description="months the help lasts")
+    take_up: float = Field(
+        0.6, gt=0.0, le=1.0, description="share of those discussed who take it up"
+    )
+    capacity_per_10000: float = Field(
+        5.0,
+        gt=0.0,
+        description="young people each panel discusses a month per 10,000 aged 10–24 living there",
+    )
+    depth: int = Field(3, ge=2, le=10, description="the ranked list kept, in multiples of capacity")
+
+    def first_month(self, settings: GeneratorSettings) -> int:
+        """Index of the first month panels meet: ``start``, and never before a year of
+        records exists (the hand rules read the last 12 months)."""
+        return max(settings.month_index(self.start), 12)
+
+    def capacity(self, residents: int) -> int:
+        """A month's capacity for an authority with ``residents`` young people (at least 1)."""
+        return max(1, round(self.capacity_per_10000 * residents / 10_000))
+
+
 class GeneratorSettings(BaseModel):
     """Everything that determines a generated population.
 
@@ -271,6 +315,10 @@ class GeneratorSettings(BaseModel):
     scenario: Scenario | None = Field(
         None, description="a change from one month on, for monitoring tests (None: no change)"
     )
+    panels: PanelHistory | None = Field(
+        default_factory=PanelHistory,
+        description="historic referral panels and their help (None: no panels ever met)",
+    )
 
     @model_validator(mode="after")
     def _check_period(self) -> Self:
@@ -286,6 +334,8 @@ class GeneratorSettings(BaseModel):
                 f"scenario start {scenario.start:%Y-%m} is outside the period: it must fall "
                 f"after {self.start:%Y-%m} and no later than {self.end:%Y-%m}"
             )
+        if self.panels is not None and self.panels.start.day != 1:
+            raise ValueError("panels' start must be the first day of a month")
         return self
 
     @property

@@ -6,9 +6,12 @@ Layout of an output folder::
     DIR/raw/school_events.parquet
     DIR/raw/agency_contacts.parquet
     DIR/raw/incidents.parquet
+    DIR/raw/panel_lists.parquet       historic panels' ranked lists (evaluation only)
+    DIR/raw/interventions.parquet     the help they led to (evaluation only)
     DIR/truth/latent.parquet          latent factors (evaluation only)
     DIR/truth/events.parquet          true events, recorded or not
     DIR/truth/person_months.parquet   true monthly probabilities and states
+    DIR/truth/interventions.parquet   who was helped, and the true effect on their hazards
     DIR/manifest.json                 settings, extract date, row counts and any scenario
 """
 
@@ -33,9 +36,11 @@ from synthetic.dynamics import Dynamics
 from synthetic.population import generate_population
 from synthetic.scenarios import scenario_manifest, withhold_records
 from synthetic.simulate import simulate
-from synthetic.tables import extract_date, person_ids, raw_tables, truth_tables
+from synthetic.tables import extract_date, panel_tables, person_ids, raw_tables, truth_tables
 
 RAW_TABLES = ("people", "school_events", "agency_contacts", "incidents")
+#: what the historic panels did (raw, for evaluation only: features never read them)
+PANEL_TABLES = ("panel_lists", "interventions")
 TRUTH_TABLES = ("latent", "events", "person_months")
 
 
@@ -75,9 +80,10 @@ class SyntheticDataset:
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, ...]:
-    """Independent generators: truth, records, ids and lags."""
+    """Independent generators: truth, records, ids, lags and the historic panels (the
+    first four are what they were before panels existed)."""
     root = np.random.SeedSequence(seed)
-    return tuple(np.random.default_rng(s) for s in root.spawn(4))
+    return tuple(np.random.default_rng(s) for s in root.spawn(5))
 
 
 def generate(
@@ -99,17 +105,19 @@ def generate(
         The true world's coefficients (default :class:`synthetic.dynamics.Dynamics`):
         a known-answer test changes one to build in, or take out, an effect.
     """
-    truth_rng, record_rng, id_rng, lag_rng = _streams(settings.seed)
+    truth_rng, record_rng, id_rng, lag_rng, panel_rng = _streams(settings.seed)
     pop = generate_population(settings, truth_rng)
     ids = person_ids(id_rng, pop.size)
-    sim = simulate(pop, settings, truth_rng, record_rng, dyn=dynamics, progress=progress)
-    raw, withheld = withhold_records(raw_tables(pop, ids, sim, settings, lag_rng), settings)
-    return SyntheticDataset(
-        settings=settings,
-        raw=raw,
-        truth=truth_tables(pop, ids, sim, settings),
-        withheld=withheld,
+    sim = simulate(
+        pop, settings, truth_rng, record_rng, dyn=dynamics, progress=progress, panel_rng=panel_rng
     )
+    raw, withheld = withhold_records(raw_tables(pop, ids, sim, settings, lag_rng), settings)
+    truth = truth_tables(pop, ids, sim, settings)
+    if settings.panels is not None:
+        panels, helped = panel_tables(ids, sim, settings, panel_rng)
+        raw = {**raw, **panels}
+        truth = {**truth, "interventions": helped}
+    return SyntheticDataset(settings=settings, raw=raw, truth=truth, withheld=withheld)
 
 
 class OutputError(Exception):
@@ -171,8 +179,11 @@ def write_dataset(data: SyntheticDataset, out: Path, *, overwrite: bool = False)
 def read_dataset(folder: Path, *, truth: bool = False) -> dict[str, pa.Table]:
     """Read the raw tables (and, for evaluation, the truth tables) of a folder."""
     names = [f"raw/{t}" for t in RAW_TABLES]
+    names += [f"raw/{t}" for t in PANEL_TABLES if (folder / "raw" / f"{t}.parquet").exists()]
     if truth:
         names += [f"truth/{t}" for t in TRUTH_TABLES]
+        if (folder / "truth" / "interventions.parquet").exists():
+            names.append("truth/interventions")
     return {name: pq.read_table(folder / f"{name}.parquet") for name in names}
 
 
@@ -202,12 +213,13 @@ def as_extracted(data: SyntheticDataset, end: dt.date) -> SyntheticDataset:
             raw[name] = known.set_column(
                 known.schema.get_field_index("moved_out"), "moved_out", out
             )
+        elif name == "panel_lists":
+            raw[name] = until(table, "list_month")
         else:
             raw[name] = until(table, "recorded_date")
+    when = {"events": "event_date", "person_months": "month", "interventions": "list_month"}
     truth = {
-        name: until(table, {"events": "event_date", "person_months": "month"}[name])
-        if name in ("events", "person_months")
-        else table
+        name: until(table, when[name]) if name in when else table
         for name, table in data.truth.items()
     }
     return SyntheticDataset(settings=settings, raw=raw, truth=truth, withheld=data.withheld)

@@ -32,9 +32,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.vocabulary import AGENCIES, CONTACT_TYPES, ETHNICITIES, OFFENCE_GROUPS, ROLES
+from features.vocabulary import (
+    AGENCIES,
+    CONTACT_TYPES,
+    ETHNICITIES,
+    OFFENCE_GROUPS,
+    ROLES,
+    SERIOUS_OFFENCES,
+)
 from synthetic.config import BiasSettings, GeneratorSettings
 from synthetic.dynamics import Dynamics
+from synthetic.panels import PanelRun
 from synthetic.population import Population
 from synthetic.scenarios import VictimisationRise, victimisation_rise
 
@@ -83,6 +91,18 @@ class _Chunks:
             arr = np.broadcast_to(np.asarray(value), (n,))
             self.parts.setdefault(name, []).append(np.array(arr))
 
+    def mark(self) -> int:
+        """How many parts are held (for :meth:`since`)."""
+        return len(self.parts.get(self.columns[0], []))
+
+    def since(self, mark: int) -> dict[str, np.ndarray]:
+        """The rows added after ``mark``, by column."""
+        parts = {name: self.parts.get(name, [])[mark:] for name in self.columns}
+        return {
+            name: np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+            for name, arrays in parts.items()
+        }
+
     def frame(self, dtypes: dict[str, type | str]) -> dict[str, np.ndarray]:
         return {
             name: (
@@ -103,6 +123,9 @@ class SimulationResult:
     contacts: dict[str, np.ndarray]
     incidents: dict[str, np.ndarray]
     person_month: dict[str, np.ndarray]
+    #: the historic panels' ranked lists and the help taken up (empty without panels)
+    panel_lists: dict[str, np.ndarray] = field(default_factory=dict)
+    helped: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def exclusion_multiplier(detail: np.ndarray, bias: BiasSettings) -> np.ndarray:
@@ -280,6 +303,8 @@ class _Run:
     person_months: _PersonMonths
     #: the ``risk-rises`` scenario, if any
     vic_rise: VictimisationRise | None = None
+    #: the historic referral panels, if any
+    panels: PanelRun | None = None
 
 
 @dataclass(frozen=True)
@@ -587,9 +612,12 @@ def _draw_violence(run: _Run, m: _Month) -> _Violence:
         + dyn.vic_repeat * _excite(s.recent_vic[act])
         + pop.victim_frailty[act]
     )
-    p_perp, sv_perp = _bernoulli(rng, lp_perp)
+    helped = None if run.panels is None else run.panels.hazard_scale(m.t, act)
+    p_perp, sv_perp = _bernoulli(rng, lp_perp, scale=helped)
     lp_vic = np.minimum(lp_vic, dyn.vic_ceiling)
     rise = None if run.vic_rise is None else run.vic_rise.multiplier(m.t, act)
+    if helped is not None:
+        rise = helped if rise is None else rise * helped
     p_vic, sv_vic = _bernoulli(rng, lp_vic, scale=rise)
     # common assault shares part of the serious-violence risk beyond age
     _, ca_perp = _bernoulli(
@@ -768,8 +796,34 @@ def _stop_and_search(run: _Run, m: _Month) -> None:
 # ------------------------------------------------------------------ the monthly loop
 
 
+def _count_records(run: _Run, marks: tuple[int, int, int]) -> None:
+    """Give the panels this month's records of the kinds their hand rules count."""
+    assert run.panels is not None
+    window = run.panels.records
+    school = run.log.school.since(marks[0])
+    window.add(
+        "permanent_exclusion",
+        school["person"][school["event_type"] == 1],
+        school["month"][school["event_type"] == 1],
+    )
+    contacts = run.log.contacts.since(marks[1])
+    for kind, ctype in (("missing", "missing_episode"), ("yot_order", "yot_order")):
+        rows = contacts["contact_type"] == _C[ctype]
+        window.add(kind, contacts["person"][rows], contacts["month"][rows])
+    incidents = run.log.incidents.since(marks[2])
+    serious = np.isin(incidents["offence"], [_O[o] for o in SERIOUS_OFFENCES])
+    for kind, role in (("sv_suspect", "suspect"), ("sv_victim", "victim")):
+        rows = serious & (incidents["role"] == _R[role])
+        window.add(kind, incidents["person"][rows], incidents["month"][rows])
+    rows = incidents["weapon"].astype(bool)
+    window.add("weapon", incidents["person"][rows], incidents["month"][rows])
+
+
 def _simulate_month(run: _Run, m: _Month) -> None:
     """One month in causal order; the order of the steps fixes the order of random draws."""
+    if run.panels is not None:
+        run.panels.meet(m.t, m.act, run.pop.local_authority[m.act], m.age)
+        marks = (run.log.school.mark(), run.log.contacts.mark(), run.log.incidents.mark())
     _social_care(run, m)
     _missing_episodes(run, m)
     _gang_involvement(run, m)
@@ -780,6 +834,8 @@ def _simulate_month(run: _Run, m: _Month) -> None:
     _remember_violence(run, m, violence)
     _service_contacts(run, m)
     _stop_and_search(run, m)
+    if run.panels is not None:
+        _count_records(run, marks)
 
 
 def _result(run: _Run) -> SimulationResult:
@@ -798,6 +854,11 @@ def _result(run: _Run) -> SimulationResult:
             {**int_cols, "role": np.int8, "offence": np.int8, "weapon": bool}
         ),
         person_month=run.person_months.columns(),
+        **(
+            dict(zip(("panel_lists", "helped"), run.panels.columns(), strict=True))
+            if run.panels
+            else {}
+        ),
     )
 
 
@@ -808,6 +869,7 @@ def simulate(
     record_rng: np.random.Generator,
     dyn: Dynamics | None = None,
     progress: Callable[[int, int], None] | None = None,
+    panel_rng: np.random.Generator | None = None,
 ) -> SimulationResult:
     """Run the monthly simulation over ``settings.n_months`` months.
 
@@ -823,6 +885,9 @@ def simulate(
         World coefficients; the defaults are the calibrated ones.
     progress
         Called as ``progress(done_months, total_months)``.
+    panel_rng
+        The historic panels' own random stream (:mod:`synthetic.panels`); needed when
+        ``settings.panels`` is set.
 
     Returns
     -------
@@ -840,6 +905,14 @@ def simulate(
         log=_EventLog(truth_rng),
         person_months=_PersonMonths(int(np.sum(pop.last - pop.first))),
         vic_rise=victimisation_rise(settings, pop.local_authority),
+        panels=None
+        if settings.panels is None
+        else PanelRun(
+            settings.panels,
+            settings.panels.first_month(settings),
+            panel_rng if panel_rng is not None else np.random.default_rng(0),
+            pop.size,
+        ),
     )
     start_month0 = settings.start.month - 1
     for t in range(run.n_months):

@@ -19,6 +19,7 @@ from features.vocabulary import (
     ETHNICITIES,
     LOCAL_AUTHORITIES,
     OFFENCE_GROUPS,
+    PROGRAMMES,
     ROLES,
     SCHOOL_EVENT_TYPES,
     SCHOOL_REASONS,
@@ -281,3 +282,71 @@ def truth_tables(
         }
     )
     return {"latent": latent, "events": events, "person_months": person_months}
+
+
+#: median and spread (log-normal sigma) of the lag, in days, before a programme's start is
+#: recorded
+PROGRAMME_LAG_DAYS: tuple[float, float] = (7.0, 0.8)
+
+
+def panel_tables(
+    ids: np.ndarray,
+    sim: SimulationResult,
+    settings: GeneratorSettings,
+    rng: np.random.Generator,
+) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The historic panels' raw tables (``panel_lists``, ``interventions``) and the truth
+    of the help given (``truth/interventions``).
+
+    ``rng`` is the panels' own stream (recording lags), so no other table changes.
+    """
+    assert settings.panels is not None
+    lists, helped = sim.panel_lists, sim.helped
+    list_month = _month_start(settings, lists["month"])
+    panel_lists = pa.table(
+        {
+            "list_month": pa.array(list_month, type=pa.date32()),
+            "local_authority": _codes(LOCAL_AUTHORITIES, lists["la"]),
+            "list": pa.array(np.full(list_month.size, "hand_rules", dtype=object), pa.string()),
+            "person_id": pa.array(ids[lists["person"]], type=pa.string()),
+            "rank": pa.array(lists["rank"], type=pa.int32()),
+            "capacity": pa.array(lists["capacity"], type=pa.int32()),
+        }
+    ).sort_by(
+        [("list_month", "ascending"), ("local_authority", "ascending"), ("rank", "ascending")]
+    )
+    months = settings.panels.effect_months
+    start = _event_date(settings, helped["month"], helped["day"])
+    end = _event_date(settings, helped["month"].astype(np.int64) + months, helped["day"])
+    median, sigma = PROGRAMME_LAG_DAYS
+    recorded = start + np.floor(rng.lognormal(np.log(median), sigma, start.size)).astype(
+        "timedelta64[D]"
+    )
+    known = recorded <= np.datetime64(extract_date(settings))
+    month_of = _month_start(settings, helped["month"])
+    interventions = pa.table(
+        {
+            "person_id": pa.array(ids[helped["person"]][known], type=pa.string()),
+            "programme": _codes(tuple(PROGRAMMES), helped["programme"][known]),
+            "list": pa.array(np.full(int(known.sum()), "hand_rules", dtype=object), pa.string()),
+            "list_month": pa.array(month_of[known], type=pa.date32()),
+            "rank": pa.array(helped["rank"][known], type=pa.int32()),
+            "start_date": pa.array(start[known], type=pa.date32()),
+            "end_date": pa.array(end[known], type=pa.date32()),
+            "recorded_date": pa.array(recorded[known], type=pa.date32()),
+        }
+    ).sort_by([("list_month", "ascending"), ("person_id", "ascending")])
+    truth = pa.table(
+        {
+            "person_id": pa.array(ids[helped["person"]], type=pa.string()),
+            "list_month": pa.array(month_of, type=pa.date32()),
+            "helped_from": pa.array(month_of, type=pa.date32()),
+            "helped_until": pa.array(
+                _month_start(settings, helped["month"].astype(np.int64) + months), type=pa.date32()
+            ),
+            "hazard_multiplier": pa.array(
+                np.full(start.size, 1.0 - settings.panels.intervention_effect), type=pa.float64()
+            ),
+        }
+    ).sort_by([("list_month", "ascending"), ("person_id", "ascending")])
+    return {"panel_lists": panel_lists, "interventions": interventions}, truth

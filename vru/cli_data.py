@@ -107,8 +107,9 @@ def _generator_settings(
     end: str,
     no_bias: bool,
     scenario: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
+    intervention_effect: float | None = None,
 ) -> GeneratorSettings:
-    from synthetic.config import BiasSettings, GeneratorSettings, parse_month
+    from synthetic.config import BiasSettings, GeneratorSettings, PanelHistory, parse_month
 
     if people <= 0:
         fail(f"--people must be a positive number of young people, got {people}")
@@ -120,8 +121,19 @@ def _generator_settings(
         fail(f"{exc} (--start/--end)")
     if last < first:
         fail(f"--end {end} is before --start {start}")
+    if intervention_effect is not None and not 0 <= intervention_effect < 1:
+        fail(
+            "--intervention-effect must be a share from 0 (help does nothing) to below 1, "
+            f"got {intervention_effect}"
+        )
+    panels = (
+        PanelHistory()
+        if intervention_effect is None
+        else PanelHistory(intervention_effect=intervention_effect)
+    )
     try:
         return GeneratorSettings(
+            panels=panels,
             people=people,
             seed=seed,
             start=first,
@@ -174,6 +186,16 @@ def synth(
             "Without it, the world is exactly as before.",
         ),
     ] = None,
+    intervention_effect: Annotated[
+        float | None,
+        typer.Option(
+            "--intervention-effect",
+            help="How much the historic panels' help lowers a young person's monthly chance "
+            "of serious violence (as victim and as perpetrator) for the 12 months it lasts: "
+            "0.2 (default) is a fifth; 0 is a world where help does nothing. For vru "
+            "evaluate's known answer.",
+        ),
+    ] = None,
     scenario_from: Annotated[
         str | None,
         typer.Option(
@@ -200,8 +222,10 @@ def synth(
     """Generate a synthetic linked multi-agency population (no real person is described).
 
     Writes DIR/raw/{people,school_events,agency_contacts,incidents}.parquet for the
-    pipeline and DIR/truth/ (latent factors, true events, true monthly probabilities)
-    for evaluation only, then prints a per-area summary. With --scenario, something
+    pipeline, the historic referral panels' DIR/raw/{panel_lists,interventions}.parquet
+    (for vru evaluate; no feature reads them) and DIR/truth/ (latent factors, true
+    events, true monthly probabilities, the help given) for evaluation only, then prints
+    a per-area summary. With --scenario, something
     changes from one month on and manifest.json says what, when and where.
     """
     from synthetic.generate import OutputError, check_writable, generate, write_dataset
@@ -211,7 +235,13 @@ def synth(
 
     settings = clikit_settings()
     gen = _generator_settings(
-        people, seed, start, end, no_bias, (scenario, scenario_from, scenario_la, scenario_source)
+        people,
+        seed,
+        start,
+        end,
+        no_bias,
+        (scenario, scenario_from, scenario_la, scenario_source),
+        intervention_effect=intervention_effect,
     )
     target = settings.resolve(out_dir)
     try:
