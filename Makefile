@@ -12,10 +12,10 @@ DEMO_PEOPLE ?= 30000
 .PHONY: install demo test test-fast lint format bench calibrate clean help
 
 help:
-	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs → monitoring → drivers report; prints how to serve"
+	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs → monitoring → drivers report → impact evaluation; prints how to serve"
 	@echo "make test    run the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy + import-linter (the layers of DESIGN.md)"
-	@echo "make bench   generator, features, training, explanations, serving, scoring, monitoring, drivers; writes BENCHMARKS.md"
+	@echo "make bench   generator, features, training, explanations, serving, scoring, monitoring, drivers, evaluation; writes BENCHMARKS.md"
 	@echo "make calibrate  check the synthetic data against every published target"
 
 install: $(STAMP)
@@ -52,6 +52,8 @@ demo: install
 	$(BIN)/vru monitor --data $(DEMO_DIR) --as-of 2025-02-01 --until 2026-01-01
 	@# the partnership's view: what drives serious violence in each area over five years
 	$(BIN)/vru drivers --data $(DEMO_DIR) --as-of 2026-01-01 --years 5 --out reports/drivers
+	@# does the panels' help work? the historic panels' capacity cut as a natural experiment
+	$(BIN)/vru evaluate --data $(DEMO_DIR) --out reports/evaluation
 	@$(BIN)/vru tokens revoke demo >/dev/null 2>&1 || true
 	@# the demo token: readable by its owner alone (0600), whatever the umask
 	@(umask 077; $(BIN)/vru tokens add demo --role practitioner --la Bristol > $(DEMO_DIR)/demo-token.txt)
@@ -60,6 +62,7 @@ demo: install
 	@echo "Panel packs: $(DEMO_DIR)/panels/panel_*.html"
 	@echo "Monitoring report: reports/monitoring/report.html (history: reports/monitoring/history.parquet)"
 	@echo "Drivers reports: reports/drivers/force_area/report.html and one folder per local authority (report.html and its tables)"
+	@echo "Impact evaluation: reports/evaluation/report.html (tables beside it)"
 	@echo "Experiments: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db (then the address 'vru train' printed, or http://127.0.0.1:5000 and choose 'Model training', then Views → Headline metrics)"
 	@$(BIN)/python -c "import pandas as pd; f = pd.read_csv('$(DEMO_DIR)/panels/panel_bristol.csv'); print('Top of the Bristol panel lists, to look up:', f.loc[0, 'person_id'], '(' + f.loc[0, 'outcome'] + ', ' + f.loc[0, 'list'] + ' list)')"
 	@echo "Start the service: $(BIN)/vru serve --snapshot $(DEMO_DIR)/features.parquet --previous-snapshot $(DEMO_DIR)/features-2024-12-01.parquet"

@@ -3,8 +3,8 @@
 Every command loads :class:`vru.config.Settings` once, validates its arguments
 before doing any work, and on bad input prints one line beginning ``error:`` and
 exits with code 2 without writing anything. The commands live in ``vru/cli_*.py``
-(data, model, fairness, release, score, monitor, drivers, serve); this module makes the app and
-registers them.
+(data, model, fairness, release, score, monitor, drivers, evaluate, serve); this module
+makes the app and registers them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typer
 from vru import (
     cli_data,
     cli_drivers,
+    cli_evaluate,
     cli_fairness,
     cli_model,
     cli_monitor,
@@ -40,6 +41,7 @@ for _commands in (
     cli_score,
     cli_monitor,
     cli_drivers,
+    cli_evaluate,
     cli_serve,
 ):
     _commands.register(app)
