@@ -310,9 +310,22 @@ class _Verdict:
     ok: bool | None
 
 
-def _density_verdict(bins: Sequence[Bin]) -> _Verdict:
+def _density_verdict(bins: Sequence[Bin], p_value: float | None = None) -> _Verdict:
     """Listings at the places next to the cut against their neighbours' (each month each
-    place holds one young person per area, so the count should be flat there)."""
+    place holds one young person per area, so the count should be flat there), and the
+    formal test of equal counts either side when there is one."""
+    verdict = _density_look(bins)
+    if p_value is None:
+        return verdict
+    test = (
+        f" A formal test that the two places either side hold as many listings finds "
+        f"{'no' if p_value >= 0.05 else 'a'} difference (p = {p_value:.2f})."
+    )
+    ok = verdict.ok if p_value >= 0.05 else False
+    return _Verdict(verdict.text + test, ok)
+
+
+def _density_look(bins: Sequence[Bin]) -> _Verdict:
     listings = {b.place: b.listings for b in bins if not b.suppressed and b.listings}
     near = {p: listings[p] for p in _NEAR if p in listings}
     around = [listings[p] for p in _NEIGHBOURS if p in listings]
@@ -373,7 +386,7 @@ def _bandwidth_flags(lo: ListOutcome) -> list[float] | None:
 
 def _checks(lo: ListOutcome) -> dict[str, Any]:
     """Every check of one list and outcome: rows for the tables and verdicts."""
-    density = _density_verdict(lo.bins)
+    density = _density_verdict(lo.bins, lo.density_p)
 
     balance_rows = []
     jumps = []
@@ -695,7 +708,7 @@ def _density_chart(lo: ListOutcome) -> Chart:
         frameon=False,
     )
     alt = "Bar chart: listings (a young person on one month's list) at each place from the "
-    alt += "panel's capacity. " + _density_verdict(lo.bins).text
+    alt += "panel's capacity. " + _density_verdict(lo.bins, lo.density_p).text
     withheld = _withheld_places(lo.bins)
     if withheld:
         alt += f" {withheld} places withheld ({SUPPRESSED}) and not drawn."

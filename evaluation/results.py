@@ -132,6 +132,10 @@ class ListOutcome:
     detectable: list[MinimumDetectable]
     #: the same estimate in each authority alone (effect of being discussed)
     by_area: dict[str, Estimate] = field(default_factory=dict)
+    #: the density check's formal test: listings at the two places just below the cut
+    #: against the two just above (exact binomial test of equal counts; a discrete
+    #: running variable, Frandsen 2017); None when too few places
+    density_p: float | None = None
 
 
 @dataclass(frozen=True)

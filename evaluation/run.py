@@ -82,6 +82,19 @@ def _bins(frame: pd.DataFrame, label: str) -> list[Bin]:
     ]
 
 
+def _density_p(frame: pd.DataFrame) -> float | None:
+    """Exact binomial test that the two places either side of the cut hold as many
+    listings (one young person a place a month an area: a dip or heap means someone was
+    moved across the cut)."""
+    from scipy.stats import binomtest
+
+    below = int(frame["place"].isin((-1, 0)).sum())
+    above = int(frame["place"].isin((1, 2)).sum())
+    if below + above == 0:
+        return None
+    return float(binomtest(above, below + above, 0.5).pvalue)
+
+
 def _relative(e: Estimate) -> tuple[float, float, float] | None:
     if not e.estimated or e.level_below is None or e.level_below <= 0:
         return None
@@ -168,6 +181,7 @@ def _one(
         bandwidths=bandwidths,
         detectable=detectable,
         by_area=by_area,
+        density_p=_density_p(frame),
     )
 
 

@@ -354,9 +354,10 @@ def load_panel_tables(folder: Path, people: pd.DataFrame) -> dict[str, pd.DataFr
             ) from None
         frames[table] = validate_table(table, frame)
     lists, helped = frames["panel_lists"], frames["interventions"]
-    known = set(people["person_id"])
+    known = pa_arrow.array(people["person_id"].to_numpy(dtype=object), type=pa_arrow.string())
     for table, frame in frames.items():
-        unknown = ~frame["person_id"].isin(known)
+        ids = pa_arrow.array(frame["person_id"].to_numpy(dtype=object), type=pa_arrow.string())
+        unknown = ~pc.is_in(ids, value_set=known).to_numpy(zero_copy_only=False)
         if unknown.any():
             _refuse(
                 table,

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from synthetic.config import BiasSettings, GeneratorSettings
+from synthetic.config import BiasSettings, GeneratorSettings, PanelHistory
 from synthetic.generate import SyntheticDataset, generate
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
@@ -32,8 +32,16 @@ def small_dataset(small_settings: GeneratorSettings) -> SyntheticDataset:
 
 @pytest.fixture(scope="session")
 def population_pair() -> tuple[SyntheticDataset, SyntheticDataset]:
-    """The default (biased) world and the unbiased world from one seed."""
-    settings = GeneratorSettings(people=CALIBRATION_PEOPLE, seed=SEED)
+    """The default (biased) world and the unbiased world from one seed.
+
+    The historic panels' help does nothing here: help acts on what agencies *recorded*, so
+    where it works, who is helped — and with it the true world — depends on the recording
+    bias. With no effect, the true world is the same with and without bias, which is what
+    the bias tests compare against.
+    """
+    settings = GeneratorSettings(
+        people=CALIBRATION_PEOPLE, seed=SEED, panels=PanelHistory(intervention_effect=0.0)
+    )
     biased = generate(settings)
     unbiased = generate(settings.model_copy(update={"bias": BiasSettings.none()}))
     return biased, unbiased

@@ -77,6 +77,7 @@ def release_population(
     compare_unconstrained: bool = True,
     end: dt.date | None = None,
     trained_until: dt.date | None = None,
+    intervention_effect: float = 0.0,
 ) -> tuple[Path, str, dict[str, str]]:
     """Generate a population under ``root``, train both outcomes and release them.
 
@@ -90,15 +91,22 @@ def release_population(
     released version of each outcome. The lead-time backtest is skipped unless
     ``lead_months`` asks for it (it measures, it changes no model). ``candidates`` and
     ``compare_unconstrained`` are :func:`training.train.train_outcome`'s (all, and yes,
-    by default).
+    by default). The historic panels' help does nothing unless ``intervention_effect``
+    says otherwise: the tests and benchmarks built on this world measure other things
+    (monitoring's known answers among them), on the world they were designed with.
     """
-    from synthetic.config import GeneratorSettings
+    from synthetic.config import GeneratorSettings, PanelHistory
     from synthetic.generate import as_extracted, generate, write_dataset
     from training.train import CANDIDATES, train_outcome
 
     capacity = dict(capacity or dict.fromkeys(LOCAL_AUTHORITIES, 25))
     root.mkdir(parents=True, exist_ok=True)
-    settings = GeneratorSettings(people=people, seed=seed, **({"end": end} if end else {}))
+    settings = GeneratorSettings(
+        people=people,
+        seed=seed,
+        panels=PanelHistory(intervention_effect=intervention_effect),
+        **({"end": end} if end else {}),
+    )
     world = generate(settings)
     if trained_until is not None:
         write_dataset(world, root / "world")

@@ -19,7 +19,9 @@ def test_truth_is_identical_without_bias(
     population_pair: tuple[SyntheticDataset, SyntheticDataset],
 ) -> None:
     biased, unbiased = population_pair
-    for name in biased.truth:
+    # who the historic panels helped is an agency's action on what was recorded, so it
+    # differs with the bias; their help does nothing in this pair, so the world does not
+    for name in set(biased.truth) - {"interventions"}:
         assert biased.truth[name].equals(unbiased.truth[name]), name
     assert biased.raw["people"].equals(unbiased.raw["people"])
 

@@ -32,7 +32,7 @@ from fairness.policy import load_policy
 from features.vocabulary import LOCAL_AUTHORITIES
 from models.panels import PanelCapacity
 from models.risk_model import RiskModel
-from synthetic.config import BiasSettings, GeneratorSettings
+from synthetic.config import BiasSettings, GeneratorSettings, PanelHistory
 from synthetic.generate import generate, write_dataset
 from training.train import train_outcome
 
@@ -77,7 +77,12 @@ class World:
 
 
 def _world(root: Path, bias: BiasSettings) -> World:
-    data = write_dataset(generate(GeneratorSettings(people=PEOPLE, seed=SEED, bias=bias)), root)
+    # help that does nothing: where it works, who is helped follows the biased records,
+    # and the truth the audit is measured against would depend on the bias
+    settings = GeneratorSettings(
+        people=PEOPLE, seed=SEED, bias=bias, panels=PanelHistory(intervention_effect=0.0)
+    )
+    data = write_dataset(generate(settings), root)
     trained = train_outcome(
         data,
         "perpetrator",

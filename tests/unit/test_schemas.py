@@ -7,7 +7,13 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
-from features.schemas import MSG_MISSING_COLUMN, ContractError, validate_raw, validate_table
+from features.schemas import (
+    MSG_MISSING_COLUMN,
+    PANEL_TABLES,
+    ContractError,
+    validate_raw,
+    validate_table,
+)
 from synthetic.generate import SyntheticDataset
 
 
@@ -18,6 +24,7 @@ def raw(small_dataset: SyntheticDataset) -> dict[str, pd.DataFrame]:
 
 def test_generated_data_passes_every_contract(raw: dict[str, pd.DataFrame]) -> None:
     validated = validate_raw(raw)
+    validated |= {name: validate_table(name, raw[name]) for name in PANEL_TABLES}
     assert {k: len(v) for k, v in validated.items()} == {k: len(v) for k, v in raw.items()}
     assert str(validated["school_events"]["event_date"].dtype) == "datetime64[ns]"
 
