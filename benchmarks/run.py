@@ -39,6 +39,7 @@ def main() -> None:
             "scoring",
             "monitoring",
             "drivers",
+            "evaluate",
         ),
         default=None,
     )
@@ -71,6 +72,8 @@ def main() -> None:
         body += _section("monitoring")(args.repeats)
     if args.only in (None, "drivers"):
         body += _section("drivers")(args.repeats)
+    if args.only in (None, "evaluate"):
+        body += _section("evaluate")(args.repeats)
     if args.only and args.output.exists():
         body = _merge(args.output.read_text(), body)
     args.output.write_text("\n".join(header + body).rstrip("\n") + "\n")

@@ -8,8 +8,10 @@ simulation, so that their help can change what happens next:
 * at the start of each month from :meth:`PanelHistory.first_month
   <synthetic.config.PanelHistory.first_month>`, every resident with at least one
   point who was not discussed in the last 12 months is ranked within their local
-  authority: most points first, then the most recent record, then a random order
-  drawn afresh each month (a coordinator's order among equals);
+  authority: most points first, then in a random order drawn afresh each month (a
+  coordinator's order among equals: ordering equals by their latest record instead
+  put young people of different kinds either side of the cut, which the balance
+  check found);
 * the top ``capacity`` are discussed; the list is kept to ``depth × capacity`` places
   (the reserve list), which is what an evaluation at the cut needs;
 * a discussed young person takes up the help offered with probability ``take_up``;
@@ -69,8 +71,6 @@ class RecordWindow:
     def __init__(self, n: int) -> None:
         self.counts = np.zeros((len(RECORD_KINDS), _RING, n), np.uint8)
         self.window = np.zeros((len(RECORD_KINDS), n), np.int16)
-        #: the month of each person's latest recorded rule event (−1: none)
-        self.latest = np.full(n, -1, np.int16)
 
     def add(self, kind: str, persons: np.ndarray, months: np.ndarray | int) -> None:
         """Count recorded events of one kind (months may run up to 2 ahead: orders)."""
@@ -82,9 +82,7 @@ class RecordWindow:
     def begin_month(self, t: int) -> None:
         """Move the window to the months ``[t − 12, t)``."""
         if t >= 1:
-            last = self.counts[:, (t - 1) % _RING]
-            self.window += last
-            self.latest[np.any(last > 0, axis=0)] = t - 1
+            self.window += self.counts[:, (t - 1) % _RING]
         if t >= 13:
             self.window -= self.counts[:, (t - 13) % _RING]
         self.counts[:, (t + 2) % _RING] = 0  # held month t − 14, already out of the window
@@ -136,7 +134,7 @@ class PanelRun:
             here = la == code
             capacity = self.settings.capacity(int(here.sum()))
             pick = np.flatnonzero(here & eligible)
-            order = np.lexsort((order_key[pick], -self.records.latest[act[pick]], -points[pick]))
+            order = np.lexsort((order_key[pick], -points[pick]))
             ranked = pick[order[: self.settings.depth * capacity]]
             if ranked.size == 0:
                 continue
