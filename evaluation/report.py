@@ -850,7 +850,7 @@ def _by_area(lo: ListOutcome) -> list[dict[str, str]]:
                 "withheld": "",
                 "effect": _points(e.effect),
                 "interval": _interval_words(e).removeprefix("95% interval "),
-                "near": f"{e.n_below:,} not discussed, {e.n_above:,} discussed",
+                "near": f"{_count(e.n_below)} not discussed, {_count(e.n_above)} discussed",
                 "verdict": (
                     "cannot be told from no effect"
                     if covers is None or covers
@@ -1001,8 +1001,9 @@ def _estimate_row(estimate: Estimate) -> dict[str, Any]:
         "high": estimate.high,
         "p_value": estimate.p_value,
         "bandwidth": estimate.bandwidth,
-        "n_below": estimate.n_below,
-        "n_above": estimate.n_above,
+        # counts of listings, rounded like every published count
+        "n_below": int(round_count(np.array([estimate.n_below]))[0]),
+        "n_above": int(round_count(np.array([estimate.n_above]))[0]),
         "level_below": estimate.level_below,
         "withheld": "",
     }

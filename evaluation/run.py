@@ -213,8 +213,10 @@ def run_evaluation(
     lists: Sequence[str] | None = None,
     outcomes: Sequence[str] = tuple(OUTCOMES),
     progress: Progress | None = None,
+    design: Design | None = None,
 ) -> Evaluation:
-    """Every estimate and check for each list and outcome of ``data``.
+    """Every estimate and check for each list and outcome of ``data`` (``design``: the
+    listings already built by :func:`evaluation.design.build_design` from ``data``).
 
     Raises
     ------
@@ -225,12 +227,13 @@ def run_evaluation(
     unknown = sorted(set(outcomes) - set(OUTCOMES))
     if unknown:
         raise EvaluationError(f"outcome must be one of {', '.join(OUTCOMES)}, got {unknown[0]!r}")
-    say("reading the panels' lists and the records before and after each")
-    design = build_design(
-        data,
-        lists=None if lists is None else tuple(lists),
-        progress=lambda done, total, stage: say(f"records ({done}/{total}, {stage})"),
-    )
+    if design is None:
+        say("reading the panels' lists and the records before and after each")
+        design = build_design(
+            data,
+            lists=None if lists is None else tuple(lists),
+            progress=lambda done, total, stage: say(f"records ({done}/{total}, {stage})"),
+        )
     frame = design.frame
     results = []
     for list_name in sorted(frame["list"].unique()):

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.design import Design, build_design
 from evaluation.results import Evaluation
-from evaluation.run import evaluate
+from evaluation.run import run_evaluation
+from features.snapshot import load_tables
 from synthetic.config import GeneratorSettings, PanelHistory
 from synthetic.generate import generate, write_dataset
 
@@ -28,6 +30,7 @@ EFFECT = 0.2
 class World:
     folder: Path
     settings: GeneratorSettings
+    design: Design
     evaluation: Evaluation
 
 
@@ -41,7 +44,9 @@ def _world(root: Path, effect: float) -> World:
     )
     folder = root / f"effect-{effect}"
     write_dataset(generate(settings), folder)
-    return World(folder, settings, evaluate(folder))
+    tables = load_tables(folder)
+    design = build_design(tables)
+    return World(folder, settings, design, run_evaluation(tables, design=design))
 
 
 @pytest.fixture(scope="session")

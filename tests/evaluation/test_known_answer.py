@@ -90,14 +90,12 @@ def test_what_could_be_detected_shrinks_with_more_years(helped_world: World) -> 
 def test_the_density_check_sees_people_moved_across_the_cut(null_world: World) -> None:
     """Ranks fill every place, so the places either side hold as many listings; moving a
     quarter of those just below the cut onto the list is found."""
-    from evaluation.design import build_design
     from evaluation.run import _density_p
-    from features.snapshot import load_tables
 
     for r in null_world.evaluation.results:
         assert r.density_p is not None
         assert r.density_p > 0.05
-    frame = build_design(load_tables(null_world.folder)).frame
+    frame = null_world.design.frame
     below = frame.index[frame["place"] == 0]
     moved = frame.copy()
     moved.loc[below[: len(below) // 4], "place"] = 1
