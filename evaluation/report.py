@@ -878,7 +878,13 @@ def _known_answer(evaluation: Evaluation, lo: ListOutcome) -> dict[str, str]:
         f"Estimated: about {_in_100(rel)} young people {words} with a year of help (from "
         f"{_in_100(low)} to {_in_100(high)}). "
     )
-    if covered:
+    if covered and expected != 0 and low <= 0 <= high:
+        text += (
+            "The interval covers the known answer, but it covers no effect too: with these "
+            "data the evaluation is consistent with the truth, yet could not have told an "
+            "effect this size from none (see how long it must run, above)."
+        )
+    elif covered:
         text += "The interval covers the known answer: the evaluation finds it."
     else:
         text += (

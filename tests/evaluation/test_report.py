@@ -629,3 +629,17 @@ def test_the_page_prints_to_a4(written: list[Path], tmp_path: Path) -> None:
     assert (round(float(first.mediabox.width)), round(float(first.mediabox.height))) == (595, 842)
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
     assert "Does the panel's help work?" in text.replace("\u2019", "'")
+
+
+def test_an_interval_covering_both_the_truth_and_no_effect_says_it_could_not_tell() -> None:
+    """Covering the known answer is not finding it when the interval covers 0 as well."""
+    from dataclasses import replace
+
+    base = make_evaluation()
+    wide = replace(base.results[0], relative_per_year=(-0.21, -0.61, 0.15))
+    text = Page(render_report(replace(base, results=[wide, *base.results[1:]]))).words(
+        "known-result-1"
+    )
+    assert "covered." in text
+    assert "covers no effect too" in text
+    assert "the evaluation finds it" not in text
