@@ -176,10 +176,12 @@ class LogisticCandidate(_Directed):
         y: np.ndarray,
         X_recent: pd.DataFrame | None = None,
         y_recent: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> LogisticCandidate:
         """Fit on the training years; with ``X_recent`` (a later labelled slice, the
         validation year), then re-estimate the shape columns and the intercept on it,
-        every other coefficient held (:meth:`reanchor`)."""
+        every other coefficient held (:meth:`reanchor`). ``sample_weight``: each training
+        row's weight (a case-control sample's; ``None``, all 1)."""
         from sklearn.preprocessing import SplineTransformer
 
         self._learn_inputs(X)
@@ -213,7 +215,7 @@ class LogisticCandidate(_Directed):
             signs = np.concatenate(
                 [self.constraints(), -np.ones(len(self.never_columns_)), np.zeros(n_shape)]
             )
-        model = self._glm(signs).fit(z, np.asarray(y, dtype=float))
+        model = self._glm(signs).fit(z, np.asarray(y, dtype=float), sample_weight=sample_weight)
         self.coef_ = np.asarray(model.coef_, dtype=float)
         self.intercept_ = float(model.intercept_)
         self.reanchored_ = False
@@ -332,8 +334,15 @@ class LightGBMCandidate(_Directed):
         }
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        sample_weight: np.ndarray | None = None,
     ) -> LightGBMCandidate:
+        """Fit, stopping early on the validation slice; ``sample_weight``: each training
+        row's weight (a case-control sample's; ``None``, all 1)."""
         self._learn_inputs(X)
         self.model_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators,
@@ -356,6 +365,7 @@ class LightGBMCandidate(_Directed):
         self.model_.fit(
             self.prepare(X),
             y,
+            sample_weight=sample_weight,
             eval_X=(self.prepare(X_valid[self.features_]),),
             eval_y=(y_valid,),
             eval_metric="average_precision",
@@ -399,7 +409,11 @@ class EBMCandidate(_Directed):
         self.seed = seed
         self.constrained = constrained
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> EBMCandidate:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> EBMCandidate:
+        """Fit; ``sample_weight``: each row's weight (a case-control sample's; ``None``,
+        all 1)."""
         from interpret.glassbox import ExplainableBoostingClassifier
 
         self._learn_inputs(X)
@@ -413,7 +427,7 @@ class EBMCandidate(_Directed):
             monotone_constraints=self.constraints(),
             n_jobs=2,
             random_state=self.seed,
-        ).fit(self.prepare(X), np.asarray(y, dtype=int))
+        ).fit(self.prepare(X), np.asarray(y, dtype=int), sample_weight=sample_weight)
         return self
 
     def terms(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:

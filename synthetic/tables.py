@@ -53,6 +53,28 @@ def _event_date(settings: GeneratorSettings, month: np.ndarray, day: np.ndarray)
     return _month_start(settings, month) + (day.astype(np.int64) - 1).astype("timedelta64[D]")
 
 
+#: rows per Arrow chunk of a long person_id column (string offsets are 32-bit)
+ID_CHUNK = 20_000_000
+
+
+def _ids_of(ids: np.ndarray, index: np.ndarray) -> pa.ChunkedArray:
+    """Each row's ``person_id`` as Arrow strings, taken from the ids by index: no Python
+    string per row, which on the person-month table of a large population would need more
+    memory than the table itself."""
+    every = pa.array(ids, type=pa.string())
+    parts = [
+        every.take(pa.array(index[begin : begin + ID_CHUNK]))
+        for begin in range(0, len(index), ID_CHUNK)
+    ]
+    return pa.chunked_array(parts, type=pa.string())
+
+
+def _months_of(settings: GeneratorSettings, month: np.ndarray) -> pa.Array:
+    """Each row's first day of its month (``date32``), by taking from the period's months."""
+    months = pa.array(_month_start(settings, np.arange(int(month.max(initial=0)) + 1)))
+    return months.take(pa.array(month.astype(np.int32)))
+
+
 def extract_date(settings: GeneratorSettings) -> dt.date:
     """The day the synthetic extract was taken: last day of the last month."""
     nxt = np.datetime64(settings.end, "M") + np.timedelta64(1, "M")
@@ -257,7 +279,7 @@ def truth_tables(
     offence = e["offence"]
     events = pa.table(
         {
-            "person_id": pa.array(ids[e["person"]], type=pa.string()),
+            "person_id": _ids_of(ids, e["person"]),
             "event_date": pa.array(_event_date(settings, e["month"], e["day"]), type=pa.date32()),
             "kind": _codes(TRUE_EVENT_KINDS, e["kind"]),
             "offence_group": pa.array(
@@ -271,8 +293,8 @@ def truth_tables(
     pm = sim.person_month
     person_months = pa.table(
         {
-            "person_id": pa.array(ids[pm["person"]], type=pa.string()),
-            "month": pa.array(_month_start(settings, pm["month"]), type=pa.date32()),
+            "person_id": _ids_of(ids, pm["person"]),
+            "month": _months_of(settings, pm["month"]).cast(pa.date32()),
             "p_sv_victim": pa.array(pm["p_sv_victim"], type=pa.float32()),
             "p_sv_perpetrator": pa.array(pm["p_sv_perpetrator"], type=pa.float32()),
             "child_in_need": pa.array(pm["cin"], type=pa.bool_()),

@@ -162,6 +162,77 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 CAPACITY_METRICS = ("precision_at_capacity", "recall_at_capacity", "lift_at_capacity")
 
 
+class WeightedRanking:
+    """:func:`ranking_metrics` of bootstrap resamples, each given as how many times every
+    row was drawn, from one sort of the scores.
+
+    sklearn's metrics sort every resample again (three times: ROC AUC, PR AUC and the
+    calibration bins); this sorts once and computes each resample's figures with
+    cumulative sums of its counts in that order — linear time, the same numbers: ROC AUC,
+    PR AUC and Brier equal sklearn's on the resample itself (tested). The calibration
+    error's equal-count bins cut the resample in score order; rows with the same score
+    straddling a cut are taken in row order (sklearn's path took them in draw order), which
+    moves a bin's mean only when tied rows differ in outcome.
+    """
+
+    def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
+        y = np.asarray(y, dtype=float)
+        p = np.asarray(p, dtype=float)
+        self.order = np.argsort(p, kind="stable")  # ascending; the ROC walk reads it back
+        self.y = y[self.order]
+        self.p = p[self.order]
+        # last row of each run of equal scores, walking from the highest score down
+        descending = self.p[::-1]
+        self.group_ends = np.r_[np.flatnonzero(np.diff(descending) != 0), len(p) - 1]
+
+    def metrics(self, counts: np.ndarray, bins: int = 10) -> dict[str, float]:
+        """ROC AUC, PR AUC, Brier and ECE of the resample drawing row ``i`` ``counts[i]``
+        times."""
+        w = np.asarray(counts, dtype=float)[self.order]
+        n = w.sum()
+        wy = w * self.y
+        positives = wy.sum()
+        negatives = n - positives
+        out: dict[str, float] = {}
+        down_w, down_wy = w[::-1], wy[::-1]
+        tp = np.cumsum(down_wy)[self.group_ends]
+        fp = np.cumsum(down_w - down_wy)[self.group_ends]
+        if positives > 0 and negatives > 0:
+            tpr = np.r_[0.0, tp / positives]
+            fpr = np.r_[0.0, fp / negatives]
+            out["roc_auc"] = float(np.trapezoid(tpr, fpr))
+            called = tp + fp
+            precision = np.divide(tp, called, out=np.ones_like(tp), where=called > 0)
+            recall_step = np.diff(np.r_[0.0, tp]) / positives
+            out["pr_auc"] = float(np.sum(recall_step * precision))
+        else:
+            out["roc_auc"] = out["pr_auc"] = float("nan")
+        out["brier"] = float(np.sum(w * (self.p - self.y) ** 2) / n)
+        out["ece"] = self._ece(w, wy, n, bins)
+        return out
+
+    def _ece(self, w: np.ndarray, wy: np.ndarray, n: float, bins: int) -> float:
+        total = int(n)
+        sizes = np.full(bins, total // bins)
+        sizes[: total % bins] += 1
+        cuts = np.r_[0, np.cumsum(sizes)].astype(float)
+        reach = np.r_[0.0, np.cumsum(w)]
+
+        def through(values: np.ndarray) -> np.ndarray:
+            # the sum of ``values`` (one per drawn copy) over the first ``c`` copies, each cut
+            upto = np.r_[0.0, np.cumsum(w * values)]
+            k = np.searchsorted(reach, cuts, side="left")
+            k = np.clip(k, 1, len(reach) - 1)
+            return upto[k - 1] + (cuts - reach[k - 1]) * values[k - 1]
+
+        sum_y = through(self.y)
+        sum_p = through(self.p)
+        in_bin = np.diff(cuts)
+        ys, ps = np.diff(sum_y), np.diff(sum_p)
+        keep = in_bin > 0
+        return float(np.sum(np.abs(ys[keep] - ps[keep]) / n))
+
+
 def bootstrap_metrics(
     y: np.ndarray,
     p: np.ndarray,
@@ -180,11 +251,13 @@ def bootstrap_metrics(
     point = point_metrics(y, p, chosen)
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {m: [] for m in METRICS if m not in CAPACITY_METRICS}
+    ranked = WeightedRanking(y, p)
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
-        if y[idx].sum() == 0:
+        counts = np.bincount(idx, minlength=len(y))
+        if not (counts * y).any():
             continue
-        sample = ranking_metrics(y[idx], p[idx])
+        sample = ranked.metrics(counts)
         for m in draws:
             draws[m].append(sample[m])
     out = {

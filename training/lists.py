@@ -41,7 +41,8 @@ COHORT_ONLY = "lightgbm (cohort only)"
 def fit_cohort_only(
     train: pd.DataFrame, valid: pd.DataFrame, features: list[str], label: str
 ) -> LightGBMCandidate:
-    """LightGBM fitted (and stopped early) on the not-yet-involved rows alone."""
+    """LightGBM fitted (and stopped early) on the not-yet-involved rows alone (weighted
+    by ``sample_weight`` when the training rows are a case-control sample)."""
     tr = train[cohort_of(train) == NOT_YET_INVOLVED]
     va = valid[cohort_of(valid) == NOT_YET_INVOLVED]
     return LightGBMCandidate().fit(
@@ -49,6 +50,9 @@ def fit_cohort_only(
         tr[label].to_numpy(dtype=int),
         va[features],
         va[label].to_numpy(dtype=int),
+        sample_weight=tr["sample_weight"].to_numpy(dtype=float)
+        if "sample_weight" in tr.columns
+        else None,
     )
 
 

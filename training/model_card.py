@@ -38,9 +38,11 @@ def model_card(
     lead_time: str | None = None,
     results: Sequence[CandidateResult] = (),
     by_sex: pd.DataFrame | None = None,
+    sample: tuple[int, float] | None = None,
 ) -> str:
     """The card: intended use and non-use, data, metrics with intervals, the two lists,
-    lead time, caveats."""
+    lead time, caveats. ``sample``: the training rows of the latest fold and the share of
+    those not involved they kept, when a case-control sample was drawn."""
     m = chosen.metrics
     bands = RiskModel(chosen.bundle).band_table()
     fold = folds[-1]
@@ -72,6 +74,17 @@ def model_card(
         f"- Training as-of dates {', '.join(d.isoformat() for d in fold.train)}; early "
         f"stopping and calibration-method choice on {fold.valid}; calibration and bands on "
         f"{fold.calib}; test on {fold.test}. Every label window closes before the next slice.",
+        *(
+            [
+                f"- Trained on a case-control sample of {sample[0]:,} rows: every young person "
+                f"involved in the outcome and {sample[1]:.0%} of the others, drawn at random "
+                f"and each weighted by {1 / sample[1]:.2f}, so the model learns the "
+                "population's own rate. Calibration, bands and every figure below come from "
+                "later snapshots read in full."
+            ]
+            if sample is not None and sample[1] < 1
+            else []
+        ),
         f"- Data fingerprint (SHA-256 of raw tables): `{fingerprint}`; code: `{commit}`.",
         "- Labels are *recorded* involvement: victims under-report and some groups are "
         "recorded more than others. The synthetic truth lets us measure that gap (below).",

@@ -14,7 +14,8 @@ import datetime as dt
 import json
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from features.labels import label_window_end
 from features.registry import REGISTRY, model_inputs
-from features.snapshot import Tables, build_snapshot, load_tables
+from features.snapshot import Tables, load_tables
 from features.vocabulary import OUTCOMES, cohort_of
 from models.bands import fit_bands, load_bands
 from models.calibration import CALIBRATE_BY, RESAMPLES, Calibrator, choose_method, group_keys
@@ -49,6 +50,7 @@ from training.evaluate import (
 from training.leadtime import LeadTimeResult, backtest, backtest_months
 from training.lists import COHORT_ONLY, fit_cohort_only, list_table
 from training.results import CandidateResult, TrainResult
+from training.snapshots import BUILD_ROWS, WEIGHT, CaseControl, SnapshotStore
 from training.splits import Fold, make_folds, yearly_as_of
 from training.tracking import (
     NOTE_TAG,
@@ -92,18 +94,19 @@ def _fit_candidate(
 ) -> Any:
     """Fit one candidate (``"<name> (unconstrained)"``: without the declared directions)."""
     X, y = train[features], train[label].to_numpy(dtype=int)
+    weight = train[WEIGHT].to_numpy(dtype=float) if WEIGHT in train.columns else None
     constrained = name in CANDIDATES
     base = name if constrained else next(n for n in UNCONSTRAINED_OF if name.startswith(n))
     if base == "rules":
         return RulesBaseline().fit(X)
     if base == "logistic":
         return LogisticCandidate(constrained=constrained).fit(
-            X, y, valid[features], valid[label].to_numpy(dtype=int)
+            X, y, valid[features], valid[label].to_numpy(dtype=int), sample_weight=weight
         )
     if base == "ebm":
-        return EBMCandidate(constrained=constrained).fit(X, y)
+        return EBMCandidate(constrained=constrained).fit(X, y, sample_weight=weight)
     return LightGBMCandidate(constrained=constrained).fit(
-        X, y, valid[features], valid[label].to_numpy(dtype=int)
+        X, y, valid[features], valid[label].to_numpy(dtype=int), sample_weight=weight
     )
 
 
@@ -127,21 +130,52 @@ def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame[frame[label].notna()]
 
 
+@dataclass(frozen=True)
+class Slices:
+    """One fold's labelled rows: training (perhaps a case-control sample, with its
+    weights in :data:`training.snapshots.WEIGHT`), validation, calibration and test."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    calib: pd.DataFrame
+    test: pd.DataFrame
+    #: the share of those not involved kept in ``train`` (1.0: every row)
+    share: float = 1.0
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return iter((self.train, self.valid, self.calib, self.test))
+
+
 def fold_slices(
-    table: pd.DataFrame, fold: Fold, label: str
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The fold's labelled training, validation, calibration and test rows."""
-    as_of = table["as_of"].dt.date
-    train = _labelled(table[as_of.isin(fold.train)], label)
+    source: pd.DataFrame | SnapshotStore,
+    fold: Fold,
+    label: str,
+    case_control: CaseControl | None = None,
+) -> Slices:
+    """The fold's labelled training, validation, calibration and test rows, from one
+    table of every snapshot or from a :class:`training.snapshots.SnapshotStore` (whose
+    training rows may be a case-control sample: ``case_control``)."""
+    if isinstance(source, SnapshotStore):
+        rows, involved = source.rows(fold.train, label)
+        share = (case_control or CaseControl(None)).share(rows, involved)
+        return Slices(
+            source.read(fold.train, label, share),
+            source.read([fold.valid], label),
+            source.read([fold.calib], label),
+            source.read([fold.test], label),
+            share=share,
+        )
+    as_of = source["as_of"].dt.date
+    train = _labelled(source[as_of.isin(fold.train)], label)
     valid, calib, test = (
-        _labelled(table[as_of == day], label) for day in (fold.valid, fold.calib, fold.test)
+        _labelled(source[as_of == day], label) for day in (fold.valid, fold.calib, fold.test)
     )
-    return train, valid, calib, test
+    return Slices(train, valid, calib, test)
 
 
 def run_fold(
     fold: Fold,
-    table: pd.DataFrame,
+    slices: Slices,
     outcome: str,
     features: list[str],
     capacity: PanelCapacity | Mapping[str, int],
@@ -170,7 +204,7 @@ def run_fold(
     label = OUTCOMES[outcome].label
     band_policy, _ = load_bands()
     edges = band_policy.outcomes[outcome].edges()
-    train, valid, calib, test = fold_slices(table, fold, label)
+    train, valid, calib, test = slices
     if min(len(train), len(valid), len(calib), len(test)) == 0:
         raise ValueError(f"{fold.name}: a slice has no labelled rows")
     y_valid = valid[label].to_numpy(dtype=int)
@@ -232,7 +266,7 @@ def run_fold(
                 area,
                 chosen,
                 bundle,
-                directions=model.direction_check(test) if name != "rules" else {},
+                directions=model.direction_check(_audit_rows(test)) if name != "rules" else {},
             )
         )
         if mitigate_by is not None and name in CANDIDATES:
@@ -265,6 +299,20 @@ def run_fold(
         ceiling=truth["ceiling_probability"].to_numpy(dtype=float) if truth is not None else None,
     )
     return results, lists
+
+
+#: rows of the test slice whose explanations are audited against the declared directions
+#: (a seeded sample above this: the share of contribution mass is a mean, and exact
+#: TreeSHAP of every row of a large population costs more than every fit of the fold)
+DIRECTION_AUDIT_ROWS = 50_000
+
+
+def _audit_rows(test: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose explanations the direction check reads: all, or a seeded sample of
+    :data:`DIRECTION_AUDIT_ROWS`."""
+    if len(test) <= DIRECTION_AUDIT_ROWS:
+        return test
+    return test.sample(n=DIRECTION_AUDIT_ROWS, random_state=0).sort_index()
 
 
 def _mitigated(
@@ -368,6 +416,8 @@ def lead_time(
         {"model": by_model, "rules": by_rules},
         capacity,
         also_at=LEAD_CAPACITIES,
+        # months per snapshot build: as many as keep one build near BUILD_ROWS rows
+        chunk=max(1, min(6, BUILD_ROWS // max(1, len(data.people)))),
     )
 
 
@@ -442,12 +492,11 @@ def comparison_table(results: Sequence[CandidateResult]) -> pd.DataFrame:
 
 
 def with_interval(
-    chosen: CandidateResult, table: pd.DataFrame, fold: Fold, features: list[str], label: str
+    chosen: CandidateResult, calib: pd.DataFrame, features: list[str], label: str
 ) -> None:
-    """Refit the chosen model's calibrator on its calibration slice with
-    :data:`models.calibration.RESAMPLES` bootstrap refits beside it: the same point
-    estimates, now with each one's interval."""
-    calib = _labelled(table[table["as_of"].dt.date == fold.calib], label)
+    """Refit the chosen model's calibrator on its calibration slice (``calib``, the
+    fold's labelled calibration rows) with :data:`models.calibration.RESAMPLES` bootstrap
+    refits beside it: the same point estimates, now with each one's interval."""
     bundle = chosen.bundle
     score = np.asarray(bundle.estimator.score(calib[features]), dtype=float)
     by = bundle.calibrator.by
@@ -461,7 +510,7 @@ def with_interval(
 
 def compare_by_sex(
     chosen: CandidateResult,
-    table: pd.DataFrame,
+    slices: Slices,
     fold: Fold,
     features: list[str],
     outcome: str,
@@ -471,7 +520,7 @@ def compare_by_sex(
     """The chosen model calibrated by sex, beside one map for everyone and sex as an
     input, on the fold's test snapshot (:func:`training.by_sex.sex_comparison`)."""
     label = OUTCOMES[outcome].label
-    train, valid, calib, test = fold_slices(table, fold, label)
+    train, valid, calib, test = slices
     truth = truth_for(data_dir, outcome, fold.test, test["person_id"]) if data_dir else None
     return sex_comparison(
         chosen_candidate=chosen.candidate,
@@ -537,6 +586,7 @@ def train_outcome(
     candidates: Sequence[str] = CANDIDATES,
     compare_unconstrained: bool = True,
     calibrate_by: tuple[str, ...] | None = CALIBRATE_BY,
+    case_control: CaseControl | None = None,
 ) -> TrainResult:
     """Train, evaluate and register one outcome's model; log everything to MLflow.
 
@@ -548,6 +598,11 @@ def train_outcome(
     ``calibrate_by``: what each candidate is calibrated by (sex within cohort; ``None``,
     one map for everyone); with it, the chosen model is also compared with one map for
     everyone, with sex alone and with sex as an input (:mod:`training.by_sex`).
+    ``case_control``: above how many training rows those not involved are sampled
+    (:class:`training.snapshots.CaseControl`; default its own default size).
+
+    The snapshots are built a few as-of dates at a time into a working folder and each
+    fold reads back only its own slices (:class:`training.snapshots.SnapshotStore`).
     """
     unknown = [c for c in candidates if c not in CANDIDATES]
     if unknown or "rules" not in candidates:
@@ -557,17 +612,69 @@ def train_outcome(
         for n in UNCONSTRAINED_OF
         if compare_unconstrained and n in candidates
     )
-    from training.model_card import model_card
-
     say = progress or (lambda message: None)
     capacity = as_capacity(capacity)
+    sampling = case_control if case_control is not None else CaseControl()
     began = time.perf_counter()
-    data = load_tables(data_dir)
+    with tempfile.TemporaryDirectory(prefix="vru-train-") as work:
+        data = load_tables(data_dir)
+        dates, test_dates = default_dates(data.end, first_year)
+        folds = make_folds(dates, test_dates)
+        say(f"building features for {len(dates)} as-of dates")
+        store = SnapshotStore.build(data, dates, Path(work), seed=sampling.seed, progress=say)
+        return _train(
+            data,
+            store,
+            folds,
+            outcome,
+            capacity=capacity,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            artifact_dir=artifact_dir,
+            project_dir=project_dir,
+            n_boot=n_boot,
+            say=say,
+            mitigate_by=mitigate_by,
+            launched_experiment_id=launched_experiment_id,
+            lead_months=lead_months,
+            candidates=candidates,
+            compared=compared,
+            calibrate_by=calibrate_by,
+            sampling=sampling,
+            began=began,
+            data_dir=data_dir,
+        )
+
+
+def _train(
+    data: Tables,
+    store: SnapshotStore,
+    folds: Sequence[Fold],
+    outcome: str,
+    *,
+    capacity: PanelCapacity,
+    tracking_uri: str,
+    experiment: str,
+    artifact_dir: Path,
+    project_dir: Path,
+    n_boot: int,
+    say: Callable[[str], None],
+    mitigate_by: str | None,
+    launched_experiment_id: str | None,
+    lead_months: int,
+    candidates: Sequence[str],
+    compared: Sequence[str],
+    calibrate_by: tuple[str, ...] | None,
+    sampling: CaseControl,
+    began: float,
+    data_dir: Path,
+) -> TrainResult:
+    """:func:`train_outcome` once the snapshots are built."""
+    from training.model_card import model_card
+
     end = data.end
-    dates, test_dates = default_dates(end, first_year)
-    folds = make_folds(dates, test_dates)
-    say(f"building features for {len(dates)} as-of dates")
-    table = build_snapshot(data, dates, labels=True).frame
+    dates = store.dates
+    label = OUTCOMES[outcome].label
     features = model_inputs()
     experiment_id = configure_tracking(
         tracking_uri, experiment, artifact_dir, launched_experiment_id=launched_experiment_id
@@ -600,14 +707,29 @@ def train_outcome(
                 "data_dir": str(data_dir),
                 "mitigation": f"threshold by {mitigate_by}" if mitigate_by else "none",
                 "calibrate_by": " within ".join(calibrate_by or ("none",)),
+                "case_control": sampling.describe(),
+                "case_control_above": sampling.above or 0,
                 **{f"lightgbm_{k}": v for k, v in LightGBMCandidate().params().items()},
             }
         )
         for fold in folds:
-            say(f"fold {fold.name}: training {', '.join((*candidates, *compared))}")
+            slices = fold_slices(store, fold, label, sampling)
+            sampled = (
+                f" on {len(slices.train):,} rows (every young person involved, "
+                f"{slices.share:.0%} of the others, weighted)"
+                if slices.share < 1
+                else f" on {len(slices.train):,} rows"
+            )
+            say(f"fold {fold.name}: training {', '.join((*candidates, *compared))}{sampled}")
+            mlflow.log_metrics(
+                {
+                    f"{fold.name}_training_rows": float(len(slices.train)),
+                    f"{fold.name}_negative_share": slices.share,
+                }
+            )
             fold_results, fold_lists = run_fold(
                 fold,
-                table,
+                slices,
                 outcome,
                 features,
                 capacity,
@@ -623,11 +745,13 @@ def train_outcome(
             log_fold(fold, fold_results)
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
-        with_interval(chosen, table, folds[-1], features, OUTCOMES[outcome].label)
+        with_interval(chosen, slices.calib, features, label)
         by_sex = None
         if calibrate_by == CALIBRATE_BY:
             say("calibration by sex: compared with one map for everyone and sex as an input")
-            by_sex = compare_by_sex(chosen, table, folds[-1], features, outcome, capacity, data_dir)
+            by_sex = compare_by_sex(
+                chosen, slices, folds[-1], features, outcome, capacity, data_dir
+            )
             mlflow.log_metrics(sex_metrics(by_sex))
         lists = pd.concat(list_tables, ignore_index=True)
         for m, interval in chosen.metrics.items():
@@ -647,7 +771,7 @@ def train_outcome(
             mlflow.log_metric(m, v)
         mlflow.set_tag("chosen_candidate", chosen.candidate)
         say(f"chosen: {chosen.candidate}; logging plots, model card and model")
-        test_rows = table[table["as_of"].dt.date == folds[-1].test]
+        test_rows = slices.test
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             latest = [r for r in results if r.fold == folds[-1].name and r.candidate in CANDIDATES]
@@ -669,6 +793,7 @@ def train_outcome(
                 lead_time=lead_text(leads) if leads is not None else None,
                 results=results,
                 by_sex=by_sex,
+                sample=(len(slices.train), slices.share),
             )
             (tmp / "model_card.md").write_text(card)
             mlflow.log_artifacts(str(tmp))
@@ -698,7 +823,7 @@ def train_outcome(
         version,
         chosen.candidate,
         comparison,
-        folds,
+        list(folds),
         results,
         lists,
         leads,

@@ -31,6 +31,13 @@ from vru.clikit import (
 from vru.clikit import settings as clikit_settings
 
 
+def _progress(status: Any, message: str, began: float) -> None:
+    """Show a training stage: on the spinner in a terminal, as a timed line in a log."""
+    status.update(message)
+    if not err.is_terminal:
+        err.print(f"[{time.perf_counter() - began:6.0f} s] {message}", highlight=False)
+
+
 def train(
     data: DataOption = DEFAULT_DATA,
     outcome: Annotated[
@@ -59,6 +66,16 @@ def train(
     mitigate_by: Annotated[
         str, typer.Option("--mitigate-by", help="Audit-only column the mitigation equalises.")
     ] = "ethnicity",
+    sample_above: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-above",
+            help="Training rows above which those not involved in the outcome are sampled: "
+            "every young person involved is kept, and a random share of the others weighted "
+            "up to stand for them all (validation, calibration and test are never sampled). "
+            "0 trains on every row. Default: 500,000 (VRU_TRAINING_SAMPLE_ABOVE).",
+        ),
+    ] = None,
 ) -> None:
     """Train, compare and register the model for one outcome; log everything to MLflow.
 
@@ -84,6 +101,12 @@ def train(
 
     if mitigate is not None and mitigate_by not in AUDIT_ONLY:
         fail(f"--mitigate-by must be one of {', '.join(AUDIT_ONLY)}, got {mitigate_by!r}")
+    if sample_above is not None and sample_above < 0:
+        fail(f"--sample-above must be 0 (never) or a number of rows, got {sample_above}")
+    from training.snapshots import CaseControl
+
+    above = sample_above if sample_above is not None else settings.training_sample_above
+    case_control = CaseControl(above or None) if above is not None else CaseControl()
     folder = settings.resolve(data)
     require_raw(folder)
     began = time.perf_counter()
@@ -99,9 +122,10 @@ def train(
                 project_dir=settings.project_dir,
                 n_boot=bootstrap or settings.bootstrap_samples,
                 first_year=first_year,
-                progress=lambda message: status.update(message),
+                progress=lambda message: _progress(status, message, began),
                 mitigate_by=mitigate_by if mitigate else None,
                 launched_experiment_id=settings.launched_experiment_id(),
+                case_control=case_control,
             )
     except ContractError as exc:
         fail(f"input refused — {exc}")

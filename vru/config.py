@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         "authorities not named keep 50 and 20)",
     )
     bootstrap_samples: int = Field(100, ge=10, description="resamples for metric intervals")
+    training_sample_above: int | None = Field(
+        None,
+        ge=0,
+        description="training rows above which those not involved in the outcome are sampled "
+        "(case-control, weighted); 0 never samples; unset, training's default "
+        "(training.snapshots.DEFAULT_SAMPLE_ABOVE)",
+    )
     experiment: str = Field("vru-risk", description="MLflow experiment name")
 
     # serving (issue 7): what `vru serve` and the BentoML service read

@@ -28,7 +28,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_help_documents_every_option() -> None:
     result = runner.invoke(app, ["train", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    for option in ("--data", "--outcome", "--first-year", "--bootstrap"):
+    for option in ("--data", "--outcome", "--first-year", "--bootstrap", "--sample-above"):
         assert option in result.output
     assert "candidate" in result.output
 
@@ -38,6 +38,7 @@ def test_help_documents_every_option() -> None:
     [
         (["--outcome", "witness"], "--outcome must be one of victim, perpetrator"),
         (["--bootstrap", "3"], "--bootstrap must be at least 10"),
+        (["--sample-above", "-5"], "--sample-above must be 0 (never) or a number of rows"),
         (["--data", "/nonexistent"], "no raw tables"),
         (["--first-year", "2023"], "not enough history"),
     ],
