@@ -9,13 +9,14 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
 DEMO_DIR ?= data/demo
 DEMO_PEOPLE ?= 30000
 
-.PHONY: install demo test test-fast lint format bench calibrate clean help
+.PHONY: install demo test test-fast lint format bench bench-large calibrate clean help
 
 help:
 	@echo "make demo    synthetic population → features → train → explain → fairness gate → promote → panel packs → monitoring → drivers report → impact evaluation; prints how to serve"
 	@echo "make test    run the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy + import-linter (the layers of DESIGN.md)"
 	@echo "make bench   generator, features, training, explanations, serving, scoring, monitoring, drivers, evaluation; writes BENCHMARKS.md"
+	@echo "make bench-large  0.3, 1 and 2 million people end to end: time and memory per stage, the cost curve (about an hour)"
 	@echo "make calibrate  check the synthetic data against every published target"
 
 install: $(STAMP)
@@ -87,6 +88,10 @@ format: install
 bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "wrk not installed: the serving section will say so"
 	$(BIN)/python -m benchmarks.run --output BENCHMARKS.md
+
+bench-large: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "wrk not installed: the service is started and measured without load"
+	$(BIN)/python -m benchmarks.large --output BENCHMARKS.md
 
 calibrate: install
 	$(BIN)/vru calibrate --people 150000 --markdown docs/calibration-table.md

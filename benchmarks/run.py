@@ -94,6 +94,19 @@ def _section(name: str) -> Callable[[int], list[str]]:
     return section
 
 
+def merge_section(output: Path, section: list[str]) -> None:
+    """Write ``section`` (one ``## `` section's lines) into ``output``: in place of the
+    section of the same title, or at the end (a new file gets the usual title)."""
+    if not output.exists():
+        output.write_text("\n".join(["# Benchmarks", "", *section]).rstrip("\n") + "\n")
+        return
+    existing = output.read_text()
+    lines = existing.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
+    merged = lines[:first] + _merge(existing, section)
+    output.write_text("\n".join(merged).rstrip("\n") + "\n")
+
+
 def _merge(existing: str, fresh: list[str]) -> list[str]:
     """Replace the sections of ``existing`` that ``fresh`` re-measured; keep the others."""
 
