@@ -31,9 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.build import to_frame
+from features.build import build_feature_table, to_frame
 from features.labels import LABELS
-from features.snapshot import Tables, build_snapshot
+from features.snapshot import Tables, check_dates
 
 __all__ = [
     "DEFAULT_SAMPLE_ABOVE",
@@ -147,7 +147,9 @@ class SnapshotStore:
                 f"building features for as-of dates {begin + 1}–{begin + len(part)} of "
                 f"{len(ordered)} ({part[0]:%Y-%m-%d}–{part[-1]:%Y-%m-%d})"
             )
-            table = build_snapshot(data, part, labels=True).table
+            # the Arrow table alone: a snapshot's pandas frame would double its memory here
+            check_dates(part, data)
+            table = build_feature_table(data.tables, part, data.end)
             as_of = pc.cast(table["as_of"], pa.timestamp("us")).to_numpy(zero_copy_only=False)
             for day in part:
                 mask = as_of == np.datetime64(day, "us")
