@@ -202,25 +202,26 @@ def select_panel(
     PanelError
         A local authority in ``scored`` has no capacity.
     """
-    areas = scored["local_authority"].astype(str)
-    missing = sorted(set(areas.unique()) - set(capacity))
+    # areas and people as codes in their sorted order: the same order as sorting the
+    # strings themselves, without turning a column of strings into Python objects
+    area_codes, area_names = pd.factorize(
+        scored["local_authority"].astype(str), sort=True, use_na_sentinel=False
+    )
+    missing = sorted(set(area_names) - set(capacity))
     if missing:
         raise PanelError(MSG_NO_CAPACITY.format(la=missing[0]))
-    order = np.lexsort(
-        (
-            scored["person_id"].astype(str).to_numpy(),
-            -scored["probability"].to_numpy(dtype=float),
-            areas.to_numpy(),
-        )
-    )
-    ordered_areas = areas.iloc[order]
+    person_codes, _ = pd.factorize(scored["person_id"].astype(str), sort=True)
+    probability = scored["probability"].to_numpy(dtype=float)
+    order = np.lexsort((person_codes, -probability, area_codes))
+    ordered = area_codes[order]
     rank = np.empty(len(scored), dtype=np.int64)
-    rank[order] = ordered_areas.groupby(ordered_areas.to_numpy(), sort=False).cumcount() + 1
-    cap = areas.map(dict(capacity)).to_numpy(dtype=np.int64)
+    # 1 + the place in its area's run of the sorted rows
+    rank[order] = np.arange(len(order)) - np.searchsorted(ordered, ordered, side="left") + 1
+    cap = np.array([capacity[a] for a in area_names], dtype=np.int64)[area_codes]
     within = rank <= cap
     listed = within.copy()
     if threshold is not None:
-        listed |= scored["probability"].to_numpy(dtype=float) >= threshold
+        listed |= probability >= threshold
     return scored.assign(rank=rank, within_capacity=within, listed=listed)
 
 

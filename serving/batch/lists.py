@@ -145,7 +145,9 @@ def write_list(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
 def _by_band(bands: pd.Series, band_names: Sequence[str]) -> dict[str, int]:
     """People per band, highest band first (every band of the model, zeros included; a
     band the model does not name, last, so that the counts always add up)."""
-    counts = bands.astype(str).value_counts()
+    counts = bands.value_counts()  # categorical bands count every category: keep the held
+    counts = counts[counts.to_numpy() > 0]
+    counts.index = counts.index.astype(str)
     names = [*reversed(list(band_names)), *sorted(set(counts.index) - set(band_names))]
     return {name: int(counts.get(name, 0)) for name in names}
 
@@ -187,12 +189,15 @@ def list_counts(
     ``moved_in`` (from the other list), ``no_longer_named`` and
     ``no_longer_named_by_reason``.
     """
+    # compared as columns (Arrow-backed strings compare fast, and to_numpy would copy them
+    # into Python objects first)
     mine = drawn[
-        (drawn["local_authority"].to_numpy() == la) & (drawn["outcome"].to_numpy() == outcome)
+        (drawn["local_authority"] == la).to_numpy(dtype=bool)
+        & (drawn["outcome"] == outcome).to_numpy(dtype=bool)
     ]
     out: dict[str, Any] = {"residents": len(mine), "named": 0}
     for key in LISTS:
-        cohort = mine[mine["list"].to_numpy() == key]
+        cohort = mine[(mine["list"] == key).to_numpy(dtype=bool)]
         beyond = cohort[~cohort["within_capacity"].to_numpy(dtype=bool)]
         on_list = rows[(rows["outcome"] == outcome) & (rows["list"] == key)]
         left = gone[

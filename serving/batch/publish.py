@@ -72,6 +72,8 @@ class Manifest:
     #: the outcomes listed that the previous run listed too, so their lists are compared
     #: with its lists; any other listed outcome counts everyone on it as new
     compared: list[str] = field(default_factory=list)
+    #: seconds of each part of the "writing packs" stage (``serving.batch.run.WRITING_PARTS``)
+    writing_parts: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -150,6 +152,10 @@ def _log_run(staged: Path, manifest: Manifest) -> None:
                 for what in ("named", "beyond_capacity", "no_longer_named")
             },
             **{f"seconds_{k.replace(' ', '_')}": v for k, v in manifest.durations.items()},
+            **{
+                f"seconds_writing_{k.replace(' ', '_')}": v
+                for k, v in manifest.writing_parts.items()
+            },
         }
     )
     for name in sorted(manifest.files):

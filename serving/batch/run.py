@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.coverage import Coverage, coverage
@@ -46,14 +47,20 @@ from serving.batch.lists import (
     write_list,
 )
 from serving.batch.publish import Manifest, Tracking, publish
+from serving.panel.pack import CHARTS, RENDERING
 
-__all__ = ["STAGES", "band_edges", "capacity_of", "score_panels"]
+__all__ = ["STAGES", "WRITING_PARTS", "band_edges", "capacity_of", "score_panels"]
 
 #: stages reported to ``progress`` in this order
 STAGES = ("loading data", "building features", "scoring", "explaining", "writing packs")
 #: reasons kept per explanation (the list shows three, the pack's card all of them)
 TOP_REASONS = 5
 Progress = Callable[[str, int, int], None]
+#: the parts of writing packs the manifest times (``writing_parts``): splitting everyone
+#: by authority and counting the lists; the lists' CSV and Parquet files; drawing the
+#: charts; the rest of rendering a pack (agenda, cards, template); writing the HTML
+COUNTS, LIST_FILES, HTML_FILES = "counts", "list files", "pack files"
+WRITING_PARTS = (COUNTS, LIST_FILES, CHARTS, RENDERING, HTML_FILES)
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -224,6 +231,35 @@ class _Written:
     files: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     packs: dict[str, str] = field(default_factory=dict)
+    #: seconds of each part of the stage (:data:`WRITING_PARTS`)
+    parts: dict[str, float] = field(default_factory=dict)
+
+    def add(self, part: str, since: float) -> float:
+        """Add the time since ``since`` to ``part``; the time now."""
+        now = time.perf_counter()
+        self.parts[part] = self.parts.get(part, 0.0) + now - since
+        return now
+
+
+#: the columns of everyone's scores that the lists' counts and the packs read; the
+#: few-valued ones are made categorical, so that a pack's many selections copy codes
+_PACK_COLUMNS = ("person_id", "local_authority", "outcome", "list", "within_capacity", "band")
+_CATEGORICAL = ("local_authority", "outcome", "list", "band")
+
+
+def _by_authority(drawn: pd.DataFrame, authorities: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Everyone scored (the columns the packs read), split by local authority in one pass
+    (not one comparison of every row per authority); an authority nobody lives in gets
+    no rows."""
+    slim = drawn[[*_PACK_COLUMNS, "probability"]].astype(dict.fromkeys(_CATEGORICAL, "category"))
+    codes = slim["local_authority"].cat.codes.to_numpy()
+    position = {str(name): i for i, name in enumerate(slim["local_authority"].cat.categories)}
+    return {
+        la: slim.take(np.flatnonzero(codes == position[la])).reset_index(drop=True)
+        if la in position
+        else slim.iloc[:0]
+        for la in authorities
+    }
 
 
 def _write_packs(
@@ -253,12 +289,17 @@ def _write_packs(
 
     authorities = capacity.authorities
     stages.say(STAGES[4], 0, len(authorities))
-    written = _Written()
-    drawn = scores.drawn
+    written = _Written(parts=dict.fromkeys(WRITING_PARTS, 0.0))
+    clock = time.perf_counter()
+    residents = _by_authority(scores.drawn, authorities)
+    clock = written.add(COUNTS, clock)
     for k, la in enumerate(authorities):
+        drawn = residents[la]
         mine = lists[lists["local_authority"] == la].reset_index(drop=True)
         stem = f"panel_{slug(la)}"
+        clock = written.add(COUNTS, clock)
         written.files += [p.name for p in write_list(mine, staged, stem)]
+        clock = written.add(LIST_FILES, clock)
         written.counts[la] = {
             outcome: list_counts(
                 mine,
@@ -271,11 +312,12 @@ def _write_packs(
             )
             for outcome, released in models.items()
         }
+        clock = written.add(COUNTS, clock)
         html = render_pack(
             local_authority=la,
             as_of=as_of,
             lists=mine,
-            drawn=drawn[drawn["local_authority"].to_numpy() == la],
+            drawn=drawn,
             models=models,
             explanations=explained,
             capacity=capacity.as_dict()[la],
@@ -291,8 +333,11 @@ def _write_packs(
             agenda_counts=(agenda or {}).get(la),
             suspended=suspended,
             compared=compared,
+            timings=written.parts,
         )
+        clock = time.perf_counter()
         (staged / f"{stem}.html").write_text(html, encoding="utf-8")
+        clock = written.add(HTML_FILES, clock)
         written.files.append(f"{stem}.html")
         written.packs[la] = str(out_dir / f"{stem}.html")
         stages.say(STAGES[4], k + 1, len(authorities))
@@ -470,6 +515,7 @@ def score_panels(
             people_scored=len(frame),
             counts=written.counts,
             durations=stages.durations,
+            writing_parts={k: round(v, 3) for k, v in written.parts.items()},
             files=sorted([*written.files, MANIFEST]),
             baseline_as_of=baseline_as_of,
             out_dir=str(out_dir),

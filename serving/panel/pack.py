@@ -1,4 +1,4 @@
-"""The HTML panel pack: one page per local authority, rendered with Jinja2 + matplotlib.
+"""The HTML panel pack: one page per local authority, rendered with Jinja2.
 
 A pack is made for a one-hour monthly meeting and prints on A4 with the protective
 marking and page numbers on every page. It opens with what the lists are and are not
@@ -21,23 +21,25 @@ amber box for each outcome whose latest monitoring is amber or red
    where the named estimates sit against the band edges, and per list how many are
    beyond its places and how to raise them.
 
-Charts are inline SVG with fixed ids, so the same inputs give the same bytes.
+Charts are inline SVG written from the numbers (no plotting library to load), with
+fixed ids, so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import functools
 import json
 import math
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup, escape
 
 from features.coverage import Coverage
 from features.vocabulary import LISTS, OUTCOMES
@@ -53,13 +55,6 @@ __all__ = ["MARKING", "base_rate", "estimates_chart", "render_pack"]
 TEMPLATE = "pack.html.j2"
 #: the Government Security Classification marking of every page of a pack
 MARKING = "OFFICIAL-SENSITIVE"
-#: matplotlib settings that make SVG output small and byte-for-byte reproducible
-SVG_STYLE: dict[str, Any] = {
-    "svg.hashsalt": "vru-panel-pack",
-    "svg.fonttype": "none",
-    "font.size": 8,
-    "font.family": "DejaVu Sans",
-}
 RAISE_COLOUR = "#b2182b"
 BAND_SHADES = ("#ffffff", "#fbeee6", "#f6d5c3", "#eeb39b")
 #: what a card shows of each outcome: the first reasons, protective factors and changes
@@ -76,6 +71,16 @@ SAME = "about the same as last month"
 STATUS_NEW_TO_AGENDA = "new to the agenda"
 STATUS_AGAIN = "on last month's agenda"
 STATUS_FIRST = "first agenda"
+#: the parts of rendering a pack that ``render_pack(timings=…)`` times
+CHARTS = "charts"
+RENDERING = "rendering"
+
+
+@functools.cache
+def _template() -> Template:
+    """The pack's template, compiled once per process (compiling takes longer than
+    rendering a pack)."""
+    return _environment().get_template(TEMPLATE)
 
 
 def _environment() -> Environment:
@@ -97,65 +102,130 @@ def _people(count: int, one: str = "young person", many: str = "young people") -
     return f"{count:,} {one if count == 1 else many}"
 
 
-def _svg(figure: Any) -> Markup:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
-    text = buffer.getvalue()
-    return Markup(text[text.index("<svg") :])  # inline: drop the XML prologue
-
-
 def _clip(text: str, limit: int = MAIN_REASON_CHARS) -> str:
     head = text.split(" — ")[0]
     return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
 
 
+#: the estimates chart's size in points (7.6 in wide; 0.55 in a list, plus 0.9 in of
+#: margins), its plot area's margins, and its dots' radius
+CHART_WIDTH = 547.2
+CHART_ROW = 39.6
+CHART_MARGINS = 64.8
+CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 54.72, 536.26, 23.04, 32.4
+DOT_RADIUS = 1.5
+CHART_FONT = 'font-family="DejaVu Sans, sans-serif"'
+
+
+def _line(x1: float, y1: float, x2: float, y2: float) -> str:
+    """A black line of the chart's axis, in points."""
+    return (
+        f'<line x1="{x1:.2f}" y1="{y1:.2f}" x2="{x2:.2f}" y2="{y2:.2f}" '
+        'stroke="#000000" stroke-width="0.8"/>'
+    )
+
+
+def _ticks(right: float) -> list[float]:
+    """The x axis's ticks, 0 to ``right`` percent: no more than 11, at round steps."""
+    step = 10 if right >= 30 else 5 if right > 10 else 2
+    return [float(x) for x in range(0, int(right) + 1, step)]
+
+
+def _chart_text(named: Mapping[str, np.ndarray]) -> str:
+    """The chart's text alternative: each list's number named and the range of their
+    estimates (the same numbers the dots show)."""
+    parts = []
+    for key, v in named.items():
+        if not len(v):
+            parts.append(f"{key.capitalize()} list: nobody named.")
+            continue
+        low, high = percent(float(np.min(v))), percent(float(np.max(v)))
+        spread = f"an estimate of {low}" if low == high else f"estimates from {low} to {high}"
+        parts.append(f"{key.capitalize()} list: {_people(len(v))}, {spread}.")
+    return " ".join(parts)
+
+
 def estimates_chart(named: Mapping[str, np.ndarray], bands: Sequence[Any], outcome: str) -> Markup:
     """Where the named young people's estimates sit, one row per list, against the
-    bands (shaded, labelled): a linear scale in percent, nothing to decode."""
-    import matplotlib as mpl
-    from matplotlib.figure import Figure
+    bands (shaded, labelled): a linear scale in percent, nothing to decode.
 
+    Inline SVG written from the numbers (one dot per young person, jittered within its
+    list's row by a fixed seed), with a title and a text alternative giving each list's
+    count and range; the same inputs give the same bytes.
+    """
     values = [np.asarray(v, dtype=float) for v in named.values()]
     if not any(len(v) for v in values):
         return Markup("")
     top = max(float(np.max(v)) for v in values if len(v))
     right = min(100.0, max(10.0, math.ceil(top * 100 / 10 + 0.5) * 10))
-    with mpl.rc_context(SVG_STYLE):  # type: ignore[arg-type]
-        figure = Figure(figsize=(7.6, 0.55 * len(named) + 0.9))
-        height = 0.55 * len(named) + 0.9
-        figure.subplots_adjust(left=0.1, right=0.98, top=1 - 0.32 / height, bottom=0.45 / height)
-        axes = figure.add_subplot()
-        lowers = [b.lower * 100 for b in bands] + [math.inf]
-        for i, band in enumerate(bands):
-            start, end = lowers[i], min(lowers[i + 1], right)
-            if start >= right:
-                break
-            axes.axvspan(start, end, color=BAND_SHADES[min(i, len(BAND_SHADES) - 1)], zorder=0)
-            axes.text(
-                (start + end) / 2,
-                len(named) - 0.45,
-                band.name,
-                ha="center",
-                va="bottom",
-                fontsize=7,
-                color="#444444",
-            )
-        rng = np.random.default_rng(0)
-        for row, v in enumerate(values):
-            y = len(named) - 1 - row + rng.uniform(-0.18, 0.18, len(v))
-            axes.scatter(v * 100, y, s=9, color=RAISE_COLOUR, alpha=0.7, linewidths=0, zorder=2)
-        axes.set_yticks(range(len(named)), [f"{k} list" for k in named][::-1], fontsize=7)
-        axes.set_ylim(-0.6, len(named) - 0.1)
-        axes.set_xlim(0, right)
-        axes.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda x, _: f"{x:.0f}%"))
-        axes.set_xlabel(
-            "each dot: a young person named in this pack, at their estimate of "
-            f"{OUTCOMES[outcome].title}"
+    rows = len(named)
+    height = CHART_ROW * rows + CHART_MARGINS
+    x0, x1 = CHART_LEFT, CHART_RIGHT
+    y0, y1 = CHART_TOP, height - CHART_BOTTOM  # the plot area's top and bottom
+
+    def x_at(value: float) -> float:  # percent → points
+        return x0 + value / right * (x1 - x0)
+
+    def y_at(value: float) -> float:  # row units (-0.6 at the bottom, rows - 0.1 at the top)
+        return y1 - (value + 0.6) / (rows - 0.1 + 0.6) * (y1 - y0)
+
+    ids = f"estimates-{outcome}"
+    title = f"Estimates of the young people named, by list: risk of {OUTCOMES[outcome].title}"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH:g}pt" '
+        f'height="{height:.1f}pt" viewBox="0 0 {CHART_WIDTH:g} {height:.1f}" role="img" '
+        f'aria-labelledby="{ids}-title {ids}-desc" {CHART_FONT}>',
+        f'<title id="{ids}-title">{escape(title)}</title>',
+        f'<desc id="{ids}-desc">{escape(_chart_text(named))}</desc>',
+    ]
+    lowers = [b.lower * 100 for b in bands] + [math.inf]
+    for i, band in enumerate(bands):
+        start, end = lowers[i], min(lowers[i + 1], right)
+        if start >= right:
+            break
+        shade = BAND_SHADES[min(i, len(BAND_SHADES) - 1)]
+        out.append(
+            f'<rect x="{x_at(start):.2f}" y="{y0:.2f}" width="{x_at(end) - x_at(start):.2f}" '
+            f'height="{y1 - y0:.2f}" fill="{shade}"/>'
         )
-        for side in ("top", "right", "left"):
-            axes.spines[side].set_visible(False)
-        axes.tick_params(axis="y", length=0)
-        return _svg(figure)
+        out.append(
+            f'<text x="{x_at((start + end) / 2):.2f}" y="{y_at(rows - 0.45) - 2:.2f}" '
+            f'font-size="7" fill="#444444" text-anchor="middle">{escape(band.name)}</text>'
+        )
+    rng = np.random.default_rng(0)
+    for row, (key, v) in enumerate(zip(named, values, strict=True)):
+        centre = rows - 1 - row
+        out.append(
+            f'<text x="{x0 - 3.5:.2f}" y="{y_at(centre) + 2.5:.2f}" font-size="7" '
+            f'text-anchor="end">{escape(key)} list</text>'
+        )
+        jitter = centre + rng.uniform(-0.18, 0.18, len(v))
+        out.append(
+            f'<g class="dots" data-list="{escape(key)}" fill="{RAISE_COLOUR}" fill-opacity="0.7">'
+        )
+        out.extend(
+            f'<circle cx="{x_at(p * 100):.2f}" cy="{y_at(y):.2f}" r="{DOT_RADIUS:g}"/>'
+            for p, y in zip(v, jitter, strict=True)
+        )
+        out.append("</g>")
+    out.append(_line(x0, y1, x1, y1))  # the x axis
+    for tick in _ticks(right):
+        x = x_at(tick)
+        out.append(_line(x, y1, x, y1 + 3.5))
+        out.append(
+            f'<text x="{x:.2f}" y="{y1 + 13:.2f}" font-size="8" '
+            f'text-anchor="middle">{tick:.0f}%</text>'
+        )
+    label = (
+        "each dot: a young person named in this pack, at their estimate of "
+        f"{OUTCOMES[outcome].title}"
+    )
+    out.append(
+        f'<text x="{(x0 + x1) / 2:.2f}" y="{y1 + 25:.2f}" font-size="8" '
+        f'text-anchor="middle">{escape(label)}</text>'
+    )
+    out.append("</svg>")
+    return Markup("\n".join(out))
 
 
 def base_rate(bands: Sequence[Any]) -> float:
@@ -426,13 +496,14 @@ def _section(
     capacity: Mapping[str, int],
     counts: Mapping[str, Any],
     compared: bool = True,
+    timings: MutableMapping[str, float] | None = None,
 ) -> dict[str, object]:
     mine = lists[lists["outcome"] == outcome]
-    residents = drawn[drawn["outcome"].to_numpy() == outcome]
+    residents = drawn[(drawn["outcome"] == outcome).to_numpy(dtype=bool)]
     bands = released.model.bundle.bands
     band_rows = []
     for i, band in enumerate(bands):
-        in_band = residents[residents["band"].to_numpy() == band.name]
+        in_band = residents[(residents["band"] == band.name).to_numpy(dtype=bool)]
         upper = bands[i + 1].lower if i + 1 < len(bands) else None
         band_rows.append(
             {
@@ -456,6 +527,10 @@ def _section(
     named = {
         key: mine.loc[mine["list"] == key, "probability"].to_numpy(dtype=float) for key in LISTS
     }
+    began = time.perf_counter()
+    chart = estimates_chart(named, bands, outcome)
+    if timings is not None:
+        timings[CHARTS] = timings.get(CHARTS, 0.0) + time.perf_counter() - began
     return {
         "outcome": outcome,
         "title": OUTCOMES[outcome].title,
@@ -468,7 +543,7 @@ def _section(
         "compared": compared,
         "bands": band_rows,
         "lists": sections,
-        "chart": estimates_chart(named, bands, outcome),
+        "chart": chart,
     }
 
 
@@ -489,6 +564,7 @@ def render_pack(
     agenda_counts: Mapping[str, int] | None = None,
     suspended: Mapping[str, Suspension] | None = None,
     compared: Collection[str] | None = None,
+    timings: MutableMapping[str, float] | None = None,
 ) -> str:
     """The panel pack of one local authority as an HTML page.
 
@@ -524,7 +600,12 @@ def render_pack(
     compared
         The outcomes whose lists are compared with the previous run's (``None``: all);
         the others say the previous run made no list for them.
+    timings
+        When given, the seconds spent drawing charts are added to its ``"charts"`` and
+        the rest of the rendering (cards, agenda, template) to its ``"rendering"``.
     """
+    began = time.perf_counter()
+    charts_before = (timings or {}).get(CHARTS, 0.0)
     outcomes = list(models)
     switched_off = [
         {"outcome": o, "title": OUTCOMES[o].title, "words": s.words()}
@@ -550,6 +631,7 @@ def render_pack(
             capacity=capacity,
             counts=counts[outcome],
             compared=compared is None or outcome in compared,
+            timings=timings,
         )
         for outcome in outcomes
     ]
@@ -569,8 +651,7 @@ def render_pack(
         for section in s["lists"]  # type: ignore[attr-defined]
         for reason, n in section["no_longer"]
     ]
-    template = _environment().get_template(TEMPLATE)
-    return template.render(
+    html = _template().render(
         marking=MARKING,
         local_authority=local_authority,
         as_of=as_of.isoformat(),
@@ -591,3 +672,8 @@ def render_pack(
         switched_off=switched_off,
         watch=watch,
     )
+    if timings is not None:
+        charts = timings.get(CHARTS, 0.0) - charts_before
+        spent = time.perf_counter() - began - charts
+        timings[RENDERING] = timings.get(RENDERING, 0.0) + spent
+    return html

@@ -35,6 +35,7 @@ from serving.batch.history import (
     DROPPED_OUTRANKED,
 )
 from serving.batch.lists import LIST_COLUMNS, STATUS_MOVED, STATUS_NEW, STATUS_STILL, slug
+from serving.batch.run import WRITING_PARTS
 from tests.batch.conftest import (
     ACCESS_ROWS,
     AUTHORITIES,
@@ -423,6 +424,10 @@ def test_manifest_mlflow_run_and_summary(two_runs: TwoRuns) -> None:
     assert manifest["data_fingerprint"] == data_fingerprint(released.data_dir)
     assert manifest["capacity"] == PANEL_CAPACITY.as_dict()
     assert set(manifest["durations"]) >= {"loading data", "building features", "scoring"}
+    # the writing stage's parts, each timed (they fall within the stage's own time)
+    assert set(manifest["writing_parts"]) == set(WRITING_PARTS)
+    parts = sum(manifest["writing_parts"].values())
+    assert 0 < parts <= manifest["durations"]["writing packs"] + 0.01  # each rounded to 1 ms
     client = MlflowClient(released.tracking_uri, released.tracking_uri)
     for outcome in OUTCOME_KEYS:
         model = manifest["models"][outcome]
