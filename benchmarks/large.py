@@ -20,7 +20,8 @@ process and every child, polled every 0.2 s) are recorded. Then a cost curve: ti
 memory per stage against people, with the slope between the two largest sizes (seconds
 and MiB per 100,000 people). Nothing is a test: the figures go to BENCHMARKS.md
 (section "Full size", merged into the file). Run alone:
-``python -m benchmarks.large [--sizes 313000 1000000 2000000] [--keep DIR]``.
+``python -m benchmarks.large [--sizes 313000 1000000 2000000] [--keep DIR]``; with
+``--keep DIR``, a population already generated in ``DIR/people-N/pop`` is reused.
 """
 
 from __future__ import annotations
@@ -169,7 +170,9 @@ def run_size(people: int, root: Path) -> tuple[list[Stage], dict[str, float]]:
         stages.append(run_stage(name, args, env, log))
         return stages[-1].ok
 
-    if not stage(
+    if (data / "manifest.json").exists():  # generated earlier (``--keep``): reuse it
+        print(f"  generate: reusing {data}", flush=True)
+    elif not stage(
         "generate",
         [vru, "synth", "--people", str(people), "--seed", str(SEED), "--out", str(data)],
     ):
