@@ -10,6 +10,11 @@ outcomes' TreeSHAP explanations and an access-log row) side by side, alternating
 within each repeat; figures are medians over repeats. Memory is the server's
 resident set (all its processes) before and after the load.
 
+Where an ``/explain`` request's time goes is measured in-process beside it
+(:func:`stage_costs`): the same stack started as the service starts it
+(:meth:`serving.runtime.Practice.start`, with a scratch access log), each stage of one
+request called :data:`STAGE_CALLS` times on its own, medians.
+
 Run alone: ``.venv/bin/python benchmarks/serving.py [--repeats 3]``. Set
 ``VRU_BENCH_STACK=DIR`` to reuse a stack built earlier in DIR.
 """
@@ -22,13 +27,17 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vru.serving_stack import ServingStack
 
 CONCURRENCY = (1, 8, 32)
+#: calls of each stage function timed in-process (medians reported)
+STAGE_CALLS = 200
 SECONDS = 5
 AIM_THROUGHPUT = 0.5  # /explain throughput at least half the floor's
 AIM_LATENCY = 3.0  # /explain p50 within 3x the floor's
@@ -92,6 +101,99 @@ def _rss_mib(pid: int) -> float:
     return total / 2**20
 
 
+def _median_ms(work: Callable[[], object], calls: int) -> float:
+    """Median wall time of ``work()`` in milliseconds, over ``calls`` calls (after one)."""
+    work()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def stage_costs(
+    stack: ServingStack, person: str, token: str, scratch: Path, calls: int = STAGE_CALLS
+) -> list[tuple[str, float]]:
+    """Median milliseconds of each stage of one ``/explain`` request, in-process.
+
+    The service's own objects (:meth:`serving.runtime.Practice.start` on the stack, with
+    the access log in ``scratch``), each stage called on its own: the token check, the
+    young person's rows (this month's and last month's), each outcome's explanation and
+    what changed since last month (its rows scored once, as a request does), the
+    access-log row (hash chain and a synced commit, one writer), the whole
+    :meth:`~serving.runtime.Practice.explain` (the row written while the explanations
+    are worked out) and the answer's JSON.
+    """
+    from dataclasses import replace
+
+    from models.changes import changes_of_record
+    from models.risk_model import one_request
+    from serving.access_log import Entry
+    from serving.runtime import Practice
+
+    settings = stack.settings()
+    settings = settings.model_copy(update={"access_log_path": scratch / "access-log.sqlite"})
+    practice = Practice.start(settings)
+    snapshot, previous = practice.snapshot, practice.previous
+    who = practice.tokens.lookup(token)
+    assert who is not None, "the benchmark's token"
+    record = snapshot.record(person)
+    before = previous.record(person) if previous is not None else None
+    costs = [
+        (
+            "token check (hash, table lookup)",
+            _median_ms(lambda: practice.tokens.lookup(token), calls),
+        ),
+        (
+            "the young person's rows (now and last month)",
+            _median_ms(
+                lambda: (snapshot.record(person), previous and previous.record(person)), calls
+            ),
+        ),
+    ]
+    for outcome, champion in practice.champions.items():
+        model = champion.model
+        assert record is not None
+
+        def explained(model: Any = model) -> object:
+            with one_request():
+                return model.explain_record(record, data_as_of=snapshot.freshness)
+
+        def with_changes(model: Any = model) -> object:
+            with one_request():
+                explanation = model.explain_record(record, data_as_of=snapshot.freshness)
+                if previous is not None and before is not None:
+                    changes_of_record(
+                        model, record, before, as_of=snapshot.as_of, since=previous.as_of
+                    )
+                return explanation
+
+        alone = _median_ms(explained, calls)
+        both = _median_ms(with_changes, calls)
+        costs += [
+            (f"{outcome}: explanation (TreeSHAP, calibration, reasons)", alone),
+            (f"{outcome}: what changed since last month", max(both - alone, 0.0)),
+        ]
+    entry = Entry("explain", "allowed", who.user, who.role, who.la, person_id=person)
+    costs.append(
+        (
+            "access-log row (hash chain, synced commit)",
+            _median_ms(lambda: practice.log.record(replace(entry, purpose="stage")), calls),
+        )
+    )
+    answer = practice.explain(who, person, "benchmark")
+    costs.append(
+        (
+            "whole request's work (Practice.explain, row written alongside)",
+            _median_ms(lambda: practice.explain(who, person, "benchmark"), calls),
+        )
+    )
+    costs.append(("answer as JSON", _median_ms(answer.model_dump_json, calls)))
+    practice.log.close()
+    return costs
+
+
 def _stack(root: Path) -> ServingStack:
     """The stack in ``VRU_BENCH_STACK`` (if prepared there before) or a new one.
 
@@ -147,6 +249,8 @@ def bench(repeats: int) -> list[str]:
                             _wrk(urls[name], scripts[name], connections)
                         )
             memory_after = _rss_mib(server.process.pid)
+        (tmp / "stages").mkdir()
+        stages = stage_costs(stack, person, token, tmp / "stages")
 
     def med(name: str, c: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[(name, c)])
@@ -182,6 +286,14 @@ def bench(repeats: int) -> list[str]:
         f"Server memory (resident, all processes): {memory_before:,.0f} MiB before the load, "
         f"{memory_after:,.0f} MiB after {total:,} requests "
         f"({memory_after - memory_before:+,.0f} MiB).",
+        "",
+        f"Where an `/explain` request's time goes, in-process (the service's objects on the "
+        f"same stack, each stage called {STAGE_CALLS} times on its own, median ms; the "
+        "framework's share is the floor's p50 above):",
+        "",
+        "| stage | median ms |",
+        "| --- | ---: |",
+        *[f"| {name} | {ms:.3f} |" for name, ms in stages],
     ]
     return lines
 

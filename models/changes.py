@@ -47,6 +47,7 @@ __all__ = [
     "attach_changes",
     "band_sentence",
     "change_sentence",
+    "changes_of_record",
     "changes_since",
     "month_before",
 ]
@@ -263,45 +264,92 @@ def changes_since(
     values_b = b[names].to_numpy(dtype=float, na_value=np.nan)
     out: dict[str, Changes] = {}
     for i in range(len(a)):
-        order = sorted(
-            (j for j in range(len(names)) if abs(moves[i, j]) >= MIN_CONTRIBUTION),
-            key=lambda j: (-abs(moves[i, j]), names[j]),
-        )
-        movers: list[Change] = []
-        seen: set[str] = set()
-        for j in order:
-            what, window, source = infos[names[j]]
-            before, after = values_b[i, j], values_a[i, j]
-            sentence = change_sentence(
-                names[j], what, window, before, after,
-                since=dates_b[i], as_of=dates_a[i], source=source,
-            )  # fmt: skip
-            if sentence is None or sentence in seen:
-                continue
-            seen.add(sentence)
-            movers.append(
-                Change(
-                    feature=names[j],
-                    sentence=sentence,
-                    moved=round(float(moves[i, j]), 4),
-                    then=None if math.isnan(before) else float(before),
-                    now=None if math.isnan(after) else float(after),
-                )
-            )
-            if len(movers) == top:
-                break
-        band_then, band_now = str(scored_b["band"].iloc[i]), str(scored_a["band"].iloc[i])
-        out[str(now_ids[both[i]])] = Changes(
-            since=dates_b[i].isoformat(),
-            band_then=band_then,
-            band_now=band_now,
+        out[str(now_ids[both[i]])] = _changes(
+            names, infos, moves[i], values_b[i], values_a[i],
+            since=dates_b[i], as_of=dates_a[i], top=top,
+            band_then=str(scored_b["band"].iloc[i]), band_now=str(scored_a["band"].iloc[i]),
             probability_then=float(scored_b["probability"].iloc[i]),
             probability_now=float(scored_a["probability"].iloc[i]),
-            moved=movers,
-            summary=band_sentence(band_then, band_now, dates_b[i]),
-            note=NOTE,
-        )
+        )  # fmt: skip
     return out
+
+
+def changes_of_record(
+    model: RiskModel,
+    now: Mapping[str, object],
+    then: Mapping[str, object],
+    *,
+    as_of: dt.date,
+    since: dt.date,
+    top: int = MOVERS,
+) -> Changes:
+    """:func:`changes_since` of one young person whose rows are given as mappings of
+    column to value (the same :class:`Changes` as for one-row frames of them; what the
+    service says for one young person), scored by :meth:`RiskModel.score_record`."""
+    scored_a, scored_b = model.score_record(now), model.score_record(then)
+    names = scored_a.names
+    registry = model.registry()
+    return _changes(
+        names, {n: _info(n, registry) for n in names},
+        scored_a.contributions - scored_b.contributions, scored_b.values, scored_a.values,
+        since=since, as_of=as_of, top=top,
+        band_then=scored_b.band, band_now=scored_a.band,
+        probability_then=scored_b.probability, probability_now=scored_a.probability,
+    )  # fmt: skip
+
+
+def _changes(
+    names: Sequence[str],
+    infos: Mapping[str, tuple[str, Any, Any]],
+    moves: np.ndarray,
+    values_b: np.ndarray,
+    values_a: np.ndarray,
+    *,
+    since: dt.date,
+    as_of: dt.date,
+    top: int,
+    band_then: str,
+    band_now: str,
+    probability_then: float,
+    probability_now: float,
+) -> Changes:
+    """One young person's :class:`Changes` from each input's move, value then and now."""
+    order = sorted(
+        (j for j in range(len(names)) if abs(moves[j]) >= MIN_CONTRIBUTION),
+        key=lambda j: (-abs(moves[j]), names[j]),
+    )
+    movers: list[Change] = []
+    seen: set[str] = set()
+    for j in order:
+        what, window, source = infos[names[j]]
+        before, after = values_b[j], values_a[j]
+        sentence = change_sentence(
+            names[j], what, window, before, after, since=since, as_of=as_of, source=source
+        )
+        if sentence is None or sentence in seen:
+            continue
+        seen.add(sentence)
+        movers.append(
+            Change(
+                feature=names[j],
+                sentence=sentence,
+                moved=round(float(moves[j]), 4),
+                then=None if math.isnan(before) else float(before),
+                now=None if math.isnan(after) else float(after),
+            )
+        )
+        if len(movers) == top:
+            break
+    return Changes(
+        since=since.isoformat(),
+        band_then=band_then,
+        band_now=band_now,
+        probability_then=probability_then,
+        probability_now=probability_now,
+        moved=movers,
+        summary=band_sentence(band_then, band_now, since),
+        note=NOTE,
+    )
 
 
 def attach_changes(

@@ -9,7 +9,10 @@ and the service all go through it: there is no second scoring path.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,18 @@ import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
+from scipy.special import expit, logit
 
 from models.bands import BAND_ORDER, Band
-from models.calibration import Calibrator, group_keys, row_columns
+from models.calibration import (
+    _EDGE,
+    COHORT,
+    INTERVAL_LEVEL,
+    KEY_SEPARATOR,
+    Calibrator,
+    group_keys,
+    row_columns,
+)
 from models.candidates import RulesBaseline
 from models.explain import AdditivityError, Contributions, contributions
 from models.reasons import (
@@ -62,6 +74,167 @@ class ModelBundle:
         return path
 
 
+#: while one request is answered (:func:`one_request`), the margins and contributions of
+#: the rows already worked out, by model and row; ``None`` outside a request
+_REQUEST_MEMO: ContextVar[dict[tuple[object, ...], Any] | None] = ContextVar(
+    "risk_model_request", default=None
+)
+
+
+@contextmanager
+def one_request() -> Iterator[None]:
+    """Within this block, a row a model has scored (or explained) is not scored again.
+
+    One request of the service reads the same row several times: its explanation, then
+    what changed since the previous snapshot (:func:`models.changes.changes_since`
+    scores and explains both rows again). Only single rows are remembered, and nothing
+    outlives the block: there is no cache across requests.
+    """
+    token = _REQUEST_MEMO.set({})
+    try:
+        yield
+    finally:
+        _REQUEST_MEMO.reset(token)
+
+
+def _number(value: object) -> float:
+    """A cell as the float ``DataFrame.to_numpy(dtype=float, na_value=nan)`` makes of it."""
+    if value is None or value is pd.NA:
+        return np.nan
+    return float(value)  # type: ignore[arg-type]
+
+
+def _linear_points(calibrator: Calibrator) -> tuple[np.ndarray, np.ndarray] | None:
+    """The points of an isotonic calibrator's linear ``interp1d`` (``None``: another map)."""
+    from scipy.interpolate import interp1d
+
+    f = getattr(getattr(calibrator, "model_", None), "f_", None)
+    if isinstance(f, interp1d) and getattr(f, "_call", None) is interp1d._call_linear_np:
+        return np.asarray(f.x), np.asarray(f.y)
+    return None
+
+
+class _CalibrationMaps:
+    """A fitted :class:`~models.calibration.Calibrator` and its bootstrap refits read as
+    arrays, for a few rows at a time: the very numbers of ``Calibrator.predict`` and
+    ``Calibrator.interval`` (the same operations on the same fitted parameters), without
+    scikit-learn's input checks on each of the 41 maps, which were most of the time of
+    explaining one young person.
+
+    A map this class does not know (a calibrator of another kind) leaves ``usable`` false
+    and the caller takes the calibrator's own methods.
+    """
+
+    def __init__(self, calibrator: Calibrator) -> None:
+        self.by = getattr(calibrator, "by", None)
+        fitted = [calibrator, *getattr(calibrator, "resampled_", [])]
+        self.refits = len(fitted) - 1
+        self.shifts = [dict(getattr(c, "shifts_", {})) for c in fitted]
+        self.usable = all(self._known(c) for c in fitted)
+        self.platt = self.usable and all(c.method == "platt" for c in fitted)
+        if self.platt:
+            # one (1, maps) matrix: ``score @ coef.T + intercept`` of every map at once
+            self.coef = np.hstack([np.asarray(c.model_.coef_, dtype=float).T for c in fitted])
+            self.intercept = np.hstack(
+                [np.asarray(c.model_.intercept_, dtype=float) for c in fitted]
+            )
+        self.fitted = fitted
+        # scipy's linear interp1d is np.interp on its points (what IsotonicRegression calls
+        # on scores clipped into its thresholds, never outside them): called directly
+        self.points = [_linear_points(c) for c in fitted]
+        self.isotonic = (
+            self.usable
+            and all(c.method == "isotonic" for c in fitted)
+            and all(p is not None for p in self.points)
+            and all(c.model_.X_thresholds_.dtype == np.float64 for c in fitted)
+        )
+        if self.isotonic:
+            self.low = np.array([c.model_.X_min_ for c in fitted], dtype=float)[:, None]
+            self.high = np.array([c.model_.X_max_ for c in fitted], dtype=float)[:, None]
+
+    @staticmethod
+    def _known(calibrator: Calibrator) -> bool:
+        model = getattr(calibrator, "model_", None)
+        if calibrator.method == "platt":
+            coef = getattr(model, "coef_", None)
+            return coef is not None and np.shape(coef) == (1, 1) and len(model.classes_) == 2  # type: ignore[union-attr]
+        if calibrator.method == "isotonic":
+            return (
+                getattr(model, "out_of_bounds", None) == "clip"
+                and getattr(model, "X_thresholds_", None) is not None
+            )
+        return False
+
+    def _shared(self, score: np.ndarray, maps: int) -> np.ndarray:
+        """The first ``maps`` maps' shared probability of each score: (maps, rows)."""
+        if self.platt:
+            # LogisticRegression.predict_proba(...)[:, 1]: expit(X @ coef.T + intercept)
+            decision = score.reshape(-1, 1) @ self.coef[:, :maps] + self.intercept[:maps]
+            return np.asarray(expit(decision)).T
+        if self.isotonic:
+            # every map's scores clipped into its thresholds at once, then interpolated
+            clipped = np.clip(score.reshape(1, -1), self.low[:maps], self.high[:maps])
+            mapped = [np.interp(clipped[k], *self.points[k]) for k in range(maps)]  # type: ignore[misc]
+            return np.clip(np.vstack(mapped), 0.0, 1.0)
+        rows = []
+        for calibrator in self.fitted[:maps]:
+            model = calibrator.model_
+            if calibrator.method == "platt":
+                decision = score.reshape(-1, 1) @ model.coef_.T + model.intercept_
+                rows.append(expit(decision.reshape(-1)))
+                continue
+            # IsotonicRegression.predict: clipped into the thresholds, interpolated, cast
+            dtype = model.X_thresholds_.dtype
+            clipped = np.clip(score.astype(dtype).reshape(-1), model.X_min_, model.X_max_)
+            points = self.points[len(rows)]
+            mapped = model.f_(clipped) if points is None else np.interp(clipped, *points)
+            rows.append(np.clip(mapped.astype(clipped.dtype), 0.0, 1.0))
+        return np.vstack(rows)
+
+    def predict(
+        self, score: np.ndarray, groups: np.ndarray | None, *, refits: bool = True
+    ) -> np.ndarray:
+        """Each map's probability of each score, (maps, rows): row 0 is
+        ``Calibrator.predict``'s, the others its refits' (none unless ``refits``)."""
+        maps = len(self.fitted) if refits else 1
+        shared = self._shared(np.asarray(score, dtype=float), maps)
+        if self.by is None:
+            return shared
+        if groups is None or len(groups) != shared.shape[1]:
+            self.fitted[0].predict(score, groups)  # the calibrator's own refusal
+        keys = np.asarray(groups).astype(str).tolist()
+        for calibrator, shifts in zip(self.fitted[:maps], self.shifts[:maps], strict=True):
+            if any(k not in shifts for k in keys):
+                calibrator.predict(score, groups)  # a group it never saw: its own refusal
+        shift = np.array([[s[k] for k in keys] for s in self.shifts[:maps]], dtype=float)
+        return np.asarray(expit(logit(np.clip(shared, _EDGE, 1 - _EDGE)) + shift))
+
+    def interval(self, estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``Calibrator.interval`` from :meth:`predict`'s estimates (``None`` without refits)."""
+        if self.refits < 2:
+            return None
+        tail = (1 - INTERVAL_LEVEL) / 2 * 100
+        low, high = np.percentile(estimates[1:], [tail, 100 - tail], axis=0)
+        point = estimates[0]
+        return np.minimum(low, point), np.maximum(high, point)
+
+
+#: the index of a row explained on its own
+_ONE = pd.RangeIndex(1)
+
+
+@dataclass(frozen=True)
+class RecordScore:
+    """One row's probability and band, and each input's value (NaN: missing) and
+    contribution, in the order of ``names``."""
+
+    probability: float
+    band: str
+    names: list[str]
+    contributions: np.ndarray
+    values: np.ndarray
+
+
 class ExplanationMismatchError(RuntimeError):
     """The contributions do not add up to the score the probability came from."""
 
@@ -94,11 +267,17 @@ class RiskModel(PythonModel):
 
     def __init__(self, bundle: ModelBundle | None = None) -> None:
         self.bundle = bundle
-        self._registry: dict[str, dict[str, object]] | None = None
+        self._forget()
 
     def load_context(self, context: PythonModelContext) -> None:
         self.bundle = joblib.load(context.artifacts["bundle"])
-        self._registry = None
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what is derived from the bundle (read again on first use)."""
+        self._registry: dict[str, dict[str, object]] | None = None
+        self._calibration_maps: _CalibrationMaps | None = None
+        self._explain_statics: dict[str, Any] | None = None
 
     def _bundle(self) -> ModelBundle:
         if self.bundle is None:
@@ -122,10 +301,14 @@ class RiskModel(PythonModel):
     def check_columns(self, frame: pd.DataFrame) -> None:
         """Refuse rows that lack any model feature, or the sex the estimate is calibrated by
         (one message naming them)."""
-        missing = [f for f in self._bundle().features if f not in frame.columns]
+        self._check_names(frame.columns)
+
+    def _check_names(self, columns: Collection[object]) -> None:
+        """:meth:`check_columns` of a frame's (or a record's) column names."""
+        missing = [f for f in self._bundle().features if f not in columns]
         if missing:
             raise KeyError(f"feature rows lack {len(missing)} model feature(s): {missing[:5]}")
-        uncalibrated = [c for c in self.calibration_columns() if c not in frame.columns]
+        uncalibrated = [c for c in self.calibration_columns() if c not in columns]
         if uncalibrated:
             raise KeyError(
                 f"feature rows lack {' and '.join(uncalibrated)}, which the estimate is "
@@ -137,6 +320,117 @@ class RiskModel(PythonModel):
         alike; :func:`models.calibration.group_keys`)."""
         by = self.calibrate_by
         return None if by is None else group_keys(frame, by)
+
+    def _maps(self) -> _CalibrationMaps:
+        """The calibrator read as arrays (built on first use; the bundle never changes)."""
+        maps = getattr(self, "_calibration_maps", None)
+        if maps is None:
+            maps = _CalibrationMaps(self._bundle().calibrator)
+            self._calibration_maps = maps
+        return maps
+
+    def _record_inputs(self, record: Mapping[str, object]) -> np.ndarray | None:
+        """One record's inputs as a (1, features) float matrix — what :meth:`_inputs` gives
+        for a one-row frame of it — or ``None`` when the single-row path does not apply
+        (the rules baseline, a calibrator of another kind, a cell only pandas converts)."""
+        bundle = self._bundle()
+        if isinstance(bundle.estimator, RulesBaseline) or not self._maps().usable:
+            return None
+        self._check_names(record.keys())
+        try:
+            return np.array([[_number(record[f]) for f in bundle.features]], dtype=float)
+        except (TypeError, ValueError):
+            return None
+
+    def _one_row(self, frame: pd.DataFrame) -> tuple[dict[str, object], np.ndarray] | None:
+        """A one-row frame's cells by column and its inputs (:meth:`_record_inputs`), or
+        ``None`` when the single-row path does not apply (several rows, …)."""
+        if len(frame) != 1:
+            return None
+        self.check_columns(frame)
+        cells = frame.to_numpy(dtype=object)[0].tolist()
+        record = dict(zip([str(c) for c in frame.columns], cells, strict=True))
+        inputs = self._record_inputs(record)
+        return None if inputs is None else (record, inputs)
+
+    def _margin_one(self, inputs: np.ndarray) -> np.ndarray:
+        """The estimator's margin of one prepared row (remembered within a request)."""
+        memo = _REQUEST_MEMO.get()
+        key = (id(self), "margin", inputs.tobytes())
+        if memo is not None and key in memo:
+            return memo[key]
+        margin = np.asarray(self._bundle().estimator.score(inputs), dtype=float)
+        if memo is not None:
+            memo[key] = margin
+        return margin
+
+    def _contributions_one(self, inputs: np.ndarray, method: str, index: pd.Index) -> Contributions:
+        """:func:`models.explain.contributions` of one prepared row, checked against its
+        margin (remembered within a request)."""
+        memo = _REQUEST_MEMO.get()
+        key = (id(self), "contributions", method, inputs.tobytes())
+        found = None if memo is None else memo.get(key)
+        if found is None:
+            margin = self._margin_one(inputs)
+            found = contributions(self._bundle().estimator, inputs, method, index, margin)
+            if memo is not None:
+                memo[key] = found
+        if not found.values.index.equals(index):
+            found = Contributions(found.base, found.values.set_axis(index), found.margin)
+        return found
+
+    def _group_of(
+        self, frame: pd.DataFrame | None, record: Mapping[str, object]
+    ) -> np.ndarray | None:
+        """:func:`~models.calibration.group_keys` of a one-row frame (``None``: the frame
+        of ``record``), read from its ``record``."""
+        from features.vocabulary import ALREADY_INVOLVED, INVOLVEMENT_FEATURES, NOT_YET_INVOLVED
+
+        by = self.calibrate_by
+        if by is None:
+            return None
+        parts = []
+        for name in by:
+            if name == COHORT:
+                counts = [record.get(c) for c in INVOLVEMENT_FEATURES]
+                if all(isinstance(v, (int, float)) for v in counts):
+                    # already_involved: any count above zero (a missing count is zero)
+                    involved = any(not math.isnan(float(v)) and float(v) > 0 for v in counts)  # type: ignore[arg-type]
+                    parts.append(ALREADY_INVOLVED if involved else NOT_YET_INVOLVED)
+                    continue
+            else:
+                value = record.get(name)
+                if isinstance(value, str):
+                    parts.append(value)
+                    continue
+            # a cell the frame reads its own way (missing, not text): group_keys decides
+            return group_keys(pd.DataFrame([dict(record)]) if frame is None else frame, by)
+        return np.asarray([KEY_SEPARATOR.join(parts)], dtype=str)
+
+    def _names(self, contrib: Contributions) -> list[str]:
+        """The inputs ``contrib`` holds, in order (read once per column index: the index of
+        text is slow to walk one row at a time)."""
+        columns = contrib.values.columns
+        known = self._statics()["names"]
+        found = known.get(id(columns))
+        if found is None or found[0] is not columns:
+            found = known[id(columns)] = (columns, [str(c) for c in columns])
+        return list(found[1])
+
+    def _statics(self) -> dict[str, Any]:
+        """What every explanation of this model shares: each band's meaning and range, and
+        the declared direction of each input (built on first use)."""
+        statics = getattr(self, "_explain_statics", None)
+        if statics is None:
+            bundle = self._bundle()
+            statics = {
+                "meanings": {b.name: b.meaning(bundle.outcome) for b in bundle.bands},
+                "ranges": {b.name: bundle.band_range(b.name) for b in bundle.bands},
+                "directions": {},
+                "names": {},
+            }
+            self._explain_statics = statics
+        return statics
 
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
         """What the estimator reads: its features as one float matrix (missing → NaN, so
@@ -173,8 +467,17 @@ class RiskModel(PythonModel):
         The one scoring path: training, the fairness gate, the batch, the service
         and explanations all take their probability from here.
         """
-        inputs = self._inputs(model_input)
-        probability, band, _ = self._decide(inputs, self._groups(model_input))
+        one = self._one_row(model_input)
+        inputs: pd.DataFrame | np.ndarray
+        if one is not None:  # one row: the same numbers without pandas and sklearn checks
+            record, inputs = one
+            margin = self._margin_one(inputs)
+            groups = self._group_of(model_input, record)
+            probability = self._maps().predict(margin, groups, refits=False)[0]
+            band = self._bundle().band_of(probability)
+        else:
+            inputs = self._inputs(model_input)
+            probability, band, _ = self._decide(inputs, self._groups(model_input))
         return pd.DataFrame({"probability": probability, "band": band}, index=model_input.index)
 
     def registry(self) -> dict[str, dict[str, object]]:
@@ -209,20 +512,25 @@ class RiskModel(PythonModel):
     def contributions(self, rows: pd.DataFrame, method: str = "native") -> Contributions:
         """Additive log-odds contributions of every model input (checked)."""
         bundle = self._bundle()
+        one = self._one_row(rows)
+        if one is not None:  # the same numbers: its margin is the one the booster gives
+            return self._contributions_one(one[1], method, rows.index)
         return contributions(bundle.estimator, self._inputs(rows), method, index=rows.index)
 
     def _against(self, inputs: pd.DataFrame | np.ndarray, contrib: Contributions) -> np.ndarray:
         """Which of ``contrib`` run against their input's declared direction (rows × inputs,
         :func:`models.reasons.against_direction`), read from the prepared ``inputs``."""
-        names = list(contrib.values.columns)
+        names = self._names(contrib)
         records = (
             inputs[names].to_numpy(dtype=float, na_value=np.nan)
             if isinstance(inputs, pd.DataFrame)
             else inputs
         )
-        return against_direction(
-            contrib.values.to_numpy(), records, registry_directions(self.registry(), names)
-        )
+        known = self._statics()["directions"]
+        directions = known.get(tuple(names))
+        if directions is None:
+            directions = known[tuple(names)] = registry_directions(self.registry(), names)
+        return against_direction(contrib.values.to_numpy(), records, directions)
 
     def direction_check(self, rows: pd.DataFrame, method: str = "native") -> dict[str, float]:
         """How much of the explanation of ``rows`` runs against the declared directions:
@@ -252,11 +560,17 @@ class RiskModel(PythonModel):
         ``rows`` holds the model inputs and, when available, ``person_id``,
         ``as_of`` and the support columns that date each reason.
         """
+        one = self._one_row(rows)
+        if one is not None:
+            # one row (the service): the same numbers, read from one object row and the
+            # calibrator's arrays rather than through pandas and scikit-learn's checks
+            return [self._explain_one(*one, rows, top_k, data_as_of, method)]
         bundle = self._bundle()
         # the inputs are prepared once; the decision is exactly the one predict makes
         inputs = self._inputs(rows)
         groups = self._groups(rows)
         probability, bands, margin = self._decide(inputs, groups)
+        intervals = bundle.calibrator.interval(margin, groups=groups)
         try:
             # the contributions must add up to the very score that gave the probability
             contrib = contributions(bundle.estimator, inputs, method, rows.index, margin)
@@ -264,20 +578,81 @@ class RiskModel(PythonModel):
             raise ExplanationMismatchError(
                 f"explanation margin disagrees with the model's probability: {exc}"
             ) from None
-        meanings = {b.name: b.meaning(bundle.outcome) for b in bundle.bands}
+        # row by row from one object matrix: to_dict("records") copies column by column
+        names_in = [str(c) for c in rows.columns]
+        records = [
+            dict(zip(names_in, cells, strict=True))
+            for cells in rows.to_numpy(dtype=object).tolist()
+        ]
+        return self._explanations(
+            records, inputs, contrib, probability, bands, intervals, top_k, data_as_of
+        )
+
+    def explain_record(
+        self,
+        record: Mapping[str, object],
+        top_k: int = 5,
+        data_as_of: Mapping[str, dt.date] | None = None,
+        method: str = "native",
+    ) -> Explanation:
+        """:meth:`explain` of one row given as a mapping of column to value (the same
+        explanation as for a one-row frame of it; what the service explains)."""
+        inputs = self._record_inputs(record)
+        if inputs is None:
+            (explanation,) = self.explain(pd.DataFrame([dict(record)]), top_k, data_as_of, method)
+            return explanation
+        return self._explain_one(dict(record), inputs, None, top_k, data_as_of, method)
+
+    def _explain_one(
+        self,
+        record: dict[str, object],
+        inputs: np.ndarray,
+        frame: pd.DataFrame | None,
+        top_k: int,
+        data_as_of: Mapping[str, dt.date] | None,
+        method: str,
+    ) -> Explanation:
+        """The explanation of one row from its record and prepared inputs."""
+        bundle = self._bundle()
+        groups = self._group_of(frame, record)
+        margin = self._margin_one(inputs)
+        estimates = self._maps().predict(margin, groups)
+        probability = estimates[0]
+        bands = bundle.band_of(probability)
+        intervals = self._maps().interval(estimates)
+        index = _ONE if frame is None else frame.index
+        try:
+            contrib = self._contributions_one(inputs, method, index)
+        except AdditivityError as exc:
+            raise ExplanationMismatchError(
+                f"explanation margin disagrees with the model's probability: {exc}"
+            ) from None
+        (explanation,) = self._explanations(
+            [record], inputs, contrib, probability, bands, intervals, top_k, data_as_of
+        )
+        return explanation
+
+    def _explanations(
+        self,
+        records: list[dict[str, object]],
+        inputs: pd.DataFrame | np.ndarray,
+        contrib: Contributions,
+        probability: np.ndarray,
+        bands: np.ndarray,
+        intervals: tuple[np.ndarray, np.ndarray] | None,
+        top_k: int,
+        data_as_of: Mapping[str, dt.date] | None,
+    ) -> list[Explanation]:
+        """Each row's :class:`~models.reasons.Explanation` from its decision and
+        contributions (shared by the batch and the single-row paths)."""
+        bundle = self._bundle()
+        meanings = self._statics()["meanings"]
+        ranges = self._statics()["ranges"]
         registry = self.registry()
-        names = list(contrib.values.columns)
+        names = self._names(contrib)
         values = contrib.values.to_numpy()
         # which contributions run against their declared direction: folded, never reasons
         against = self._against(inputs, contrib)
-        intervals = bundle.calibrator.interval(margin, groups=groups)
-        ranges = {b.name: bundle.band_range(b.name) for b in bundle.bands}
-        # row by row from one object matrix: to_dict("records") copies column by column
-        names_in = [str(c) for c in rows.columns]
-        records: list[dict[str, object]] = [
-            dict(zip(names_in, values, strict=True))
-            for values in rows.to_numpy(dtype=object).tolist()
-        ]
         return [
             build_explanation(
                 outcome=bundle.outcome,
@@ -295,6 +670,36 @@ class RiskModel(PythonModel):
             )
             for i, record in enumerate(records)
         ]
+
+    def score_record(self, record: Mapping[str, object], method: str = "native") -> RecordScore:
+        """Probability, band, inputs and contributions of one row given as a mapping of
+        column to value: the numbers :meth:`predict` and :meth:`contributions` give for a
+        one-row frame of it (what :func:`models.changes.changes_of_record` reads)."""
+        inputs = self._record_inputs(record)
+        if inputs is None:
+            frame = pd.DataFrame([dict(record)])
+            predicted = self.predict(None, frame)
+            probability = predicted["probability"].to_numpy(dtype=float)
+            band = predicted["band"].to_numpy(dtype=object)
+            contrib = self.contributions(frame, method)
+            names = [str(c) for c in contrib.values.columns]
+            values = frame[names].to_numpy(dtype=float, na_value=np.nan)[0]
+        else:
+            # the numbers predict's frame would hold
+            margin = self._margin_one(inputs)
+            groups = self._group_of(None, record)
+            probability = self._maps().predict(margin, groups, refits=False)[0]
+            band = self._bundle().band_of(probability)
+            contrib = self._contributions_one(inputs, method, _ONE)
+            names = self._names(contrib)
+            values = np.array([_number(record[n]) for n in names], dtype=float)
+        return RecordScore(
+            probability=float(probability[0]),
+            band=str(band[0]),
+            names=names,
+            contributions=contrib.values.to_numpy(dtype=float)[0],
+            values=values,
+        )
 
     def band_table(self) -> pd.DataFrame:
         """The bands with their lower edges, observed rates (with 95% intervals), the

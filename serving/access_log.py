@@ -62,6 +62,7 @@ __all__ = [
     "LogBusyError",
     "LogError",
     "Verification",
+    "Written",
     "anchor_path_for",
     "export_csv",
     "key_path_for",
@@ -303,6 +304,25 @@ class _Pending:
     error: BaseException | None = None
 
 
+class Written:
+    """An entry handed to the log's writer: :meth:`wait` returns once it is on disk.
+
+    What :meth:`AccessLog.submit` returns, so that a request can go on with its work while
+    its row is written and synced, and answer only after :meth:`wait`.
+    """
+
+    def __init__(self, log: AccessLog, pending: _Pending) -> None:
+        self._log = log
+        self._pending = pending
+
+    def wait(self) -> int:
+        """Block until the entry's transaction is committed (synced to disk); its row id.
+
+        Raises :class:`LogBusyError` (or the write's own error) when it was not written.
+        """
+        return self._log._wait(self._pending)
+
+
 class AccessLog:
     """The log the service writes: append entries (and feedback) to the keyed chain, and
     anchor its head. Opening it creates the file, its key and its folder, private."""
@@ -326,9 +346,12 @@ class AccessLog:
             if not self.key_path.exists()
             else read_key(self.key_path, "access-log")
         )
-        self._lock = threading.Lock()  # the writer: one transaction at a time
-        self._queue_lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection: one user at a time
+        #: entries waiting for the writer, and the writer's signal that some are written
+        self._written = threading.Condition()
         self._queue: list[_Pending] = []
+        self._writer: threading.Thread | None = None
+        self._closed = False
         #: transactions written (each holds every entry queued while the one before ran)
         self.commits = 0
         self._con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -346,6 +369,12 @@ class AccessLog:
         )
 
     def close(self) -> None:
+        """Write what is queued, stop the writer and close the file."""
+        with self._written:
+            self._closed = True
+            self._written.notify_all()
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join()
         with self._lock:
             self._con.close()
 
@@ -400,53 +429,88 @@ class AccessLog:
         )
         return int(cursor.lastrowid or 0)
 
-    def _commit(self, mine: _Pending) -> int:
-        """Group commit: queue ``mine``; whoever holds the writer lock writes every queued
-        entry in one transaction (one sync to disk for all of them). Returns ``mine``'s id.
-
-        Raises :class:`LogBusyError` when another process holds the log longer than
-        :data:`BUSY_SECONDS` (the service answers 503 with Retry-After, never a 500)."""
-        with self._queue_lock:
-            self._queue.append(mine)
+    def _write(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction (one sync to disk for all of its entries),
+        and set each entry's row id or error."""
         with self._lock:
-            if not mine.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
                 try:
-                    self._con.execute("BEGIN IMMEDIATE")
-                    try:
-                        for pending in batch:
-                            pending.result = (
-                                self._append(pending.entry)
-                                if pending.feedback is None
-                                else self._append_feedback(pending.entry, pending.feedback)
-                            )
-                    except BaseException:
-                        self._con.execute("ROLLBACK")
-                        raise
-                    self._con.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    error: BaseException = (
-                        LogBusyError("the access log is busy; try again in a moment")
-                        if "locked" in str(exc) or "busy" in str(exc)
-                        else exc
-                    )
                     for pending in batch:
-                        pending.error = error
-                except BaseException as exc:
-                    for pending in batch:
-                        pending.error = exc
+                        pending.result = (
+                            self._append(pending.entry)
+                            if pending.feedback is None
+                            else self._append_feedback(pending.entry, pending.feedback)
+                        )
+                except BaseException:
+                    self._con.execute("ROLLBACK")
+                    raise
+                self._con.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                error: BaseException = (
+                    LogBusyError("the access log is busy; try again in a moment")
+                    if "locked" in str(exc) or "busy" in str(exc)
+                    else exc
+                )
+                for pending in batch:
+                    pending.error = error
+            except BaseException as exc:
+                for pending in batch:
+                    pending.error = exc
+            self.commits += 1
+
+    def _run_writer(self) -> None:
+        """The writer thread: each transaction holds every entry queued while the one
+        before it was written (group commit), until the log is closed."""
+        while True:
+            with self._written:
+                while not self._queue and not self._closed:
+                    self._written.wait()
+                if not self._queue:  # closed, and nothing left to write
+                    return
+                batch, self._queue = self._queue, []
+            self._write(batch)
+            with self._written:
                 for pending in batch:
                     pending.done = True
-                self.commits += 1
-        if mine.error is not None:
-            raise mine.error
+                self._written.notify_all()
+
+    def _submit(self, pending: _Pending) -> Written:
+        with self._written:
+            if self._closed:
+                raise LogError("the access log is closed")
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run_writer, name="access-log-writer", daemon=True
+                )
+                self._writer.start()
+            self._queue.append(pending)
+            self._written.notify_all()
+        return Written(self, pending)
+
+    def _wait(self, pending: _Pending) -> int:
+        with self._written:
+            while not pending.done:
+                self._written.wait()
+        if pending.error is not None:
+            raise pending.error
         self._anchor_if_due()
-        return int(mine.result)
+        return int(pending.result)
+
+    def submit(self, entry: Entry) -> Written:
+        """Hand ``entry`` to the writer (the next group commit) and return at once; the
+        caller answers only after :meth:`Written.wait`, which returns once it is on disk.
+
+        A request submits its row as soon as the access is decided and does its work
+        while the row is written and synced: the row does not depend on the answer.
+        """
+        return self._submit(_Pending(entry))
 
     def record(self, entry: Entry) -> int:
-        """Append one entry (in the next group commit); returns its row id."""
-        return self._commit(_Pending(entry))
+        """Append one entry (in the next group commit) and wait until it is on disk; returns
+        its row id. Raises :class:`LogBusyError` when another process held the log longer
+        than :data:`BUSY_SECONDS` (the service answers 503 with Retry-After, never a 500)."""
+        return self.submit(entry).wait()
 
     def record_feedback(self, entry: Entry, *, agrees: bool, reason_code: str, text: str) -> int:
         """Store feedback and its access-log row in one transaction; the feedback's digest
@@ -462,7 +526,7 @@ class AccessLog:
             "text": text,
             "model_version": entry.model_version,
         }
-        return self._commit(_Pending(entry, feedback))
+        return self._submit(_Pending(entry, feedback)).wait()
 
     def rows(self, since: dt.date | None = None) -> list[dict[str, object]]:
         """Access-log rows (oldest first), from ``since`` (UTC date) on when given."""

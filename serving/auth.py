@@ -36,6 +36,7 @@ from serving.throttle import LOG_CAP, FailureGuard
 
 __all__ = [
     "LOCAL_ROLES",
+    "PRINCIPAL_KEY",
     "PUBLIC_PATHS",
     "ROLES",
     "SCORE_ROLES",
@@ -165,8 +166,11 @@ class TokenStore:
         """The owner of ``token``, or ``None`` (the file is re-read when it changes)."""
         if not token:
             return None
+        try:  # one stat a request: a changed file (a token added or revoked) is re-read
+            mtime: float | None = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            mtime = None
         with self._lock:
-            mtime = self.path.stat().st_mtime if self.path.exists() else None
             if self._by_hash is None or mtime != self._mtime:
                 self._by_hash = {e.sha256: Principal(e.user, e.role, e.la) for e in self._read()}
                 self._mtime = mtime
@@ -175,6 +179,8 @@ class TokenStore:
         return table.get(hash_token(token))
 
 
+#: where the :class:`Gatekeeper` leaves the caller it checked, in the request's ASGI scope
+PRINCIPAL_KEY = "vru.principal"
 #: reachable without a token: health probes, and the web page (it signs in with a form)
 PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 PUBLIC_PREFIXES = ("/ui/",)
@@ -261,7 +267,8 @@ class Gatekeeper:
             await send_json(send, 400, {"error": ONE_AUTHORIZATION})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if practice.tokens.lookup(bearer_token(headers)) is None:
+        principal = practice.tokens.lookup(bearer_token(headers))
+        if principal is None:
             address = str((scope.get("client") or ("unknown", 0))[0])
             guard = self.guard(practice)
             wait = guard.retry_after(address)
@@ -281,4 +288,6 @@ class Gatekeeper:
             challenge = [(b"www-authenticate", b"Bearer")]
             await send_json(send, 401, {"error": UNAUTHENTICATED}, challenge)
             return
+        # the handler reads who this is from here: the token is looked up once a request
+        scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)

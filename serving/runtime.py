@@ -403,26 +403,42 @@ class Practice:
     # -- the work ----------------------------------------------------------------------
     def explain(self, principal: Any, person_id: str, purpose: str) -> Any:
         """Both outcomes' explanations for one young person (an ``ExplainResponse``)."""
-        from models.changes import attach_changes, changes_since
+        from models.changes import attach_changes, changes_of_record
         from models.reasons import CAVEAT
+        from models.risk_model import one_request
         from serving.schemas import CohortOut, ExplainResponse, MonitoringOut, OutcomeExplanation
 
         self.refuse_if_suspended()  # nothing is looked up with a switched-off model
         fields = {"purpose": purpose, "outcome": ",".join(self.champions)}
         self._locate(principal, "explain", person_id, model_version=self.versions, **fields)
-        row = self.snapshot.row(person_id)
+        # the access is decided: its row is written and synced while the explanations are
+        # worked out, and the answer waits for it (nothing is answered that is not on disk)
+        written = self.log.submit(
+            self._entry(
+                principal, "explain", "allowed", person_id=person_id,
+                model_version=self.versions, **fields,
+            )
+        )  # fmt: skip
+        row = self.snapshot.record(person_id)
         assert row is not None  # _locate checked
         cohort = COHORTS[str(self.lists.cohort(person_id))]
         as_of = self.snapshot.as_of.isoformat()
-        before = None if self.previous is None else self.previous.row(person_id)
+        previous = self.previous
+        before = None if previous is None else previous.record(person_id)
         notes = dict(self.monitoring)  # as read with the status check above
         outcomes = {}
         for outcome, champion in self.champions.items():
-            (explanation,) = champion.model.explain(row, data_as_of=self.snapshot.freshness)
-            if before is not None:
-                # the same model on the records as they stood on the previous as-of date
-                changed = changes_since(champion.model, row, before)
-                (explanation,) = attach_changes([explanation], changed)
+            # one row, the model's single-row path: the explanation a one-row frame gets,
+            # the row scored once for its explanation and what changed
+            with one_request():
+                explanation = champion.model.explain_record(row, data_as_of=self.snapshot.freshness)
+                if previous is not None and before is not None:
+                    # the same model on the records as they stood on the previous as-of date
+                    changed = changes_of_record(
+                        champion.model, row, before,
+                        as_of=self.snapshot.as_of, since=previous.as_of,
+                    )  # fmt: skip
+                    (explanation,) = attach_changes([explanation], {person_id: changed})
             data = explanation.to_dict()
             for key in ("person_id", "as_of", "outcome"):
                 data.pop(key)
@@ -441,12 +457,7 @@ class Practice:
                 ),
                 **data,
             )
-        self.log.record(
-            self._entry(
-                principal, "explain", "allowed", person_id=person_id,
-                model_version=self.versions, **fields,
-            )
-        )  # fmt: skip
+        written.wait()  # LogBusyError when it could not be written: a 503, nothing shown
         return ExplainResponse(
             person_id=person_id,
             local_authority=str(self.snapshot.area(person_id)),

@@ -29,7 +29,7 @@ import bentoml
 from pydantic import Field, StrictBool
 
 from serving.access_log import LogBusyError
-from serving.auth import SCORE_ROLES, Gatekeeper, bearer_token
+from serving.auth import PRINCIPAL_KEY, SCORE_ROLES, Gatekeeper, bearer_token
 from serving.http import BodyLimit, HonestErrors, KnownPaths
 from serving.runtime import (
     MAX_SCORE_ROWS,
@@ -129,7 +129,10 @@ class VruRisk:
         """Run ``work(principal)``; a :class:`RefusalError` becomes its 4xx JSON response."""
         from starlette.responses import JSONResponse
 
-        principal = self.practice.tokens.lookup(bearer_token(ctx.request.headers))
+        # the Gatekeeper checked the token of this very request and left its owner here
+        principal = ctx.request.scope.get(PRINCIPAL_KEY) or self.practice.tokens.lookup(
+            bearer_token(ctx.request.headers)
+        )
         try:
             if principal is None:  # the Gatekeeper already refused; never reached in practice
                 raise RefusalError(401, "a valid bearer token is required")

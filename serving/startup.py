@@ -226,6 +226,18 @@ class Snapshot:
         row.insert(0, "person_id", [person_id])
         return row
 
+    def record(self, person_id: str) -> dict[str, object] | None:
+        """The person's row as a mapping of column to value (the cells of :meth:`row`,
+        without building a frame), or ``None`` if they are not on the snapshot."""
+        position = self.positions.get(person_id)
+        if position is None:
+            return None
+        record: dict[str, object] = {"person_id": person_id, "as_of": self._as_of}
+        record.update(zip(self.columns, self.values[position].tolist(), strict=True))
+        for column, values in self.texts.items():
+            record[column] = values[position]
+        return record
+
     def area(self, person_id: str) -> str | None:
         position = self.positions.get(person_id)
         return None if position is None else str(self.areas[position])
