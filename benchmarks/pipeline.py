@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing as mp
+import os
 import resource
 import shutil
 import statistics
@@ -15,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -80,22 +82,51 @@ def bench_generator(repeats: int) -> list[str]:
     return lines
 
 
-def _feature_run(args: tuple[str, str, int]) -> tuple[float, float]:
-    """In a fresh process: load + validate, then time one variant; (seconds, peak MiB)."""
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (``VmHWM``: starts afresh at exec, unlike
+    ``ru_maxrss``, which a spawned child inherits from the parent it was forked from)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _feature_run(args: tuple[str, str, int]) -> dict[str, Any]:
+    """In a fresh process: load + validate (not timed), then time one variant.
+
+    Returns seconds, peak RSS (MiB), the RSS with the raw tables loaded, rows built and,
+    for the Ibis path, seconds per stage (``school`` includes the spine and loading the
+    events into DuckDB; ``frame`` is the conversion to pandas).
+    """
     folder, variant, n_dates = args
     import pandas as pd
 
     from features import contacts, incidents, school
     from features._engine import pandas_features
     from features.build import build_feature_table
-    from features.schemas import data_end, load_raw
+    from features.schemas import data_end
+    from features.snapshot import build_snapshot, load_tables
     from features.spine import build_spine
+    from training.train import default_dates
 
-    tables = load_raw(Path(folder))
-    dates = MONTHLY_2024[:n_dates]
+    data = load_tables(Path(folder))
+    tables = data.tables
+    loaded_mib = _peak_rss_mib()
+    dates = default_dates(data.end)[0] if variant == "training" else MONTHLY_2024[:n_dates]
+    steps: dict[str, float] = {}
+    last = [time.perf_counter()]
+
+    def stage(done: int, total: int, name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = steps.get(name, 0.0) + now - last[0]
+        last[0] = now
+
     began = time.perf_counter()
     if variant == "ibis":
-        build_feature_table(tables, dates, data_end(tables))
+        rows = build_feature_table(tables, dates, data_end(tables), progress=stage).num_rows
+    elif variant == "training":
+        rows = len(build_snapshot(data, dates, labels=True, progress=stage).frame)
+        steps["frame"] = time.perf_counter() - last[0]
     else:
         spine = build_spine(tables["people"], dates)
         parts = [
@@ -110,63 +141,101 @@ def _feature_run(args: tuple[str, str, int]) -> tuple[float, float]:
         out = spine.rows.set_index(key)
         for part in parts:
             out = out.join(part.set_index(key))
-        pd.DataFrame(out).reset_index()
-    elapsed = time.perf_counter() - began
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return elapsed, peak_mib
+        rows = len(pd.DataFrame(out).reset_index())
+    return {
+        "seconds": time.perf_counter() - began,
+        "peak": _peak_rss_mib(),
+        "loaded": loaded_mib,
+        "rows": rows,
+        "steps": steps,
+    }
+
+
+def _feature_population(tmp: Path) -> Path:
+    """The default population (seed 20241): ``VRU_BENCH_FEATURES_POP`` names a folder
+    that already holds it (e.g. while iterating), else it is generated into ``tmp``."""
+    given = os.environ.get("VRU_BENCH_FEATURES_POP")
+    if given:
+        return Path(given)
+    write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
+    return tmp / "pop"
 
 
 def bench_features(repeats: int) -> list[str]:
-    """Ibis/DuckDB builders vs the pandas reference, 1 and 12 snapshots, default population."""
+    """Ibis/DuckDB builders vs the pandas reference, 1 and 12 snapshots, and the eight
+    yearly snapshots with labels that training builds; default population."""
     tmp = Path(tempfile.mkdtemp(prefix="vru-bench-features-"))
+    variants = [("ibis", 1), ("pandas", 1), ("ibis", 12), ("pandas", 12), ("training", 8)]
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     try:
-        write_dataset(generate(GeneratorSettings(people=DEFAULT_PEOPLE, seed=20241)), tmp / "pop")
-        results: dict[tuple[str, int], tuple[float, list[float], float]] = {}
+        folder = _feature_population(tmp)
         ctx = mp.get_context("spawn")
-        for n_dates in (1, 12):
-            for variant in ("ibis", "pandas"):
-                runs = []
-                peaks = []
-                for _ in range(repeats):
-                    with ctx.Pool(1) as pool:
-                        elapsed, peak = pool.apply(
-                            _feature_run, ((str(tmp / "pop"), variant, n_dates),)
-                        )
-                    runs.append(elapsed)
-                    peaks.append(peak)
-                results[(variant, n_dates)] = (statistics.median(runs), runs, max(peaks))
+        for variant, n_dates in variants:
+            for _ in range(repeats):
+                with ctx.Pool(1) as pool:
+                    run = pool.apply(_feature_run, ((str(folder), variant, n_dates),))
+                results.setdefault((variant, n_dates), []).append(run)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    labels = {
+        "ibis": "Ibis on DuckDB (`build_feature_table`)",
+        "pandas": "pandas reference (one groupby per snapshot)",
+        "training": "training's snapshots (`build_snapshot`, labels, pandas frame)",
+    }
     rows = []
-    for (variant, n_dates), (med, runs, peak) in results.items():
-        label = (
-            "Ibis on DuckDB (`build_feature_table`)"
-            if variant == "ibis"
-            else ("pandas reference (one groupby per snapshot)")
-        )
+    medians = {}
+    for (variant, n_dates), runs in results.items():
+        times = [float(r["seconds"]) for r in runs]
+        med = statistics.median(times)
+        medians[(variant, n_dates)] = med
+        peak = max(float(r["peak"]) for r in runs)
+        loaded = max(float(r["loaded"]) for r in runs)
+        n_rows = int(runs[0]["rows"])
         rows.append(
-            f"| {label} | {n_dates} | {med:.1f} | {', '.join(f'{t:.1f}' for t in runs)} "
-            f"| {peak:,.0f} |"
+            f"| {labels[variant]} | {n_dates} | {n_rows:,} | {med:.1f} | "
+            f"{', '.join(f'{t:.1f}' for t in times)} | {peak:,.0f} | {loaded:,.0f} | "
+            f"{(peak - loaded) * 2**20 / n_rows:,.0f} |"
         )
-    ratio_1 = results[("pandas", 1)][0] / results[("ibis", 1)][0]
-    ratio_12 = results[("pandas", 12)][0] / results[("ibis", 12)][0]
+    step_rows = []
+    for key in (("ibis", 12), ("training", 8)):
+        runs = results[key]
+        cells = [
+            f"{name} {statistics.median(float(r['steps'][name]) for r in runs):.1f}"
+            for name in runs[0]["steps"]
+        ]
+        step_rows.append(f"| {labels[key[0]]}, {key[1]} snapshots | {'; '.join(cells)} |")
+    ratio_1 = medians[("pandas", 1)] / medians[("ibis", 1)]
+    ratio_12 = medians[("pandas", 12)] / medians[("ibis", 12)]
     return [
         "## Point-in-time features",
         "",
         f"`vru features` on the default population ({DEFAULT_PEOPLE:,} at any month; the "
         "spine has about 313,000 rows per snapshot). Each run is a fresh process that first "
         "loads and validates the raw tables (not timed); the Ibis path also computes labels "
-        "and assembles the table. Snapshots: the first of each month of 2024.",
+        "and assembles the table. Snapshots: the first of each month of 2024; training's are "
+        "the eight 1 Januaries it trains and tests on. Peak RSS is the process's high-water "
+        "mark (`VmHWM`), loaded tables included; *bytes/row* is the peak above the loaded "
+        "tables per row built.",
         "",
-        "| builder | snapshots | median s | runs (s) | peak RSS MiB |",
-        "| --- | --- | --- | --- | --- |",
+        "| builder | snapshots | rows | median s | runs (s) | peak RSS MiB | "
+        "of which loaded tables | bytes/row |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
+        "",
+        "Seconds per stage (medians; *school* includes the spine and loading the events into "
+        "DuckDB, *frame* the conversion to pandas):",
+        "",
+        "| build | stages |",
+        "| --- | --- |",
+        *step_rows,
         "",
         f"- pandas reference ÷ Ibis/DuckDB, same run: **{ratio_1:.1f}×** for one snapshot, "
         f"**{ratio_12:.1f}×** for twelve.",
         "- Why it is fast: each event meets only the snapshots it can count in (windowed "
         "features expand events into snapshots `k_lo..k_hi`; all-history features are "
-        "accumulated over `k_lo` and as-of-joined), never person × snapshot × event.",
+        "accumulated over `k_lo` and joined to the snapshots they hold for), never "
+        "person × snapshot × event; people are joined on integer keys; results stream back "
+        "in batches into spine order (no sort of the wide rows, no second copy).",
         "",
     ]
 

@@ -15,8 +15,10 @@ How the Ibis path avoids enumerating person × snapshot × event: each event get
 whose longest window still covers it, as CASE expressions over the (few)
 snapshot dates — one scan. Windowed aggregates expand each event only into
 snapshots ``k_lo..k_hi``. All-history aggregates are grouped by
-``(person, k_lo)``, accumulated over ``k_lo`` with window functions and
-as-of-joined to the spine: every event is touched once.
+``(person, k_lo)``, accumulated over ``k_lo`` with window functions and joined to
+the spine on the range of snapshots each accumulated row holds for (a hash join on
+the person with a range condition: cheaper than an as-of join, which sorts the whole
+spine, and one that Spark runs too): every event is touched once.
 """
 
 from __future__ import annotations
@@ -79,12 +81,18 @@ class EverFlag:
 
 @dataclass(frozen=True)
 class Distinct:
-    """Number of distinct values of ``column`` among matching events in the window."""
+    """Number of distinct values of ``column`` among matching events in the window.
+
+    ``values``, when given, lists every value ``column`` can take (its contract's codes):
+    the count is then a sum of one "any in the window" flag per value, which the engine
+    computes with the other counts in one pass instead of a separate distinct count.
+    """
 
     name: str
     window_days: int
     column: str
     where: Where = field(default_factory=dict)
+    values: tuple[object, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,15 @@ def _ibis_where(t: ir.Table, where: Where) -> ir.BooleanValue:
     return cond
 
 
+def _count(e: ir.Table, spec: Count, where: ir.BooleanValue) -> ir.IntegerValue:
+    """Matching events (or the sum of ``spec.sum_of`` over them): an aggregate with a filter,
+    which DuckDB evaluates much faster than a sum of CASE expressions; missing when none
+    match (filled with 0 at the end)."""
+    if spec.sum_of:
+        return e[spec.sum_of].cast("int64").fill_null(0).sum(where=where)
+    return e.person_id.count(where=where)
+
+
 def _first_visible(recorded: ir.DateValue, dates: Sequence[dt.date]) -> ir.IntegerValue:
     """Index of the first snapshot with ``recorded < as_of`` (len(dates) when none)."""
     branches = [(recorded < ibis.date(d), k) for k, d in enumerate(dates)]
@@ -144,41 +161,59 @@ def _windowed(
     e = e.mutate(snapshot=ibis.range(e.k_lo, e.k_hi + 1).unnest())
     e = e.join(snapshots, "snapshot")
     aggs = {}
+    per_value: dict[str, list[str]] = {}
     for s in windowed:
         assert s.window_days is not None
         inside = (e.event_date >= e.as_of - ibis.interval(days=s.window_days)) & _ibis_where(
             e, s.where
         )
         if isinstance(s, Count):
-            value = e[s.sum_of].cast("int64").fill_null(0) if s.sum_of else ibis.literal(1)
-            aggs[s.name] = inside.ifelse(value, 0).sum()
-        else:
+            aggs[s.name] = _count(e, s, inside)
+        elif s.values is None:
             aggs[s.name] = inside.ifelse(e[s.column], ibis.null()).nunique()
-    return e.group_by(["person_id", "snapshot"]).aggregate(**aggs)
+        else:
+            per_value[s.name] = [f"{s.name}__{i}" for i in range(len(s.values))]
+            for flag, value in zip(per_value[s.name], s.values, strict=True):
+                aggs[flag] = e.person_id.count(where=inside & (e[s.column] == value)) > 0
+    out = e.group_by(["person_id", "snapshot"]).aggregate(**aggs)
+    if not per_value:
+        return out
+    distinct = {
+        name: sum((out[flag].cast("int64") for flag in flags), ibis.literal(0, "int64"))
+        for name, flags in per_value.items()
+    }
+    return out.mutate(**distinct).drop(*(f for flags in per_value.values() for f in flags))
 
 
-def _history(events: ir.Table, specs: Sequence[Spec]) -> tuple[ir.Table, list[str]] | None:
-    """Per (person, k_lo) partial aggregates, accumulated over k_lo."""
+def _history(
+    events: ir.Table, specs: Sequence[Spec], n_snapshots: int
+) -> tuple[ir.Table, list[str]] | None:
+    """All-history aggregates per person and range of snapshots, for people with a visible
+    event.
+
+    Partial aggregates per (person, k_lo) are accumulated over k_lo; each accumulated row
+    holds for the snapshots ``k_lo <= snapshot < k_next`` (the person's next k_lo), the
+    range on which it joins the spine.
+    """
     partial: dict[str, ir.Value] = {}
     cumulative: dict[str, str] = {}  # column -> sum | max | min
     e = events
     for s in specs:
         if isinstance(s, Count) and s.window_days is None:
-            value = e[s.sum_of].cast("int64").fill_null(0) if s.sum_of else ibis.literal(1)
-            partial[s.name] = _ibis_where(e, s.where).ifelse(value, 0).sum()
+            partial[s.name] = _count(e, s, _ibis_where(e, s.where))
             cumulative[s.name] = "sum"
         elif isinstance(s, EverFlag):
-            partial[s.name] = _ibis_where(e, s.where).ifelse(1, 0).sum()
+            partial[s.name] = e.person_id.count(where=_ibis_where(e, s.where))
             cumulative[s.name] = "sum"
         elif isinstance(s, DaysSinceLast):
-            partial[f"{s.name}__last"] = _ibis_where(e, s.where).ifelse(e.event_date, None).max()
+            partial[f"{s.name}__last"] = e.event_date.max(where=_ibis_where(e, s.where))
             cumulative[f"{s.name}__last"] = "max"
         elif isinstance(s, FirstAge):
-            partial[f"{s.name}__first"] = _ibis_where(e, s.where).ifelse(e.event_date, None).min()
+            partial[f"{s.name}__first"] = e.event_date.min(where=_ibis_where(e, s.where))
             cumulative[f"{s.name}__first"] = "min"
         elif isinstance(s, OpenAtAsOf):
-            partial[f"{s.name}__start"] = _ibis_where(e, s.start).ifelse(e.event_date, None).max()
-            partial[f"{s.name}__end"] = _ibis_where(e, s.end).ifelse(e.event_date, None).max()
+            partial[f"{s.name}__start"] = e.event_date.max(where=_ibis_where(e, s.start))
+            partial[f"{s.name}__end"] = e.event_date.max(where=_ibis_where(e, s.end))
             cumulative[f"{s.name}__start"] = "max"
             cumulative[f"{s.name}__end"] = "max"
     if not partial:
@@ -186,7 +221,10 @@ def _history(events: ir.Table, specs: Sequence[Spec]) -> tuple[ir.Table, list[st
     grouped = e.group_by(["person_id", "k_lo"]).aggregate(**partial)
     w = ibis.window(group_by="person_id", order_by="k_lo", preceding=None, following=0)
     running = {col: getattr(grouped[col], how)().over(w) for col, how in cumulative.items()}
-    return grouped.mutate(**running), list(cumulative)
+    following = ibis.window(group_by="person_id", order_by="k_lo")
+    k_next = grouped.k_lo.lead().over(following).fill_null(n_snapshots)
+    held = grouped.mutate(**running, k_next=k_next)
+    return held.select("person_id", "k_lo", "k_next", *cumulative), list(cumulative)
 
 
 def ibis_features(
@@ -236,12 +274,15 @@ def ibis_features(
         out = out.left_join(win, ["person_id", "snapshot"]).drop(
             "person_id_right", "snapshot_right"
         )
-    hist = _history(e, specs)
+    hist = _history(e, specs, len(dates))
     if hist is not None:
-        table, columns = hist
-        table = table.select("person_id", "k_lo", *columns)
-        out = out.asof_join(table, on=out.snapshot >= table.k_lo, predicates="person_id")
-        out = out.drop(*[c for c in out.columns if c.endswith("_right") or c == "k_lo"])
+        table, _ = hist
+        held = [
+            out.person_id == table.person_id,
+            out.snapshot >= table.k_lo,
+            out.snapshot < table.k_next,
+        ]
+        out = out.left_join(table, held).drop("person_id_right", "k_lo", "k_next")
     values: dict[str, ir.Value] = {}
     for s in specs:
         if isinstance(s, Count | Distinct | EverFlag):

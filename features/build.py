@@ -1,8 +1,11 @@
 """Build the feature table: spine + one builder per source + labels, on embedded DuckDB.
 
 This is the only place that executes the builders' Ibis expressions. Each raw
-table is loaded into one DuckDB connection once; the result stays in Arrow until
-it is written.
+table is loaded into one DuckDB connection once, with people keyed by integers (the
+spine's ``person_key``) rather than by their string ids, which makes the joins
+cheaper. Each builder's result is streamed back in batches and scattered into spine
+order, and the table stays in Arrow until it is written. DuckDB works within
+:data:`DUCKDB_MEMORY_LIMIT` and spills to a temporary folder beyond it.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ibis.backends.duckdb import Backend as DuckDBBackend
 
-from features._engine import DaysSinceLast, FirstAge, memtable
+from features._engine import DaysSinceLast, FirstAge
 from features.contacts import build_contact_features
 from features.incidents import build_incident_features
 from features.labels import LABELS, build_labels
@@ -30,6 +35,11 @@ from features.spine import Spine, build_spine
 #: snapshots computed in one pass; longer lists are built in batches (progress per batch)
 BATCH_SNAPSHOTS = 12
 STAGES = ("school", "contacts", "incidents", "labels")
+#: DuckDB's working memory; beyond it, it spills to a temporary folder (its own
+#: buffers only: the feature table itself is held outside it)
+DUCKDB_MEMORY_LIMIT = "4GB"
+#: rows per batch streamed back from DuckDB
+BATCH_ROWS = 1 << 17
 KEY_COLUMNS = ("person_id", "as_of")
 
 
@@ -47,45 +57,105 @@ def table_columns() -> list[str]:
     return [*KEY_COLUMNS, *feature_columns(), *LABELS, *AUDIT_ONLY]
 
 
-def _load(con: ibis.BaseBackend, name: str, frame: pd.DataFrame) -> ibis.Table:
+def _load(con: DuckDBBackend, name: str, frame: pd.DataFrame, people: ibis.Table) -> ibis.Table:
+    """``frame`` as a DuckDB table whose ``person_id`` is the person's integer key: the
+    position of the person in the ``people`` table (the spine's ``person_key``)."""
+    events = ibis.memtable(pa.Table.from_pandas(frame, preserve_index=False))
+    keyed = events.join(people, "person_id").drop("person_id").rename(person_id="person_key")
     # (create_table's overwrite=True emits SQL that DuckDB 2.0 rejects: use fresh names)
-    return con.create_table(name, memtable(frame))
+    return con.create_table(name, keyed)
+
+
+def _stream(con: DuckDBBackend, name: str, part: ibis.Table) -> pa.RecordBatchReader:
+    """Run ``part`` and read its result in batches.
+
+    (Ibis 12's ``to_pyarrow_batches`` calls a cursor method DuckDB 2.0 no longer has; a
+    view registers the in-memory tables the query reads, then DuckDB streams it.)
+    """
+    con.create_view(name, part)
+    return con.con.sql(f'SELECT * FROM "{name}"').to_arrow_reader(BATCH_ROWS)
+
+
+def _in_spine_order(
+    reader: pa.RecordBatchReader, n_rows: int, stage: str, dtypes: Mapping[str, np.dtype[Any]]
+) -> dict[str, pa.Array]:
+    """A builder's columns (after ``row``, ``person_id``, ``snapshot``) read from its
+    result and put in spine order as ``dtypes`` says; refused unless the result gives each
+    spine row exactly once.
+
+    The result is streamed in batches and each batch scattered to its spine rows, so no
+    full-size intermediate exists: DuckDB never sorts the wide rows (which costs more
+    than the query) nor materialises the whole result, and nothing is copied twice.
+    """
+    names = reader.schema.names[3:]
+    values = {name: np.zeros(n_rows, dtype=dtypes[name]) for name in names}
+    valid = {name: np.ones(n_rows, dtype=bool) for name in names}
+    seen = np.zeros(n_rows, dtype=np.int8)
+    received = 0
+    for batch in reader:
+        rows = batch.column("row").to_numpy()
+        received += len(rows)
+        if received > n_rows or rows.min(initial=0) < 0 or rows.max(initial=-1) >= n_rows:
+            break
+        seen[rows] += 1
+        for name in names:
+            # a safe cast: refused (never wrapped) if a value does not fit
+            column = batch.column(name).cast(pa.from_numpy_dtype(values[name].dtype))
+            if column.null_count:
+                valid[name][rows] = column.is_valid().to_numpy(zero_copy_only=False)
+                column = column.fill_null(0)
+            values[name][rows] = column.to_numpy()
+    reader.close()
+    if received != n_rows or not (seen == 1).all():
+        raise FeatureBuildError(
+            f"the {stage} builder did not return exactly one row per spine row "
+            f"({received} rows for {n_rows})"
+        )
+    return {
+        name: pa.array(values[name], mask=None if valid[name].all() else ~valid[name])
+        for name in names
+    }
 
 
 def _batch(
-    con: ibis.BaseBackend,
+    con: DuckDBBackend,
     tables: Mapping[str, ibis.Table],
     spine: Spine,
     end: dt.date,
     tick: Callable[[str], None],
 ) -> pa.Table:
-    spine_arrow = pa.Table.from_pandas(spine.rows, preserve_index=False)
-    spine_t = con.create_table(f"spine_{spine.as_of_dates[0]:%Y%m%d}", ibis.memtable(spine_arrow))
+    rows = spine.rows
+    n_rows = len(rows)
+    # what the builders read of the spine, keyed by integers (faster joins, less memory)
+    spine_t = ibis.memtable(
+        pa.table(
+            {
+                "row": pa.array(rows["row"].to_numpy(), pa.int64()),
+                "person_id": pa.array(rows["person_key"].to_numpy(), pa.int64()),
+                "snapshot": pa.array(rows["snapshot"].to_numpy(), pa.int32()),
+                "as_of": pa.array(rows["as_of"].to_numpy(), pa.timestamp("ns")),
+                "birth_month": pa.array(rows["birth_month"].to_numpy(), pa.timestamp("ns")),
+            }
+        )
+    )
     parts = {
         "school": build_school_features(tables["school_events"], spine_t, spine),
         "contacts": build_contact_features(tables["agency_contacts"], spine_t, spine),
         "incidents": build_incident_features(tables["incidents"], spine_t, spine),
         "labels": build_labels(tables["incidents"], spine_t, spine, end),
     }
-    # every part comes back in spine order, so columns line up without a join; the row
-    # numbers are compared to prove one row per spine row
-    expected_rows = spine_arrow.column("row").to_numpy()
+    spine_arrow = pa.Table.from_pandas(
+        rows[["person_id", "as_of", *AUDIT_ONLY]], preserve_index=False
+    )
     columns: dict[str, pa.ChunkedArray | pa.Array] = {
         name: spine_arrow.column(name) for name in spine_arrow.column_names
     }
-    columns[AGE.name] = pa.array(spine.rows["age_months"].to_numpy() // 12, pa.int64())
+    columns[AGE.name] = pa.array(rows["age_months"].to_numpy() // 12, pa.int64())
+    dtypes: dict[str, np.dtype[Any]] = {name: np.dtype(np.int64) for name in feature_columns()}
+    dtypes.update({name: np.dtype(np.int8) for name in LABELS})
     for stage in STAGES:
-        part = parts[stage].order_by("row").to_pyarrow()
-        same_rows = part.num_rows == len(expected_rows) and np.array_equal(
-            part.column("row").to_numpy(), expected_rows
-        )
-        if not same_rows:
-            raise FeatureBuildError(
-                f"the {stage} builder did not return exactly one row per spine row "
-                f"({part.num_rows} rows for {len(expected_rows)})"
-            )
-        for name in part.column_names[3:]:
-            columns[name] = part.column(name)
+        reader = _stream(con, f"{stage}_{spine.as_of_dates[0]:%Y%m%d}", parts[stage])
+        columns.update(_in_spine_order(reader, n_rows, stage, dtypes))
         tick(stage)
     for name in feature_columns():
         columns[name] = columns[name].cast(pa.int64())
@@ -142,10 +212,26 @@ def build_feature_table(
         if progress is not None:
             progress(done, total, stage)
 
-    con = ibis.duckdb.connect()
+    ids = tables["people"]["person_id"]
+    people = ibis.memtable(
+        pa.table(
+            {
+                "person_id": pa.array(ids, pa.large_string()),
+                "person_key": pa.array(np.arange(len(ids), dtype=np.int64)),
+            }
+        )
+    )
+    spill = tempfile.TemporaryDirectory(prefix="vru-duckdb-")
+    con = ibis.duckdb.connect(
+        # a large population spills to disk rather than failing or crowding out the rest
+        memory_limit=DUCKDB_MEMORY_LIMIT,
+        temp_directory=spill.name,
+        # every builder's rows are put in spine order here, by their row numbers
+        preserve_insertion_order=False,
+    )
     try:
         loaded = {
-            name: _load(con, name, tables[name])
+            name: _load(con, name, tables[name], people)
             for name in ("school_events", "agency_contacts", "incidents")
         }
         pieces = [
@@ -154,6 +240,7 @@ def build_feature_table(
         ]
     finally:
         con.disconnect()
+        spill.cleanup()
     return pa.concat_tables(pieces)
 
 

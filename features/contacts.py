@@ -25,6 +25,7 @@ from features._engine import (
     ibis_features,
 )
 from features.spine import Spine
+from features.vocabulary import AGENCIES
 
 SOURCE = "agency_contacts"
 
@@ -172,7 +173,7 @@ _DECLARED: tuple[Feature, ...] = (
     ),
     *(
         Feature(
-            Distinct(f"contacts_{WINDOW_NAMES[w]}_agency_distinct", w, "agency"),
+            Distinct(f"contacts_{WINDOW_NAMES[w]}_agency_distinct", w, "agency", values=AGENCIES),
             FeatureInfo(
                 f"contacts_{WINDOW_NAMES[w]}_agency_distinct",
                 "social care",

@@ -36,7 +36,8 @@ class Spine:
     ``rows`` has ``row`` (0..n−1, the row's identity for builders), ``person_id,
     as_of, snapshot, birth_month, age_months`` and the
     audit and context columns; ``snapshot`` is the index of ``as_of`` in
-    ``as_of_dates``.
+    ``as_of_dates``. ``person_key`` is the person's position in the ``people`` table the
+    spine was built from (an integer key for joins).
     """
 
     rows: pd.DataFrame
@@ -74,24 +75,31 @@ def build_spine(people: pd.DataFrame, as_of_dates: Sequence[dt.date]) -> Spine:
     dates = tuple(sorted(set(as_of_dates)))
     if not dates:
         raise ValueError("at least one as-of date is needed")
+    # people in person_id order, so that each snapshot's rows come out sorted
+    order = people["person_id"].argsort(kind="stable").to_numpy()
+    ordered_people = people.iloc[order].reset_index(drop=True)
+    keep = ["person_id", "birth_month", *CONTEXT_COLUMNS, *AUDIT_COLUMNS]
     parts = []
     for k, as_of in enumerate(dates):
         when = pd.Timestamp(as_of)
-        age = months_between(when, people["birth_month"])
+        age = months_between(when, ordered_people["birth_month"])
         resident = (
             age.between(AGE_MIN_YEARS * 12, (AGE_MAX_YEARS + 1) * 12 - 1)
-            & (people["moved_in"].isna() | (people["moved_in"] <= when))
-            & (people["moved_out"].isna() | (people["moved_out"] > when))
+            & (ordered_people["moved_in"].isna() | (ordered_people["moved_in"] <= when))
+            & (ordered_people["moved_out"].isna() | (ordered_people["moved_out"] > when))
+        ).to_numpy()
+        chosen = ordered_people.loc[resident, keep]
+        parts.append(
+            chosen.assign(
+                as_of=when, snapshot=k, age_months=age[resident], person_key=order[resident]
+            )
         )
-        chosen = people.loc[
-            resident, ["person_id", "birth_month", *CONTEXT_COLUMNS, *AUDIT_COLUMNS]
-        ]
-        parts.append(chosen.assign(as_of=when, snapshot=k, age_months=age[resident]))
     rows = pd.concat(parts, ignore_index=True)
     rows["as_of"] = rows["as_of"].astype("datetime64[ns]")
     rows["snapshot"] = rows["snapshot"].astype("int32")
     rows["age_months"] = rows["age_months"].astype("int32")
-    ordered = [
+    rows["person_key"] = rows["person_key"].astype("int64")
+    columns = [
         "person_id",
         "as_of",
         "snapshot",
@@ -99,7 +107,9 @@ def build_spine(people: pd.DataFrame, as_of_dates: Sequence[dt.date]) -> Spine:
         "age_months",
         *CONTEXT_COLUMNS,
         *AUDIT_COLUMNS,
+        "person_key",
     ]
-    rows = rows[ordered].sort_values(["snapshot", "person_id"], ignore_index=True)
+    # (snapshot, person_id) order by construction
+    rows = rows[columns]
     rows.insert(0, "row", np.arange(len(rows), dtype=np.int64))
     return Spine(rows=rows, as_of_dates=dates)
