@@ -53,6 +53,8 @@ def main() -> None:
         f"- date: {dt.date.today().isoformat()}",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, NumPy {np.__version__}",
+        f"- load average when the run began: {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+        "cores (above the core count, other work shared the machine: compare ratios)",
         "",
     ]
     body: list[str] = []
