@@ -85,7 +85,8 @@ def test_a_sample_keeps_every_case_and_weights_the_others(stored) -> None:
     cases = sample[sample[LABEL] == 1]
     others = sample[sample[LABEL] == 0]
     assert len(cases) == involved  # every young person involved
-    assert (cases[WEIGHT] == 1.0).all() and (others[WEIGHT] == 4.0).all()
+    assert (cases[WEIGHT] == 1.0).all()
+    assert (others[WEIGHT] == 4.0).all()
     kept = len(others) / (rows - involved)
     assert abs(kept - share) < 0.05
     # a smaller share keeps a subset of a larger one (the draws are fixed per person)
