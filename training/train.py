@@ -712,7 +712,10 @@ def _train(
                 **{f"lightgbm_{k}": v for k, v in LightGBMCandidate().params().items()},
             }
         )
+        slices: Slices | None = None
         for fold in folds:
+            # the last fold's slices go before this fold's are read: one fold in memory
+            slices = None
             slices = fold_slices(store, fold, label, sampling)
             sampled = (
                 f" on {len(slices.train):,} rows (every young person involved, "
@@ -743,6 +746,7 @@ def _train(
             results.extend(fold_results)
             list_tables.append(fold_lists)
             log_fold(fold, fold_results)
+        assert slices is not None  # make_folds never returns no fold
         comparison = comparison_table(results)
         chosen = choose(results, folds[-1].name)
         with_interval(chosen, slices.calib, features, label)
