@@ -118,9 +118,9 @@ def _row(
 
 
 def _with_sex(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out[SEX_AS_INPUT.name] = (frame[SEX].astype(str) == FEMALE).astype(int)
-    return out
+    # ``assign`` shares the other columns (copy-on-write); a deep copy of four full
+    # snapshots cost 4.5 GB at 2 million people
+    return frame.assign(**{SEX_AS_INPUT.name: (frame[SEX].astype(str) == FEMALE).astype(int)})
 
 
 def sex_comparison(
