@@ -265,8 +265,9 @@ def markdown(results: dict[int, tuple[list[Stage], dict[str, float]]]) -> list[s
         total = sum(s.seconds for s in stages)
         peak = max((s.peak_mib for s in stages), default=0.0)
         done = all(s.ok for s in stages) and len(stages) == len(STAGES)
+        ran = "end to end" if done else "over the stages it ran"
         peaks.append(
-            f"- **{n:,} people**: {total / 60:.0f} minutes end to end; the largest stage peaked "
+            f"- **{n:,} people**: {total / 60:.0f} minutes {ran}; the largest stage peaked "
             f"at {peak:,.0f} MiB ({peak / MACHINE_MIB:.0%} of the machine); "
             + ("every stage completed." if done else "**not every stage completed** (above).")
         )
